@@ -1,0 +1,182 @@
+"""Brand configuration: one TOML file per brand, validated once at the edge."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Sector = Literal[
+    "wines_spirits",
+    "fashion_leather",
+    "perfumes_cosmetics",
+    "watches_jewelry",
+    "selective_retailing",
+]
+SECTORS: tuple[str, ...] = Sector.__args__  # type: ignore[attr-defined]
+
+Region = Literal[
+    "europe", "americas", "china", "japan", "asia_pacific", "middle_east", "travel_retail"
+]
+SmoothModel = Literal["ets", "theta", "naive"]
+IntermittentModel = Literal["croston_sba", "tsb", "imapa", "adida"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Category(_Frozen):
+    """A product category and how many SKUs it carries."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]+$", description="Category id, snake_case.")
+    skus: int = Field(ge=1, le=10_000, description="Number of SKUs in the category.")
+
+
+class PriorSettings(_Frozen):
+    """How the brand shares seasonal learnings with others."""
+
+    pool: Sector | Literal["sector", "none"] = Field(
+        "sector",
+        description="Pool to borrow from: 'sector' (own sector), another sector id, "
+        "or 'none' to keep only the brand's own profile.",
+    )
+
+
+class ModelSettings(_Frozen):
+    """Which statsforecast models compete for this brand, and how they are judged."""
+
+    candidates: tuple[SmoothModel, ...] = ("ets", "theta")
+    intermittent_candidates: tuple[IntermittentModel, ...] = ("croston_sba", "tsb")
+    backtest_windows: int = Field(2, ge=1, le=8)
+    levels: tuple[int, ...] = (80, 95)
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_in_range(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(not 50 <= lv < 100 for lv in v):
+            raise ValueError("levels must be interval coverages in [50, 100), e.g. [80, 95]")
+        return tuple(sorted(set(v)))
+
+
+class SyntheticSettings(_Frozen):
+    """Knobs of the demo data generator for this brand (ignored for real sales)."""
+
+    volume: float = Field(50.0, gt=0, description="Mean weekly units of one SKU in one region.")
+    trend: float = Field(0.0, ge=-1, le=1, description="Yearly growth on the log scale.")
+    noise: float = Field(0.25, ge=0, le=3, description="Gamma-Poisson noise (coef. of variation).")
+    seasonal_deviation: float = Field(
+        0.3, ge=0, le=3, description="How far the brand's seasonality departs from its sector's."
+    )
+    young_sku_share: float = Field(
+        0.15, ge=0, le=1, description="Share of SKUs launched within the last year."
+    )
+    promo_share: float = Field(0.0, ge=0, le=1, description="Share of weeks on promotion.")
+
+
+class BrandConfig(_Frozen):
+    """One maison: identity, structure, forecasting settings and demo-data knobs."""
+
+    brand: str = Field(pattern=r"^[a-z0-9_]+$", description="Brand id; equals the file stem.")
+    name: str = Field(min_length=1)
+    sector: Sector
+    regions: tuple[Region, ...] = Field(min_length=1)
+    channels: tuple[str, ...] = ("retail",)
+    categories: tuple[Category, ...] = Field(min_length=1)
+    launch_date: date
+    frequency: Literal["weekly"] = "weekly"
+    horizon: int = Field(13, gt=0, le=104)
+    priors: PriorSettings = PriorSettings()
+    model: ModelSettings = ModelSettings()
+    synthetic: SyntheticSettings = SyntheticSettings()
+
+    @property
+    def pool(self) -> str | None:
+        """The pool id this brand shrinks toward, or None when it opts out."""
+        if self.priors.pool == "none":
+            return None
+        return self.sector if self.priors.pool == "sector" else self.priors.pool
+
+    @property
+    def config_hash(self) -> str:
+        """Stable short hash of the validated settings, recorded with every run."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+class ConfigError(ValueError):
+    """Raised when brand configs are invalid; lists every problem with file and key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{len(problems)} problem(s) in brand configs:\n{lines}")
+
+
+def load_brands(config_dir: Path) -> dict[str, BrandConfig]:
+    """Load and validate every ``*.toml`` brand file in ``config_dir``.
+
+    Args:
+        config_dir: Folder with one ``<brand>.toml`` per brand.
+
+    Returns:
+        Brand id → validated config, sorted by brand id.
+
+    Raises:
+        ConfigError: With every problem found (file, key, message), before anything is used.
+    """
+    problems: list[str] = []
+    files = sorted(config_dir.glob("*.toml")) if config_dir.is_dir() else []
+    if not files:
+        raise ConfigError([f"{config_dir}: no brand files (*.toml) found"])
+    stems = {path.stem: path.name for path in files}
+    brands: dict[str, BrandConfig] = {}
+    for path in files:
+        brand, file_problems = _load_one(path, stems)
+        problems.extend(file_problems)
+        if brand is not None:
+            brands[brand.brand] = brand
+    if problems:
+        raise ConfigError(problems)
+    return dict(sorted(brands.items()))
+
+
+def _load_one(path: Path, stems: dict[str, str]) -> tuple[BrandConfig | None, list[str]]:
+    """Parse one brand file; return the config or the list of its problems."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return None, [f"{path.name}: not valid TOML ({exc})"]
+    problems = []
+    declared = raw.get("brand", path.stem)
+    if declared != path.stem and declared in stems:
+        problems.append(
+            f"{path.name}: key 'brand': duplicate brand id {declared!r}, already defined by "
+            f"{stems[declared]}"
+        )
+    elif declared != path.stem:
+        problems.append(
+            f"{path.name}: key 'brand' is {raw['brand']!r} but must equal the file name "
+            f"{path.stem!r} (brand ids are unique because file names are)"
+        )
+    raw.setdefault("brand", path.stem)
+    try:
+        brand = BrandConfig.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "<file>"
+            problems.append(f"{path.name}: key '{key}': {err['msg']}")
+        return None, problems
+    return (None if problems else brand), problems
+
+
+def brand_json_schema() -> dict[str, object]:
+    """JSON Schema of a brand file, for editor validation (see config/brand.schema.json)."""
+    schema = BrandConfig.model_json_schema()
+    schema["title"] = "maison-forecast brand config"
+    return schema

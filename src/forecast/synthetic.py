@@ -1,0 +1,225 @@
+"""Seeded synthetic weekly sales that behave like the five sectors (demo, tests, benchmarks).
+
+Expected demand on the log scale is
+
+    log mu = log base(series) + trend(brand) · years + season(series, week of year)
+             + Σ event uplift(brand, event) · weight(event, region, week)
+             + promo uplift · promo + life cycle(series, week),
+
+where the series season is the sector archetype plus a brand deviation (size set by the
+brand's ``synthetic.seasonal_deviation``) plus a small series deviation. Units are drawn
+from a gamma–Poisson (negative binomial) around ``mu``; ``mu`` itself is kept as the truth.
+Everything is vectorised per brand over a (series × week) grid.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from forecast.calendar import event_calendar, season_position
+from forecast.config import BrandConfig
+
+_WEEKS = np.arange(52)
+# Archetypes: (centre week, amplitude on log scale, width in weeks) bumps per sector.
+_BUMPS: dict[str, list[tuple[float, float, float]]] = {
+    "wines_spirits": [(50.5, 0.9, 2.5), (46.0, 0.35, 3.0), (30.0, -0.2, 5.0)],
+    "fashion_leather": [(9.0, 0.4, 2.5), (37.0, 0.45, 2.5), (50.0, 0.5, 2.0), (27.0, -0.25, 3.0)],
+    "perfumes_cosmetics": [(50.0, 0.8, 2.0), (33.0, -0.2, 4.0)],
+    "watches_jewelry": [(50.5, 0.7, 1.8), (25.0, 0.15, 4.0)],
+    "selective_retailing": [(50.0, 0.6, 2.0), (30.0, 0.35, 4.0), (4.0, -0.3, 2.0)],
+}
+# Sector uplift (log scale) of each moving event in the regions where it applies.
+_EVENT_UPLIFT: dict[str, dict[str, float]] = {
+    "wines_spirits": {"chinese_new_year": 0.8, "black_friday": 0.15, "valentines": 0.05},
+    "fashion_leather": {
+        "valentines": 0.2, "chinese_new_year": 0.3, "singles_day": 0.25,
+        "mothers_day": 0.15, "black_friday": 0.1,
+    },
+    "perfumes_cosmetics": {
+        "valentines": 0.4, "mothers_day": 0.5, "singles_day": 0.9,
+        "black_friday": 0.3, "chinese_new_year": 0.2,
+    },
+    "watches_jewelry": {"valentines": 0.5, "mothers_day": 0.3, "chinese_new_year": 0.3},
+    "selective_retailing": {
+        "black_friday": 0.9, "singles_day": 0.3, "valentines": 0.15,
+        "mothers_day": 0.2, "chinese_new_year": 0.2, "easter": 0.1,
+    },
+}
+_REGION_WEIGHT = {
+    "europe": 1.0, "americas": 0.9, "china": 0.8, "japan": 0.4,
+    "asia_pacific": 0.5, "middle_east": 0.3, "travel_retail": 0.6,
+}
+_PRICE = {
+    "wines_spirits": 60.0, "fashion_leather": 1800.0, "perfumes_cosmetics": 90.0,
+    "watches_jewelry": 7500.0, "selective_retailing": 45.0,
+}
+_PROMO_UPLIFT = 0.4
+_SERIES_DEVIATION = 0.08
+
+
+@dataclass(frozen=True)
+class SyntheticSales:
+    """Generated ``sales`` and the expected demand behind them (``sales_truth``)."""
+
+    sales: pl.DataFrame
+    truth: pl.DataFrame
+
+
+def sector_profile(sector: str) -> np.ndarray:
+    """Archetype week-of-year profile of a sector (log scale, mean zero, length 52)."""
+    dist = np.abs(_WEEKS[:, None] - np.array([b[0] for b in _BUMPS[sector]])[None, :])
+    dist = np.minimum(dist, 52 - dist)  # the year wraps around
+    amp = np.array([b[1] for b in _BUMPS[sector]])
+    width = np.array([b[2] for b in _BUMPS[sector]])
+    profile = (amp * np.exp(-0.5 * (dist / width) ** 2)).sum(axis=1)
+    return profile - profile.mean()
+
+
+def _smooth_deviation(rng: np.random.Generator, n: int, size: float) -> np.ndarray:
+    """n random smooth yearly curves (3 harmonics), each with standard deviation ``size``."""
+    k = np.arange(1, 4)
+    phase = rng.uniform(0, 2 * np.pi, (n, 3))
+    amp = rng.normal(0, 1, (n, 3)) / k
+    curves = (amp[:, :, None] * np.cos(2 * np.pi * k[None, :, None] * _WEEKS / 52 + phase[:, :, None]))
+    curves = curves.sum(axis=1)
+    std = curves.std(axis=1, keepdims=True)
+    return size * curves / np.where(std > 0, std, 1.0)
+
+
+def weeks_between(start: date, end: date) -> list[date]:
+    """Mondays from the week of ``start`` to the week of ``end``, inclusive."""
+    first = start - timedelta(days=start.weekday())
+    last = end - timedelta(days=end.weekday())
+    return [first + timedelta(weeks=i) for i in range((last - first).days // 7 + 1)]
+
+
+def generate_brand(
+    brand: BrandConfig, weeks: list[date], seed: int = 0, scale: float = 1.0
+) -> SyntheticSales:
+    """Synthetic sales of one brand over the given weeks.
+
+    The random stream depends on (seed, brand id) only, so a brand's data does not change
+    when other brands are added or removed.
+    """
+    rng = np.random.default_rng([seed, zlib.crc32(brand.brand.encode())])
+    knobs = brand.synthetic
+    series = _series_table(brand, weeks, rng, scale)
+    n, t = series.height, len(weeks)
+    ds = pl.Series("ds", weeks, dtype=pl.Date)
+    pos = pl.select(season_position(pl.lit(ds))).to_series().to_numpy()
+
+    brand_season = sector_profile(brand.sector) + _smooth_deviation(rng, 1, knobs.seasonal_deviation * 0.3)[0]
+    season = brand_season[None, :] + _smooth_deviation(rng, n, _SERIES_DEVIATION)
+    log_mu = np.log(series["base"].to_numpy())[:, None] + season[:, pos]
+    years = (np.arange(t) - (t - 1)) / 52.0
+    log_mu += knobs.trend * years[None, :]
+    log_mu += _event_effects(brand, series["region"].to_numpy(), weeks, rng)
+    promo = rng.random((n, t)) < knobs.promo_share
+    log_mu += _PROMO_UPLIFT * promo
+    start_idx = series["start_idx"].to_numpy()[:, None]
+    end_idx = series["end_idx"].to_numpy()[:, None]
+    age = np.arange(t)[None, :] - start_idx
+    log_mu += np.log1p(-np.exp(-(np.maximum(age, 0) + 1) / 3.0))  # launch ramp-up
+    mu = np.exp(log_mu)
+
+    shape = 1.0 / max(knobs.noise, 1e-6) ** 2
+    units = rng.poisson(mu * rng.gamma(shape, 1.0 / shape, mu.shape)).astype(np.float64)
+    alive = (age >= 0) & (np.arange(t)[None, :] < end_idx)
+    price = series["price"].to_numpy()[:, None] * np.where(promo, 0.8, 1.0)
+    return _to_frames(series, ds, alive, units, mu, price, promo)
+
+
+def _series_table(
+    brand: BrandConfig, weeks: list[date], rng: np.random.Generator, scale: float
+) -> pl.DataFrame:
+    """One row per series: ids, base volume, price and the week indices where it lives."""
+    products = [
+        (cat.name, f"{cat.name}_{k:03d}")
+        for cat in brand.categories
+        for k in range(1, max(1, round(cat.skus * scale)) + 1)
+    ]
+    prod = pl.DataFrame(products, schema=["category", "product"], orient="row")
+    reg = pl.DataFrame({"region": list(brand.regions)})
+    series = prod.join(reg, how="cross").with_columns(brand=pl.lit(brand.brand))
+    n_prod, t = prod.height, len(weeks)
+    launch_idx = max(0, (brand.launch_date - weeks[0]).days // 7)
+    young = rng.random(n_prod) < brand.synthetic.young_sku_share
+    sku_start = np.where(young, t - rng.integers(4, 53, n_prod), 0)
+    sku_start = np.clip(np.maximum(sku_start, launch_idx), 0, t - 1)
+    sku_end = np.full(n_prod, t)
+    if brand.sector == "fashion_leather":  # collections retire: a fifth of SKUs end early
+        retire = (rng.random(n_prod) < 0.2) & (sku_start < t - 60)
+        life = sku_start + 40 + (rng.random(n_prod) * np.maximum(t - 53 - sku_start, 1)).astype(int)
+        sku_end = np.where(retire, life, t)
+    sku_level = rng.lognormal(0, 0.5, n_prod)
+    sku_price = rng.lognormal(np.log(_PRICE[brand.sector]), 0.3, n_prod).round(2)
+    per_prod = pl.DataFrame(
+        {
+            "product": prod["product"], "sku_level": sku_level, "price": sku_price,
+            "start_idx": sku_start, "end_idx": sku_end,
+        }
+    )
+    series = series.join(per_prod, on="product").with_columns(
+        base=brand.synthetic.volume
+        * pl.col("sku_level")
+        * pl.col("region").replace_strict(_REGION_WEIGHT, return_dtype=pl.Float64)
+    )
+    return series.drop("sku_level")
+
+
+def _event_effects(
+    brand: BrandConfig, regions: np.ndarray, weeks: list[date], rng: np.random.Generator
+) -> np.ndarray:
+    """(series × week) log uplift of the moving events, on their real dates per region."""
+    cal = event_calendar(weeks[0].year, weeks[-1].year)
+    uplifts = {
+        event: base * float(np.exp(rng.normal(0, 0.3 * brand.synthetic.seasonal_deviation)))
+        for event, base in _EVENT_UPLIFT[brand.sector].items()
+    }
+    lift = pl.DataFrame({"event": list(uplifts), "uplift": list(uplifts.values())})
+    week_idx = pl.DataFrame({"ds": weeks, "t": np.arange(len(weeks))})
+    eff = (
+        cal.join(lift, on="event")
+        .join(week_idx, on="ds")
+        .group_by("region", "t")
+        .agg((pl.col("weight") * pl.col("uplift")).sum().alias("effect"))
+    )
+    out = np.zeros((len(regions), len(weeks)))
+    region_rows = {r: np.flatnonzero(regions == r) for r in np.unique(regions)}
+    for region, t, effect in eff.iter_rows():  # (region × event-week) cells, not per row
+        if region in region_rows:
+            out[region_rows[region], t] += effect
+    return out
+
+
+def _to_frames(
+    series: pl.DataFrame, ds: pl.Series, alive: np.ndarray, units: np.ndarray,
+    mu: np.ndarray, price: np.ndarray, promo: np.ndarray,
+) -> SyntheticSales:
+    """Flatten the (series × week) grid into long frames, keeping only live cells."""
+    s_idx, t_idx = np.nonzero(alive)
+    keys = series.select("brand", "region", "product")[s_idx]
+    long = keys.with_columns(ds=ds.gather(t_idx))
+    sales = long.with_columns(
+        units=pl.Series(units[s_idx, t_idx]),
+        price=pl.Series(price[s_idx, t_idx]),
+        promo=pl.Series(promo[s_idx, t_idx]),
+    )
+    truth = long.with_columns(mu=pl.Series(mu[s_idx, t_idx]))
+    return SyntheticSales(sales=sales, truth=truth)
+
+
+def generate_sales(
+    brands: dict[str, BrandConfig], start: date, end: date, seed: int = 0, scale: float = 1.0
+) -> SyntheticSales:
+    """Synthetic sales for all brands (see :func:`generate_brand`)."""
+    weeks = weeks_between(start, end)
+    parts = [generate_brand(b, weeks, seed, scale) for b in brands.values()]
+    return SyntheticSales(
+        sales=pl.concat([p.sales for p in parts]), truth=pl.concat([p.truth for p in parts])
+    )
