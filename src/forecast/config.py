@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Sector = Literal[
     "wines_spirits",
@@ -53,15 +53,9 @@ class ModelSettings(_Frozen):
 
     candidates: tuple[SmoothModel, ...] = ("ets", "theta")
     intermittent_candidates: tuple[IntermittentModel, ...] = ("croston_sba", "tsb")
-    backtest_windows: int = Field(2, ge=1, le=8)
-    levels: tuple[int, ...] = (80, 95)
-
-    @field_validator("levels")
-    @classmethod
-    def _levels_in_range(cls, v: tuple[int, ...]) -> tuple[int, ...]:
-        if not v or any(not 50 <= lv < 100 for lv in v):
-            raise ValueError("levels must be interval coverages in [50, 100), e.g. [80, 95]")
-        return tuple(sorted(set(v)))
+    backtest_windows: int = Field(
+        2, ge=1, le=8, description="Rolling origins, one horizon apart, that choose the model."
+    )
 
 
 class SyntheticSettings(_Frozen):

@@ -1,0 +1,141 @@
+"""statsforecast fits on de-seasonalised series, re-seasonalised into non-negative forecasts.
+
+Inputs are long frames that already carry each row's seasonal ``offset`` (log1p scale, from
+the shrunk priors), so this module knows nothing of pooling:
+
+* smooth series: ``z = log1p(y) - offset`` is fitted; ``expm1(ẑ + offset)`` is forecast,
+  intervals transformed the same way (quantiles survive monotone maps);
+* intermittent series: ``y · exp(-offset)`` is fitted by a Croston-type rate model and
+  multiplied back; intervals are negative-binomial quantiles around that rate with the
+  series' own dispersion;
+* the seasonal-naive baseline fits raw units (naive where history is shorter than a season).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy import stats
+from statsforecast import StatsForecast
+
+from forecast.models import BASELINE, baseline_models, build_models, fallback_model
+
+LEVELS = (80, 95)
+BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
+FORECAST_COLUMNS = ("unique_id", "ds", "model", "yhat", *BOUNDS)
+
+
+def future_frame(history: pl.DataFrame, horizon: int) -> pl.DataFrame:
+    """``unique_id, region, ds, step`` for the ``horizon`` weeks after each series' last week."""
+    last = history.group_by("unique_id", "region").agg(pl.col("ds").max())
+    steps = pl.DataFrame({"step": np.arange(1, horizon + 1, dtype=np.int16)})
+    return last.join(steps, how="cross").with_columns(
+        ds=pl.col("ds") + pl.duration(weeks=pl.col("step"))
+    )
+
+
+def _wide_to_long(wide: pl.DataFrame, names: list[str], with_bounds: bool) -> pl.DataFrame:
+    parts = []
+    for name in names:
+        cols: dict[str, Any] = {"model": pl.lit(name), "yhat": pl.col(name)}
+        for b in BOUNDS:
+            side, level = b.split("_")
+            cols[b] = pl.col(f"{name}-{side}-{level}") if with_bounds else pl.lit(None, pl.Float64)
+        parts.append(wide.select("unique_id", "ds", **cols))
+    return pl.concat(parts)
+
+
+def _run(models: list[Any], frame: pl.DataFrame, horizon: int, level: bool, n_jobs: int) -> pl.DataFrame:
+    sf = StatsForecast(models=models, freq="1w", n_jobs=n_jobs, fallback_model=fallback_model())
+    kwargs = {"level": list(LEVELS)} if level else {}
+    with warnings.catch_warnings():
+        # Seasonal naive warns for every series shorter than a season; naive fills those in.
+        warnings.filterwarnings("ignore", message="Historical data .* shorter than season_length")
+        return sf.forecast(h=horizon, df=frame.select("unique_id", "ds", "y"), **kwargs)
+
+
+def forecast_smooth(
+    history: pl.DataFrame, future: pl.DataFrame, names: list[str], n_jobs: int = 1
+) -> pl.DataFrame:
+    """Smooth-demand models on ``log1p(y) - offset``; returns long forecasts."""
+    if history.is_empty() or not names:
+        return _empty()
+    horizon = int(future["step"].max())  # type: ignore[arg-type]
+    z = history.with_columns(y=pl.col("y").clip(0).log1p() - pl.col("offset"))
+    wide = _run(build_models(names), z, horizon, level=True, n_jobs=n_jobs)
+    long = _wide_to_long(wide, names, with_bounds=True).join(
+        future.select("unique_id", "ds", "offset"), on=["unique_id", "ds"]
+    )
+    back = {c: (pl.col(c) + pl.col("offset")).exp() - 1 for c in ("yhat", *BOUNDS)}
+    return _non_negative(long.with_columns(**back))
+
+
+def forecast_intermittent(
+    history: pl.DataFrame, future: pl.DataFrame, names: list[str]
+) -> pl.DataFrame:
+    """Croston-type rate models on ``y · exp(-offset)``; negative-binomial intervals."""
+    if history.is_empty() or not names:
+        return _empty()
+    horizon = int(future["step"].max())  # type: ignore[arg-type]
+    adjusted = history.with_columns(y=pl.col("y").clip(0) * (-pl.col("offset")).exp())
+    wide = _run(build_models(names), adjusted, horizon, level=False, n_jobs=1)
+    dispersion = adjusted.group_by("unique_id").agg(
+        phi=(pl.col("y").var() / pl.col("y").mean()).fill_nan(1.0).fill_null(1.0).clip(1.0, 50.0)
+    )
+    long = (
+        _wide_to_long(wide, names, with_bounds=False)
+        .join(future.select("unique_id", "ds", "offset"), on=["unique_id", "ds"])
+        .join(dispersion, on="unique_id", how="left")
+        .with_columns(yhat=pl.col("yhat").clip(0) * pl.col("offset").exp())
+    )
+    return _non_negative(_negative_binomial_bounds(long))
+
+
+def _negative_binomial_bounds(long: pl.DataFrame) -> pl.DataFrame:
+    """Interval bounds from NB(mean = yhat, variance = phi · yhat); Poisson when phi = 1."""
+    mu = long["yhat"].to_numpy()
+    phi = long["phi"].fill_null(1.0).to_numpy()
+    mean = np.maximum(mu, 1e-9)
+    n = mean / np.maximum(phi - 1.0, 1e-6)  # NB(n, p): mean n(1-p)/p, var mean/p
+    p = 1.0 / np.maximum(phi, 1.0 + 1e-6)
+    bounds = {}
+    for level in LEVELS:
+        tail = (100 - level) / 200
+        bounds[f"lo_{level}"] = stats.nbinom.ppf(tail, n, p)
+        bounds[f"hi_{level}"] = stats.nbinom.ppf(1 - tail, n, p)
+    return long.with_columns(**{k: pl.Series(v, dtype=pl.Float64) for k, v in bounds.items()})
+
+
+def forecast_baseline(history: pl.DataFrame, horizon: int, season_length: int) -> pl.DataFrame:
+    """Seasonal naive on raw units; naive stands in where history is shorter than a season."""
+    if history.is_empty():
+        return _empty()
+    wide = _run(baseline_models(season_length), history, horizon, level=True, n_jobs=1)
+    snaive = _wide_to_long(wide, [BASELINE], with_bounds=True)
+    naive = _wide_to_long(wide, ["_naive"], with_bounds=True)
+    cols = ("yhat", *BOUNDS)
+    joined = snaive.join(naive, on=["unique_id", "ds"], suffix="_n")
+    filled = joined.with_columns(
+        **{c: pl.when(pl.col("yhat").is_nan()).then(pl.col(f"{c}_n")).otherwise(pl.col(c)) for c in cols}
+    )
+    return _non_negative(filled.select(FORECAST_COLUMNS))
+
+
+def _non_negative(long: pl.DataFrame) -> pl.DataFrame:
+    """Clip point forecasts and bounds at zero; keep bounds ordered around the point."""
+    clipped = long.with_columns(pl.col(c).fill_nan(None).clip(0.0) for c in ("yhat", *BOUNDS))
+    return clipped.with_columns(
+        lo_80=pl.min_horizontal("lo_80", "yhat"),
+        hi_80=pl.max_horizontal("hi_80", "yhat"),
+        lo_95=pl.min_horizontal("lo_95", "lo_80", "yhat"),
+        hi_95=pl.max_horizontal("hi_95", "hi_80", "yhat"),
+    ).select(FORECAST_COLUMNS)
+
+
+def _empty() -> pl.DataFrame:
+    schema = {"unique_id": pl.String, "ds": pl.Date, "model": pl.String}
+    schema.update({c: pl.Float64 for c in ("yhat", *BOUNDS)})
+    return pl.DataFrame(schema=schema)

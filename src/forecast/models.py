@@ -1,0 +1,66 @@
+"""Model registry: statsforecast models by name, by demand class, always with a fallback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from statsforecast.models import (
+    ADIDA,
+    IMAPA,
+    TSB,
+    AutoETS,
+    CrostonSBA,
+    Naive,
+    SeasonalNaive,
+    Theta,
+)
+
+Family = Literal["smooth", "intermittent"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build one model.
+
+    Attributes:
+        family: ``smooth`` models fit de-seasonalised log1p series and give their own
+            intervals; ``intermittent`` ones fit de-seasonalised units and get
+            negative-binomial intervals around their rate.
+        build: Returns a fresh statsforecast model carrying the registry name as alias.
+    """
+
+    family: Family
+    build: Callable[[str], Any]
+
+
+MODELS: dict[str, ModelSpec] = {
+    # Damped: on short weekly series an undamped trend extrapolates wildly.
+    "ets": ModelSpec("smooth", lambda name: AutoETS(model="ZZN", damped=True, alias=name)),
+    "theta": ModelSpec("smooth", lambda name: Theta(alias=name)),
+    "naive": ModelSpec("smooth", lambda name: Naive(alias=name)),
+    "croston_sba": ModelSpec("intermittent", lambda name: CrostonSBA(alias=name)),
+    "tsb": ModelSpec("intermittent", lambda name: TSB(alpha_d=0.1, alpha_p=0.1, alias=name)),
+    "imapa": ModelSpec("intermittent", lambda name: IMAPA(alias=name)),
+    "adida": ModelSpec("intermittent", lambda name: ADIDA(alias=name)),
+}
+BASELINE = "snaive"
+
+
+def build_models(names: tuple[str, ...] | list[str]) -> list[Any]:
+    """statsforecast model instances for the given registry names."""
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        raise KeyError(f"unknown model(s) {unknown}; known: {sorted(MODELS)}")
+    return [MODELS[n].build(n) for n in names]
+
+
+def fallback_model() -> Any:
+    """Used by statsforecast for any series where a model fails to fit."""
+    return Naive()
+
+
+def baseline_models(season_length: int) -> list[Any]:
+    """Seasonal naive, plus naive to stand in where history is shorter than a season."""
+    return [SeasonalNaive(season_length, alias=BASELINE), Naive(alias="_naive")]

@@ -1,0 +1,213 @@
+"""One brand through the pipeline: own estimates, then backtest, model choice and forecasts.
+
+A run calls :func:`estimate_brand` for every brand, pools the estimates
+(:func:`forecast.priors.pool_priors`) once per forecast origin, then calls
+:func:`run_brand` for every brand. Both are pure: polars in, polars out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import polars as pl
+
+from forecast.calendar import SEASON_LENGTH, monday_on_or_before
+from forecast.config import BrandConfig
+from forecast.fitting import (
+    forecast_baseline,
+    forecast_intermittent,
+    forecast_smooth,
+    future_frame,
+)
+from forecast.metrics import empty_scores, score_series, summarise
+from forecast.models import BASELINE
+from forecast.priors import (
+    OwnEstimates,
+    Pooling,
+    Priors,
+    own_estimates,
+    seasonal_offsets,
+    series_estimates,
+    shrink_series,
+)
+from forecast.series import demand_class, prepare_series
+
+SELECTED = "selected"
+
+
+class NoSalesError(ValueError):
+    """A brand has no sales at all up to the as-of date."""
+
+
+@dataclass(frozen=True)
+class BrandForecast:
+    """Forecasts of one brand at one origin, with what produced them.
+
+    Attributes:
+        forecasts: ``unique_id, brand, region, product, ds, step, model, demand_class,
+            yhat, lo_80, hi_80, lo_95, hi_95`` — every model for every active series.
+        series_weights: ``unique_id, own_weight`` of each series' season profile.
+        n_inactive: Series skipped because they have not sold for 26 weeks.
+        history: The prepared series (``unique_id, ..., ds, y``) the fit saw.
+    """
+
+    forecasts: pl.DataFrame
+    series_weights: pl.DataFrame
+    n_inactive: int
+    history: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class BrandResult:
+    """Everything a run stores about one brand."""
+
+    forecasts: pl.DataFrame
+    metrics: pl.DataFrame
+    series_weights: pl.DataFrame
+    summary: dict[str, Any]
+
+
+def origins(as_of: date, horizon: int, windows: int) -> list[date]:
+    """Backtest origins, oldest first, one horizon apart, then the as-of week itself."""
+    end = monday_on_or_before(as_of)
+    return [end - timedelta(weeks=horizon * k) for k in range(windows, 0, -1)] + [end]
+
+
+def estimate_brand(
+    brand: BrandConfig, sales: pl.DataFrame, cutoffs: list[date], calendar: pl.DataFrame
+) -> dict[date, OwnEstimates]:
+    """The brand's own season and event estimates at each origin (data up to it only)."""
+    out = {}
+    for cutoff in cutoffs:
+        series, _ = prepare_series(sales, cutoff)
+        out[cutoff] = own_estimates(brand.brand, series, calendar)
+    return out
+
+
+def forecast_at(
+    brand: BrandConfig, sales: pl.DataFrame, as_of: date, priors: Priors,
+    calendar: pl.DataFrame, pooling: Pooling = "partial", n_jobs: int = 1,
+    classes: pl.DataFrame | None = None,
+) -> BrandForecast:
+    """Forecast every active series of a brand from ``as_of`` with the given priors.
+
+    Args:
+        classes: ``unique_id, demand_class`` to use (backtests reuse the as-of classes so
+            each series is judged in the family it will be forecast with); computed if None.
+
+    Raises:
+        NoSalesError: The brand has no active series up to ``as_of``.
+    """
+    series, inactive = prepare_series(sales, as_of)
+    if series.is_empty():
+        raise NoSalesError(f"brand {brand.brand!r}: no active series with sales up to {as_of}")
+    classes = demand_class(series) if classes is None else classes
+    series = series.join(classes.select("unique_id"), on="unique_id")
+    mine = priors.brands.filter(pl.col("brand") == brand.brand)
+    profile = mine.filter(pl.col("kind") == "season").select("key", "shrunk")
+    events = mine.filter(pl.col("kind") == "event").select("key", "shrunk")
+    _, _, per_series = series_estimates(series, calendar)
+    profiles, weights = shrink_series(per_series, profile, series["unique_id"].unique(), pooling)
+    history = seasonal_offsets(series, profiles, events, calendar).join(classes, on="unique_id")
+    future = seasonal_offsets(future_frame(series, brand.horizon), profiles, events, calendar)
+    smooth = history.filter(pl.col("demand_class") == "smooth")
+    sparse = history.filter(pl.col("demand_class") == "intermittent")
+    long = pl.concat([
+        forecast_smooth(smooth, future, list(brand.model.candidates), n_jobs),
+        forecast_intermittent(sparse, future, list(brand.model.intermittent_candidates)),
+        forecast_baseline(series, brand.horizon, SEASON_LENGTH["weekly"]),
+    ])
+    keys = series.select("unique_id", "brand", "region", "product").unique()
+    forecasts = (
+        long.join(keys, on="unique_id")
+        .join(future.select("unique_id", "ds", "step"), on=["unique_id", "ds"])
+        .join(classes, on="unique_id")
+    )
+    if forecasts["yhat"].null_count():
+        bad = forecasts.filter(pl.col("yhat").is_null())["unique_id"].unique().head(5).to_list()
+        raise ValueError(f"brand {brand.brand!r}: models returned no value for series {bad}")
+    return BrandForecast(forecasts, weights, inactive.height, series)
+
+
+def run_brand(
+    brand: BrandConfig, sales: pl.DataFrame, as_of: date, priors: dict[date, Priors],
+    calendar: pl.DataFrame, pooling: Pooling = "partial", n_jobs: int = 1,
+) -> BrandResult:
+    """Backtest at every earlier origin, choose models per demand class, forecast at as-of.
+
+    Args:
+        priors: Pooled priors per origin (see :func:`origins`); the last one is as-of.
+    """
+    *cutoffs, last = sorted(priors)
+    final = forecast_at(brand, sales, last, priors[last], calendar, pooling, n_jobs)
+    classes = final.forecasts.select("unique_id", "demand_class").unique()
+    actuals = final.history.select("unique_id", "ds", "y")
+    per_series = backtest(brand, sales, cutoffs, priors, calendar, classes, actuals, pooling, n_jobs)
+    chosen = choose_models(per_series, brand)
+    selected = pl.col("model") == pl.col("demand_class").replace_strict(chosen, default=None)
+    forecasts = final.forecasts.with_columns(is_selected=selected.fill_null(False))
+    metrics = _brand_metrics(per_series, chosen).with_columns(
+        brand=pl.lit(brand.brand), sector=pl.lit(brand.sector)
+    )
+    summary = {
+        "n_series": final.history["unique_id"].n_unique(),
+        "n_inactive": final.n_inactive,
+        "n_rows": forecasts.height,
+        "selected_model": ", ".join(f"{k}: {v}" for k, v in sorted(chosen.items())),
+    }
+    return BrandResult(forecasts, metrics, final.series_weights, summary)
+
+
+def backtest(
+    brand: BrandConfig, sales: pl.DataFrame, cutoffs: list[date], priors: dict[date, Priors],
+    calendar: pl.DataFrame, classes: pl.DataFrame, actuals: pl.DataFrame,
+    pooling: Pooling = "partial", n_jobs: int = 1,
+) -> pl.DataFrame:
+    """Per-series scores of every model at every origin where the brand already sold."""
+    folds = []
+    for cutoff in cutoffs:
+        try:
+            fc = forecast_at(brand, sales, cutoff, priors[cutoff], calendar, pooling, n_jobs, classes)
+        except NoSalesError:  # launched after this origin: nothing to backtest there
+            continue
+        folds.append(fc.forecasts.with_columns(cutoff=pl.lit(cutoff)))
+    if not folds:
+        return empty_scores().with_columns(demand_class=pl.lit(None, pl.String))
+    cv = pl.concat(folds)
+    return score_series(cv.join(actuals, on=["unique_id", "ds"]), actuals).join(
+        classes, on="unique_id"
+    )
+
+
+def choose_models(per_series: pl.DataFrame, brand: BrandConfig) -> dict[str, str]:
+    """Per demand class, the model with the lowest mean MASE over series and origins.
+
+    Without any backtest (a brand younger than its first origin) the first configured
+    candidate of each class is used.
+    """
+    chosen = {"smooth": brand.model.candidates[0], "intermittent": brand.model.intermittent_candidates[0]}
+    ranked = (
+        per_series.filter(pl.col("mase").is_finite())
+        .group_by("demand_class", "model")
+        .agg(pl.col("mase").mean())
+        .sort("demand_class", "mase", "model")
+        .unique("demand_class", keep="first", maintain_order=True)
+    )
+    chosen.update({row["demand_class"]: row["model"] for row in ranked.iter_rows(named=True)})
+    return chosen
+
+
+def _brand_metrics(per_series: pl.DataFrame, chosen: dict[str, str]) -> pl.DataFrame:
+    """Rows of backtest_metrics: every model per class, plus 'selected' and baseline overall."""
+    by_class = summarise(per_series, ["cutoff", "demand_class", "model"]).with_columns(
+        is_selected=pl.col("model") == pl.col("demand_class").replace_strict(chosen, default=None)
+    )
+    picked = per_series.filter(
+        pl.col("model") == pl.col("demand_class").replace_strict(chosen, default=None)
+    ).with_columns(model=pl.lit(SELECTED))
+    overall = summarise(
+        pl.concat([picked, per_series.filter(pl.col("model") == BASELINE)]), ["cutoff", "model"]
+    ).with_columns(demand_class=pl.lit("all"), is_selected=pl.col("model") == SELECTED)
+    return pl.concat([by_class.with_columns(pl.col("is_selected").fill_null(False)), overall], how="diagonal_relaxed")

@@ -1,0 +1,281 @@
+"""The one module that talks to DuckDB: schema, reads, staged writes and atomic publishing.
+
+Analysts keep ``FORECAST_WAREHOUSE`` open read-only while runs write. DuckDB lets no writer
+open a file that any other process holds, so writers never open the published file: every
+write copies it to a private temporary file, changes the copy in one transaction, closes it
+and ``os.replace``-s it onto the published name. A reader keeps the version it opened and
+sees the new one on reconnect; a writer killed mid-write leaves only a stray temporary file.
+Writers are serialised by an advisory file lock. Per-brand results of a run are staged as
+Parquet next to the warehouse and merged in the run's final publish, so a running or failed
+run is never visible.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+SCHEMA_VERSION = 1
+RESULT_TABLES = ("run_brands", "forecasts", "backtest_metrics", "priors", "prior_weights")
+_LOCK_TIMEOUT_S = 600.0
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse operation failed; the message names the file and what to do."""
+
+
+def _sql_file(name: str) -> str:
+    """Read warehouse/<name> from the repo, or its packaged copy in an installed wheel."""
+    repo_copy = Path(__file__).resolve().parents[2] / "warehouse" / name
+    if repo_copy.is_file():
+        return repo_copy.read_text()
+    return resources.files("forecast").joinpath("sql", name).read_text()
+
+
+def _apply_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(_sql_file("schema.sql"))
+    con.execute(_sql_file("views.sql"))
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    if row is None or row[0] is None:
+        con.execute("INSERT INTO schema_version VALUES (?, now())", [SCHEMA_VERSION])
+    elif row[0] > SCHEMA_VERSION:
+        raise WarehouseError(
+            f"warehouse schema v{row[0]} is newer than this code (v{SCHEMA_VERSION}); upgrade"
+        )
+
+
+@contextmanager
+def _writer_lock(path: Path, timeout_s: float = _LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Serialise writers across processes; readers never take this lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "a+") as lock:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WarehouseError(
+                        f"{path}: another writer held the lock for {timeout_s:.0f} s"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
+def publish(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Change the warehouse atomically: copy, write in one transaction, replace.
+
+    Raises:
+        WarehouseError: With the file name, when DuckDB refuses a statement.
+    """
+    path = Path(path)
+    with _writer_lock(path):
+        for stale in path.parent.glob(f"{path.name}.*.tmp"):  # left by a killed writer
+            stale.unlink()
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        if path.exists():
+            shutil.copyfile(path, tmp)
+        try:
+            con = duckdb.connect(str(tmp))
+            try:
+                con.execute("BEGIN")
+                _apply_schema(con)
+                yield con
+                con.execute("COMMIT")
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"{path}: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Read-only connection to the published warehouse."""
+    path = Path(path)
+    if not path.exists():
+        raise WarehouseError(
+            f"{path}: no warehouse yet — run `forecast generate` or `forecast ingest FILE` first"
+        )
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"{path}: cannot open read-only: {exc}") from exc
+    try:
+        yield con
+    except duckdb.Error as exc:
+        raise WarehouseError(f"{path}: {exc}") from exc
+    finally:
+        con.close()
+
+
+def ensure_schema(path: Path) -> None:
+    """Create the warehouse (tables and views) if missing, or bring its views up to date."""
+    with publish(path):
+        pass
+
+
+def query(path: Path, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+    """Run one read-only query; returns a polars frame."""
+    with reader(path) as con:
+        return con.execute(sql, params or []).pl()
+
+
+def replace_sales(path: Path, sales: pl.DataFrame, truth: pl.DataFrame | None, source: str) -> int:
+    """Replace all sales (and truth) of the brands present in ``sales``; returns rows written."""
+    brands = sales["brand"].unique().to_list()
+    with publish(path) as con:
+        con.execute("DELETE FROM sales WHERE brand IN (SELECT unnest(?))", [brands])
+        con.execute("DELETE FROM sales_truth WHERE brand IN (SELECT unnest(?))", [brands])
+        con.register("new_sales", sales)
+        con.execute(
+            "INSERT INTO sales BY NAME SELECT *, ? AS source, now() AS loaded_at FROM new_sales",
+            [source],
+        )
+        if truth is not None:
+            con.register("new_truth", truth)
+            con.execute("INSERT INTO sales_truth BY NAME SELECT * FROM new_truth")
+    return sales.height
+
+
+def read_sales(path: Path, brands: list[str], as_of: date) -> pl.DataFrame:
+    """Sales of the given brands up to and including the week of ``as_of``."""
+    return query(
+        path,
+        "SELECT brand, region, product, ds, units FROM sales "
+        "WHERE brand IN (SELECT unnest(?)) AND ds <= ? ORDER BY brand, region, product, ds",
+        [brands, as_of],
+    )
+
+
+def read_truth(path: Path, brands: list[str], start: date, end: date) -> pl.DataFrame:
+    """Expected demand (synthetic data only) of the given brands between two dates."""
+    return query(
+        path,
+        "SELECT brand, region, product, ds, mu FROM sales_truth "
+        "WHERE brand IN (SELECT unnest(?)) AND ds BETWEEN ? AND ?",
+        [brands, start, end],
+    )
+
+
+def open_run(path: Path, run: dict[str, Any]) -> int:
+    """Record a run as ``running`` (replacing any earlier run with the same id).
+
+    Runs left ``running`` by a process of this host that no longer exists are marked
+    ``abandoned`` first. Returns how many were.
+    """
+    host = socket.gethostname()
+    with publish(path) as con:
+        stale = con.execute(
+            "SELECT run_id, pid FROM forecast_runs WHERE status = 'running' AND host = ?", [host]
+        ).fetchall()
+        dead = [run_id for run_id, pid in stale if pid is None or not _alive(pid)]
+        con.execute(
+            "UPDATE forecast_runs SET status = 'abandoned', finished_at = now(), "
+            "message = 'process died before the run finished' "
+            "WHERE run_id IN (SELECT unnest(?))",
+            [dead],
+        )
+        for table in ("forecast_runs", *RESULT_TABLES):
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run["run_id"]])
+        row = {**run, "status": "running", "host": host, "pid": os.getpid()}
+        con.register("new_run", pl.DataFrame([row]))
+        con.execute("INSERT INTO forecast_runs BY NAME SELECT *, now() AS started_at FROM new_run")
+    return len(dead)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def staging_dir(path: Path, run_id: str) -> Path:
+    """Where a run's per-brand results wait until the run is published."""
+    return Path(path).parent / f"{Path(path).stem}.staging" / run_id
+
+
+def stage(path: Path, run_id: str, table: str, part: str, frame: pl.DataFrame) -> None:
+    """Stage one part (a brand, or 'all') of a result table for the run's final publish."""
+    if table not in RESULT_TABLES:
+        raise WarehouseError(f"unknown result table {table!r}; expected one of {RESULT_TABLES}")
+    folder = staging_dir(path, run_id) / table
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{part}.parquet.tmp"
+    frame.with_columns(run_id=pl.lit(run_id)).write_parquet(tmp)
+    os.replace(tmp, folder / f"{part}.parquet")
+
+
+def finish_run(path: Path, run_id: str, status: str, summary: dict[str, Any]) -> dict[str, int]:
+    """Merge the run's staged results and set its final status, in one atomic publish.
+
+    Returns:
+        Rows written per result table.
+    """
+    staged = staging_dir(path, run_id)
+    written: dict[str, int] = {}
+    with publish(path) as con:
+        for table in RESULT_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+            files = sorted(str(f) for f in (staged / table).glob("*.parquet"))
+            if files:
+                con.execute(
+                    f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, union_by_name=true)",
+                    [files],
+                )
+            row = con.execute(f"SELECT count(*) FROM {table} WHERE run_id = ?", [run_id]).fetchone()
+            written[table] = int(row[0]) if row else 0
+        con.execute(
+            "UPDATE forecast_runs SET status = ?, finished_at = now(), "
+            "duration_s = epoch(now() - started_at), n_series = ?, n_rows = ?, message = ? "
+            "WHERE run_id = ?",
+            [status, summary.get("n_series"), written["forecasts"], summary.get("message"), run_id],
+        )
+    shutil.rmtree(staged, ignore_errors=True)
+    return written
+
+
+def recent_runs(path: Path, limit: int = 10) -> pl.DataFrame:
+    """The most recent runs, newest first."""
+    return query(
+        path,
+        "SELECT run_id, as_of, status, started_at, round(duration_s, 1) AS seconds, "
+        "len(brands) AS brands, n_series, n_rows, message "
+        "FROM forecast_runs ORDER BY started_at DESC LIMIT ?",
+        [limit],
+    )
+
+
+def as_of_default(path: Path) -> date:
+    """The latest week with sales: the natural as-of date of a run."""
+    frame = query(path, "SELECT max(ds) AS ds FROM sales")
+    value = frame["ds"][0]
+    if value is None:
+        raise WarehouseError(f"{path}: table sales is empty — generate or ingest sales first")
+    return value if isinstance(value, date) else datetime.fromisoformat(str(value)).date()
