@@ -16,7 +16,7 @@ CREATE OR REPLACE VIEW accuracy_by_brand AS
 SELECT m.sector, m.brand, m.model, m.is_selected, m.run_id, l.as_of,
        avg(m.mase) AS mase, avg(m.rmsse) AS rmsse, avg(m.smape) AS smape, avg(m.wape) AS wape,
        avg(m.coverage_80) AS coverage_80, avg(m.coverage_95) AS coverage_95,
-       avg(m.scaled_crps) AS scaled_crps, sum(m.n_points) AS n_points
+       avg(m.scaled_crps) AS scaled_crps, sum(m.n_points)::BIGINT AS n_points
 FROM backtest_metrics m JOIN latest_brand_runs l USING (run_id, brand)
 GROUP BY ALL;
 
@@ -26,7 +26,7 @@ SELECT m.sector, m.model,
        sum(m.wape * m.n_points) / sum(m.n_points) AS wape,
        sum(m.coverage_80 * m.n_points) / sum(m.n_points) AS coverage_80,
        sum(m.coverage_95 * m.n_points) / sum(m.n_points) AS coverage_95,
-       count(DISTINCT m.brand) AS n_brands, sum(m.n_points) AS n_points
+       count(DISTINCT m.brand) AS n_brands, sum(m.n_points)::BIGINT AS n_points
 FROM backtest_metrics m JOIN latest_brand_runs l USING (run_id, brand)
 GROUP BY ALL;
 

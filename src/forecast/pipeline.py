@@ -155,7 +155,9 @@ def run_brand(
         "n_series": final.history["unique_id"].n_unique(),
         "n_inactive": final.n_inactive,
         "n_rows": forecasts.height,
-        "selected_model": ", ".join(f"{k}: {v}" for k, v in sorted(chosen.items())),
+        "selected_model": ", ".join(
+            f"{k}: {chosen[k]}" for k in sorted(classes["demand_class"].unique())
+        ),
     }
     return BrandResult(forecasts, metrics, final.series_weights, summary)
 

@@ -281,7 +281,7 @@ def shrink(
 
 def pool_priors(
     estimates: list[OwnEstimates], pools: dict[str, str | None], all_pools: list[str],
-    pooling: Pooling = "partial",
+    pooling: Pooling = "partial", frequency: Frequency = "weekly",
 ) -> Priors:
     """Phase 2: pool brands into sectors and sectors into the group; shrink every level.
 
@@ -292,6 +292,7 @@ def pool_priors(
         all_pools: Every pool that must have a profile, members or not (the sectors).
         pooling: How brands use their pool (see :func:`shrink`); pools always shrink
             toward the group by empirical Bayes.
+        frequency: Gives the season positions every brand gets a profile for.
     """
     parts = {
         kind: pl.concat([getattr(e, kind) for e in estimates]).with_columns(kind=pl.lit(kind))
@@ -301,7 +302,8 @@ def pool_priors(
         kind=pl.col("kind").replace({"events": "event"}),
         pool=pl.col("brand").replace_strict(pools, default=None, return_dtype=pl.String),
     )
-    keys = own.select("kind", "key").unique()
+    positions = pl.DataFrame({"kind": "season", "key": [str(k) for k in range(SEASON_LENGTH[frequency])]})
+    keys = pl.concat([positions, own.select("kind", "key")]).unique()
     brands_rows, pool_rows, weight_rows = [], [], []
     for kind in ("season", "event"):
         b, p, w = _pool_kind(

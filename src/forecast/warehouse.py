@@ -140,24 +140,51 @@ def ensure_schema(path: Path) -> None:
 def query(path: Path, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
     """Run one read-only query; returns a polars frame."""
     with reader(path) as con:
-        return con.execute(sql, params or []).pl()
+        return con.sql(sql, params=params or None).pl()
 
 
-def replace_sales(path: Path, sales: pl.DataFrame, truth: pl.DataFrame | None, source: str) -> int:
-    """Replace all sales (and truth) of the brands present in ``sales``; returns rows written."""
-    brands = sales["brand"].unique().to_list()
+def stage_sales(path: Path, batch: str, part: str, sales: pl.DataFrame, truth: pl.DataFrame | None) -> None:
+    """Stage one part (e.g. a brand) of a sales batch as Parquet; see :func:`publish_sales`."""
+    folder = staging_dir(path, batch)
+    for name, frame in (("sales", sales), ("sales_truth", truth)):
+        if frame is not None:
+            (folder / name).mkdir(parents=True, exist_ok=True)
+            tmp = folder / name / f".{part}.parquet.tmp"
+            frame.write_parquet(tmp)
+            os.replace(tmp, folder / name / f"{part}.parquet")
+
+
+def publish_sales(path: Path, batch: str, source: str) -> int:
+    """Replace all sales (and truth) of the brands in a staged batch, in one publish.
+
+    Returns:
+        Sales rows written.
+    """
+    folder = staging_dir(path, batch)
+    files = {t: sorted(str(f) for f in (folder / t).glob("*.parquet")) for t in ("sales", "sales_truth")}
+    if not files["sales"]:
+        raise WarehouseError(f"{path}: sales batch {batch!r} has nothing staged")
     with publish(path) as con:
-        con.execute("DELETE FROM sales WHERE brand IN (SELECT unnest(?))", [brands])
-        con.execute("DELETE FROM sales_truth WHERE brand IN (SELECT unnest(?))", [brands])
-        con.register("new_sales", sales)
+        con.read_parquet(files["sales"]).create_view("new_sales")
+        brands = "SELECT DISTINCT brand FROM new_sales"
+        con.execute(f"DELETE FROM sales WHERE brand IN ({brands})")
+        con.execute(f"DELETE FROM sales_truth WHERE brand IN ({brands})")
         con.execute(
             "INSERT INTO sales BY NAME SELECT *, ? AS source, now() AS loaded_at FROM new_sales",
             [source],
         )
-        if truth is not None:
-            con.register("new_truth", truth)
-            con.execute("INSERT INTO sales_truth BY NAME SELECT * FROM new_truth")
-    return sales.height
+        if files["sales_truth"]:
+            con.execute("INSERT INTO sales_truth BY NAME SELECT * FROM read_parquet(?)", [files["sales_truth"]])
+        row = con.execute("SELECT count(*) FROM new_sales").fetchone()
+    shutil.rmtree(folder, ignore_errors=True)
+    return int(row[0]) if row else 0
+
+
+def replace_sales(path: Path, sales: pl.DataFrame, truth: pl.DataFrame | None, source: str) -> int:
+    """Replace all sales (and truth) of the brands present in ``sales``; returns rows written."""
+    batch = f"sales-{os.getpid()}-{time.time_ns()}"
+    stage_sales(path, batch, "all", sales, truth)
+    return publish_sales(path, batch, source)
 
 
 def read_sales(path: Path, brands: list[str], as_of: date) -> pl.DataFrame:

@@ -1,0 +1,36 @@
+# One entry point for people and CI. Every target installs what it needs first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: install demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+## demo: install, generate synthetic sales, forecast every brand into warehouse/forecast.duckdb
+demo: install
+	$(BIN)/forecast demo
+
+## lint: formatting, lint, types and import contracts
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## test: install, lint, then the whole test suite with coverage
+test: lint
+	$(BIN)/pytest --cov --cov-report=term
+
+## bench: pooled priors vs no pooling vs full pooling (writes bench/out/, see bench/RESULTS.md)
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .prefect warehouse/*.duckdb*

@@ -1,0 +1,229 @@
+"""Command line ``forecast``: the edge where settings are read and flows are started."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from forecast import warehouse
+from forecast.config import ConfigError, brand_json_schema, load_brands
+from forecast.settings import Settings
+
+app = typer.Typer(
+    help="maison-forecast: multi-brand demand forecasts with pooled cross-brand priors.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+WarehouseOpt = Annotated[
+    Path | None, typer.Option("--warehouse", help="DuckDB file [env FORECAST_WAREHOUSE].")
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config-dir", help="Brand configs [env FORECAST_CONFIG_DIR].")
+]
+BrandOpt = Annotated[
+    list[str] | None, typer.Option("--brand", "-b", help="Only this brand (repeatable).")
+]
+
+
+def _settings(warehouse_path: Path | None, config_dir: Path | None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if warehouse_path:
+        overrides["warehouse"] = warehouse_path
+    if config_dir:
+        overrides["config_dir"] = config_dir
+    return Settings(**overrides)
+
+
+def _prefect_defaults() -> None:
+    """Keep Prefect's state in the project and off the network unless told otherwise."""
+    os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _validate(settings: Settings) -> None:
+    """Stop before any write when a brand config is invalid, listing every problem."""
+    try:
+        load_brands(settings.config_dir)
+    except ConfigError as exc:
+        err.print(f"[bold red]Invalid brand configuration[/] in {settings.config_dir}:")
+        for problem in exc.problems:
+            err.print(f"  • {problem}")
+        raise typer.Exit(2) from exc
+
+
+def _last_complete_week() -> date:
+    today = date.today()
+    return today - timedelta(days=today.weekday() + 7)
+
+
+def _print_frame(frame: pl.DataFrame, title: str | None = None) -> None:
+    table = Table(title=title, show_lines=False)
+    for col in frame.columns:
+        table.add_column(col, overflow="fold")
+    for row in frame.iter_rows():
+        table.add_row(*("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+    console.print(table)
+
+
+@app.command()
+def generate(
+    end: Annotated[str | None, typer.Option(help="Last week (ISO date); default last complete week.")] = None,
+    start: Annotated[str, typer.Option(help="First week (ISO date).")] = "2023-01-02",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    scale: Annotated[float, typer.Option(help="Multiply every brand's SKU count.")] = 1.0,
+    brand: BrandOpt = None,
+    warehouse_path: WarehouseOpt = None,
+    config_dir: ConfigOpt = None,
+) -> None:
+    """Generate synthetic sales for every brand config into the warehouse."""
+    settings = _settings(warehouse_path, config_dir)
+    _validate(settings)
+    _prefect_defaults()
+    from flows.generate import generate_sales_flow
+
+    last = date.fromisoformat(end) if end else _last_complete_week()
+    with console.status("Generating synthetic sales…"):
+        summary = generate_sales_flow(
+            end=last, start=date.fromisoformat(start), seed=seed, scale=scale, brands=brand,
+            warehouse_path=str(settings.warehouse), config_dir=str(settings.config_dir),
+        )
+    console.print(
+        f"[green]sales written[/]: {summary['rows']:,} rows, {summary['series']:,} series, "
+        f"{summary['brands']} brands, {summary['start']} → {summary['end']} in {settings.warehouse}"
+    )
+
+
+@app.command()
+def run(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Forecast origin (ISO date); default last sales week.")] = None,
+    brand: BrandOpt = None,
+    pooling: Annotated[str, typer.Option(help="partial | none | full")] = "partial",
+    n_jobs: Annotated[int, typer.Option(help="statsforecast processes per brand.")] = 1,
+    warehouse_path: WarehouseOpt = None,
+    config_dir: ConfigOpt = None,
+) -> None:
+    """Run the forecast flow: priors, backtests, fits; publish forecasts to the warehouse."""
+    settings = _settings(warehouse_path, config_dir)
+    _validate(settings)
+    if pooling not in ("partial", "none", "full"):
+        err.print(f"[red]--pooling must be partial, none or full, not {pooling!r}[/]")
+        raise typer.Exit(2)
+    _prefect_defaults()
+    from flows.forecast import forecast_flow
+
+    started = time.perf_counter()
+    with console.status("Forecasting (estimate → pool → backtest → fit → publish)…"):
+        state = forecast_flow(
+            as_of=date.fromisoformat(as_of) if as_of else None, brands=brand, pooling=pooling,  # type: ignore[arg-type]
+            n_jobs=n_jobs, warehouse_path=str(settings.warehouse),
+            config_dir=str(settings.config_dir), return_state=True,
+        )
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, dict):
+        err.print(f"[bold red]run failed[/]: {summary}")
+        raise typer.Exit(1)
+    colour = {"succeeded": "green", "partial": "yellow"}.get(summary["status"], "red")
+    console.print(
+        f"[{colour}]run {summary['run_id']} {summary['status']}[/]: {summary['brands']} brands, "
+        f"{summary['n_series']:,} series, {summary['rows']['forecasts']:,} forecast rows "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    if summary["failed"]:
+        err.print(f"failed brands: {', '.join(summary['failed'])} — see `forecast status`")
+    raise typer.Exit(0 if summary["status"] != "failed" else 1)
+
+
+@app.command()
+def demo(
+    warehouse_path: WarehouseOpt = None,
+    config_dir: ConfigOpt = None,
+) -> None:
+    """Generate synthetic sales, then forecast every brand: the whole product in one go."""
+    generate(end=None, start="2023-01-02", seed=0, scale=1.0, brand=None,
+             warehouse_path=warehouse_path, config_dir=config_dir)
+    try:
+        run(as_of=None, brand=None, pooling="partial", n_jobs=1,
+            warehouse_path=warehouse_path, config_dir=config_dir)
+    except typer.Exit as done:
+        if done.exit_code:
+            raise
+    db = _settings(warehouse_path, config_dir).warehouse
+    _print_frame(
+        warehouse.query(db, "SELECT sector, count(DISTINCT brand) AS brands, "
+                        "count(DISTINCT unique_id) AS series, count(*) AS rows "
+                        "FROM latest_forecasts GROUP BY 1 ORDER BY 1"),
+        "latest_forecasts by sector",
+    )
+    console.print(f'Next: forecast sql "SELECT * FROM accuracy_by_sector"  (file: {db})')
+
+
+@app.command()
+def status(
+    limit: Annotated[int, typer.Option(help="How many runs.")] = 10,
+    warehouse_path: WarehouseOpt = None,
+) -> None:
+    """Recent runs, and the brands of the latest one."""
+    db = _settings(warehouse_path, None).warehouse
+    runs = warehouse.recent_runs(db, limit)
+    _print_frame(runs, f"recent runs in {db}")
+    if runs.height:
+        latest = runs["run_id"][0]
+        _print_frame(
+            warehouse.query(db, "SELECT brand, status, n_series, n_rows, selected_model, "
+                            "round(seconds, 1) AS seconds, error FROM run_brands "
+                            "WHERE run_id = ? ORDER BY status, brand", [latest]),
+            f"brands of run {latest}",
+        )
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A read-only SQL query.")],
+    fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+    warehouse_path: WarehouseOpt = None,
+) -> None:
+    """Run a read-only query on the warehouse and print the result."""
+    db = _settings(warehouse_path, None).warehouse
+    try:
+        frame = warehouse.query(db, query)
+    except warehouse.WarehouseError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    if fmt == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif fmt == "json":
+        sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=1) + "\n")
+    else:
+        _print_frame(frame)
+
+
+@app.command()
+def schema(
+    out: Annotated[Path, typer.Option(help="Where to write the JSON Schema.")] = Path("config/brand.schema.json"),
+) -> None:
+    """Write the JSON Schema of a brand file (for editor validation)."""
+    out.write_text(json.dumps(brand_json_schema(), indent=2) + "\n")
+    console.print(f"wrote {out}")
+
+
+def main() -> None:
+    """Console entry point: project errors become one clear line and exit code 1."""
+    try:
+        app()
+    except warehouse.WarehouseError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise SystemExit(1) from exc

@@ -1,0 +1,70 @@
+"""Brand configs: every problem reported at once, with file and key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from forecast.config import SECTORS, ConfigError, brand_json_schema, load_brands
+from tests.conftest import brand_toml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_repo_configs_cover_every_sector_with_three_brands() -> None:
+    brands = load_brands(REPO / "config" / "brands")
+    assert len(brands) >= 20
+    per_sector = {s: sum(b.sector == s for b in brands.values()) for s in SECTORS}
+    assert min(per_sector.values()) >= 3, per_sector
+    assert any(b.launch_date.year >= 2026 for b in brands.values()), "no young brand"
+
+
+def test_loads_valid_dir(config_dir: Path) -> None:
+    brands = load_brands(config_dir)
+    assert list(brands) == sorted(brands)
+    assert brands["wines_a"].horizon == 13
+    assert brands["wines_a"].pool == "wines_spirits"
+
+
+def test_every_problem_is_listed_with_file_and_key(config_dir: Path) -> None:
+    (config_dir / "bad_sector.toml").write_text(brand_toml("bad_sector", "wines_spirits").replace(
+        'sector = "wines_spirits"', 'sector = "spirits"'))
+    (config_dir / "zero_h.toml").write_text(brand_toml("zero_h", "wines_spirits", horizon=0))
+    (config_dir / "broken.toml").write_text("name = \n")
+    (config_dir / "typo.toml").write_text(brand_toml("typo", "wines_spirits", horizn=13))
+    (config_dir / "dup.toml").write_text('brand = "wines_a"\n' + brand_toml("dup", "wines_spirits"))
+    with pytest.raises(ConfigError) as info:
+        load_brands(config_dir)
+    text = str(info.value)
+    assert len(info.value.problems) == 5, text
+    assert "bad_sector.toml: key 'sector'" in text
+    assert "zero_h.toml: key 'horizon'" in text and "greater than 0" in text
+    assert "broken.toml: not valid TOML" in text
+    assert "typo.toml: key 'horizn'" in text
+    assert "dup.toml: key 'brand': duplicate brand id 'wines_a', already defined by wines_a.toml" in text
+
+
+def test_nested_keys_are_named(config_dir: Path) -> None:
+    (config_dir / "nested.toml").write_text(
+        brand_toml("nested", "wines_spirits", model={"candidates": ["ets", "prophet"]}))
+    with pytest.raises(ConfigError, match=r"nested.toml: key 'model.candidates.1'"):
+        load_brands(config_dir)
+
+
+def test_empty_dir_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no brand files"):
+        load_brands(tmp_path)
+
+
+def test_config_hash_changes_with_settings(config_dir: Path) -> None:
+    before = load_brands(config_dir)["wines_a"].config_hash
+    path = config_dir / "wines_a.toml"
+    path.write_text(path.read_text().replace("launch_date = 2015-01-05", "launch_date = 2015-01-12"))
+    assert load_brands(config_dir)["wines_a"].config_hash != before
+
+
+def test_shipped_json_schema_is_current() -> None:
+    shipped = json.loads((REPO / "config" / "brand.schema.json").read_text())
+    assert shipped == brand_json_schema(), "run `forecast schema` to refresh config/brand.schema.json"
