@@ -22,15 +22,17 @@ from forecast.config import SECTORS, BrandConfig, load_brands
 from forecast.pipeline import estimate_brand, origins, run_brand
 from forecast.priors import OwnEstimates, Pooling, Priors, pool_priors
 from forecast.report import run_summary_markdown
-from forecast.tables import prior_rows, run_brand_rows, weight_rows
 from forecast.settings import Settings
+from forecast.tables import prior_rows, run_brand_rows, weight_rows
 
 _PACKAGES = ("maison-forecast", "statsforecast", "polars", "duckdb", "prefect", "numpy")
 
 
 def run_key(as_of: date, brands: dict[str, BrandConfig], pooling: str) -> tuple[str, str]:
     """``(run_id, config_hash)``: same as-of, configs and options → same run id (replaced)."""
-    payload = json.dumps({"brands": {b: c.config_hash for b, c in brands.items()}, "pooling": pooling})
+    payload = json.dumps(
+        {"brands": {b: c.config_hash for b, c in brands.items()}, "pooling": pooling}
+    )
     config_hash = hashlib.sha256(payload.encode()).hexdigest()[:16]
     return f"{as_of:%Y-%m-%d}-{config_hash[:8]}", config_hash
 
@@ -58,18 +60,34 @@ def pool_task(
 
 @task(name="forecast-brand", cache_policy=NO_CACHE)
 def forecast_task(
-    db: Path, run_id: str, brand: BrandConfig, as_of: date, priors: dict[date, Priors],
-    calendar: pl.DataFrame, pooling: Pooling, n_jobs: int,
+    db: Path,
+    run_id: str,
+    brand: BrandConfig,
+    as_of: date,
+    priors: dict[date, Priors],
+    calendar: pl.DataFrame,
+    pooling: Pooling,
+    n_jobs: int,
 ) -> dict[str, Any]:
     """Phase 2 for one brand: read, backtest, fit, stage results; never raises."""
     started = time.perf_counter()
-    row: dict[str, Any] = {"brand": brand.brand, "sector": brand.sector, "config_hash": brand.config_hash}
+    row: dict[str, Any] = {
+        "brand": brand.brand,
+        "sector": brand.sector,
+        "config_hash": brand.config_hash,
+    }
     try:
         sales = warehouse.read_sales(db, [brand.brand], as_of)
         row.update(_watermark(sales))
         mine = {c: priors[c] for c in origins(as_of, brand.horizon, brand.model.backtest_windows)}
         result = run_brand(brand, sales, as_of, mine, calendar, pooling, n_jobs)
-        warehouse.stage(db, run_id, "forecasts", brand.brand, result.forecasts.with_columns(sector=pl.lit(brand.sector)))
+        warehouse.stage(
+            db,
+            run_id,
+            "forecasts",
+            brand.brand,
+            result.forecasts.with_columns(sector=pl.lit(brand.sector)),
+        )
         warehouse.stage(db, run_id, "backtest_metrics", brand.brand, result.metrics)
         row.update(result.summary, status="succeeded", series_weights=result.series_weights)
     except Exception as exc:  # one brand failing must not stop the others
@@ -124,12 +142,18 @@ def forecast_flow(
     as_of = as_of or warehouse.as_of_default(db)
     run_id, config_hash = run_key(as_of, configs, pooling)
     started = time.perf_counter()
-    abandoned = open_run_task(db, {
-        "run_id": run_id, "flow_run_id": str(flow_run.get_id() or ""), "as_of": as_of,
-        "brands": list(configs), "config_hash": config_hash,
-        "parameters": json.dumps({"brands": brands, "pooling": pooling, "n_jobs": n_jobs}),
-        "package_versions": json.dumps(_versions()),
-    })
+    abandoned = open_run_task(
+        db,
+        {
+            "run_id": run_id,
+            "flow_run_id": str(flow_run.get_id() or ""),
+            "as_of": as_of,
+            "brands": list(configs),
+            "config_hash": config_hash,
+            "parameters": json.dumps({"brands": brands, "pooling": pooling, "n_jobs": n_jobs}),
+            "package_versions": json.dumps(_versions()),
+        },
+    )
     if abandoned:
         print(f"marked {abandoned} run(s) abandoned: their process died mid-run")
     try:
@@ -142,9 +166,16 @@ def forecast_flow(
     n_series = sum(r.get("n_series", 0) for r in rows)
     message = f"failed brands: {', '.join(failed)}" if failed else None
     written = finish_run_task(db, run_id, status, {"n_series": n_series, "message": message})
-    summary = {"run_id": run_id, "as_of": str(as_of), "status": status, "brands": len(rows),
-               "failed": failed, "n_series": n_series, "rows": written,
-               "seconds": round(time.perf_counter() - started, 1)}
+    summary = {
+        "run_id": run_id,
+        "as_of": str(as_of),
+        "status": status,
+        "brands": len(rows),
+        "failed": failed,
+        "n_series": n_series,
+        "rows": written,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     create_markdown_artifact(run_summary_markdown(summary, rows), key="forecast-run-summary")
     print(json.dumps(summary))
     return summary
@@ -160,22 +191,38 @@ def _select(configs: dict[str, BrandConfig], brands: list[str] | None) -> dict[s
 
 
 def _forecast_brands(
-    db: Path, run_id: str, configs: dict[str, BrandConfig], as_of: date, pooling: Pooling, n_jobs: int
+    db: Path,
+    run_id: str,
+    configs: dict[str, BrandConfig],
+    as_of: date,
+    pooling: Pooling,
+    n_jobs: int,
 ) -> list[dict[str, Any]]:
     """Estimate → pool per origin → fit per brand; stage priors, weights and brand rows."""
-    cutoffs = sorted({c for b in configs.values() for c in origins(as_of, b.horizon, b.model.backtest_windows)})
+    cutoffs = sorted(
+        {c for b in configs.values() for c in origins(as_of, b.horizon, b.model.backtest_windows)}
+    )
     calendar = event_calendar(cutoffs[0].year - 12, as_of.year + 2)
     estimates = [estimate_task.submit(db, b, cutoffs, calendar) for b in configs.values()]
     own = dict(zip(configs, [f.result() for f in estimates], strict=True))
     pools = {b: c.pool for b, c in configs.items()}
     priors = {c: pool_task.submit([own[b][c] for b in configs], pools, pooling) for c in cutoffs}
     pooled = {c: f.result() for c, f in priors.items()}
-    futures = [forecast_task.submit(db, run_id, b, as_of, pooled, calendar, pooling, n_jobs) for b in configs.values()]
+    futures = [
+        forecast_task.submit(db, run_id, b, as_of, pooled, calendar, pooling, n_jobs)
+        for b in configs.values()
+    ]
     rows = [f.result() for f in futures]
     stats = pl.concat([own[b][as_of].stats for b in configs])
     sectors = {b: c.sector for b, c in configs.items()}
-    weights = [r.pop("series_weights").with_columns(brand=pl.lit(r["brand"])) for r in rows if "series_weights" in r]
+    weights = [
+        r.pop("series_weights").with_columns(brand=pl.lit(r["brand"]))
+        for r in rows
+        if "series_weights" in r
+    ]
     warehouse.stage(db, run_id, "priors", "all", prior_rows(pooled[as_of]))
-    warehouse.stage(db, run_id, "prior_weights", "all", weight_rows(pooled[as_of], stats, weights, sectors))
+    warehouse.stage(
+        db, run_id, "prior_weights", "all", weight_rows(pooled[as_of], stats, weights, sectors)
+    )
     warehouse.stage(db, run_id, "run_brands", "all", run_brand_rows(rows))
     return rows

@@ -60,7 +60,12 @@ def generate_sales_flow(
     chosen = [configs[b] for b in brands] if brands else list(configs.values())
     series = sum(generate_task(db, batch, b, weeks, seed, scale) for b in chosen)
     rows = publish_task(db, batch, f"synthetic:seed={seed}")
-    summary = {"brands": len(chosen), "series": series, "rows": rows,
-               "start": str(weeks[0]), "end": str(weeks[-1])}
+    summary = {
+        "brands": len(chosen),
+        "series": series,
+        "rows": rows,
+        "start": str(weeks[0]),
+        "end": str(weeks[-1]),
+    }
     print(summary)
     return summary

@@ -30,24 +30,43 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 BRAND_TEMPLATE: dict[str, dict[str, Any]] = {
-    "wines_spirits": {"regions": ["europe", "china"], "categories": [("cognac", 3)],
-                      "synthetic": {"volume": 80, "noise": 0.2}},
-    "fashion_leather": {"regions": ["europe", "americas"], "categories": [("handbags", 3)],
-                        "synthetic": {"volume": 20, "noise": 0.3}},
-    "perfumes_cosmetics": {"regions": ["europe", "china"], "categories": [("parfum", 3)],
-                           "synthetic": {"volume": 120, "noise": 0.2, "promo_share": 0.1}},
-    "watches_jewelry": {"regions": ["europe"], "categories": [("rings", 4)],
-                        "synthetic": {"volume": 0.8, "noise": 0.5}},
-    "selective_retailing": {"regions": ["europe", "americas"], "categories": [("beauty", 3)],
-                            "synthetic": {"volume": 300, "noise": 0.15}},
+    "wines_spirits": {
+        "regions": ["europe", "china"],
+        "categories": [("cognac", 3)],
+        "synthetic": {"volume": 80, "noise": 0.2},
+    },
+    "fashion_leather": {
+        "regions": ["europe", "americas"],
+        "categories": [("handbags", 3)],
+        "synthetic": {"volume": 20, "noise": 0.3},
+    },
+    "perfumes_cosmetics": {
+        "regions": ["europe", "china"],
+        "categories": [("parfum", 3)],
+        "synthetic": {"volume": 120, "noise": 0.2, "promo_share": 0.1},
+    },
+    "watches_jewelry": {
+        "regions": ["europe"],
+        "categories": [("rings", 4)],
+        "synthetic": {"volume": 0.8, "noise": 0.5},
+    },
+    "selective_retailing": {
+        "regions": ["europe", "americas"],
+        "categories": [("beauty", 3)],
+        "synthetic": {"volume": 300, "noise": 0.15},
+    },
 }
 
 
 def brand_toml(brand: str, sector: str, launch: str = "2015-01-05", **extra: Any) -> str:
     """A small valid brand file for ``sector``; ``extra`` adds or overrides top-level keys."""
     spec = BRAND_TEMPLATE[sector]
-    lines = [f'name = "{brand.title()}"', f'sector = "{sector}"',
-             f"regions = {spec['regions']!r}".replace("'", '"'), f"launch_date = {launch}"]
+    lines = [
+        f'name = "{brand.title()}"',
+        f'sector = "{sector}"',
+        f"regions = {spec['regions']!r}".replace("'", '"'),
+        f"launch_date = {launch}",
+    ]
     lines += [f"{k} = {v!r}".replace("'", '"') for k, v in extra.items() if not isinstance(v, dict)]
     for cat, n in spec["categories"]:
         lines += ["[[categories]]", f'name = "{cat}"', f"skus = {n}"]
@@ -59,23 +78,35 @@ def brand_toml(brand: str, sector: str, launch: str = "2015-01-05", **extra: Any
     return "\n".join(lines) + "\n"
 
 
+def write_brands(folder: Path) -> Path:
+    """Six brands: one per sector plus a young perfume brand launched 10 weeks before END."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for sector in BRAND_TEMPLATE:
+        brand = f"{sector.split('_')[0]}_a"
+        (folder / f"{brand}.toml").write_text(brand_toml(brand, sector))
+    (folder / "young_b.toml").write_text(
+        brand_toml("young_b", "perfumes_cosmetics", launch="2024-10-21")
+    )
+    return folder
+
+
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
-    """Six brands: one per sector plus a young perfume brand launched 10 weeks before the end."""
-    folder = tmp_path / "brands"
-    folder.mkdir()
-    for sector in BRAND_TEMPLATE:
-        (folder / f"{sector.split('_')[0]}_a.toml").write_text(brand_toml(f"{sector.split('_')[0]}_a", sector))
-    (folder / "young_b.toml").write_text(brand_toml("young_b", "perfumes_cosmetics", launch="2024-10-21"))
-    return folder
+    return write_brands(tmp_path / "brands")
 
 
 END = date(2024, 12, 30)
 START = date(2022, 1, 3)
 
 
-def panel(n_series: int = 4, weeks: int = 120, seed: int = 0, season: float = 0.5,
-          level: float = 50.0, start: date = START) -> pl.DataFrame:
+def panel(
+    n_series: int = 4,
+    weeks: int = 120,
+    seed: int = 0,
+    season: float = 0.5,
+    level: float = 50.0,
+    start: date = START,
+) -> pl.DataFrame:
     """Seeded weekly panel ``unique_id, brand, region, product, ds, y`` with a yearly cycle."""
     rng = np.random.default_rng(seed)
     ds = pl.Series("ds", [start + timedelta(weeks=i) for i in range(weeks)], dtype=pl.Date)
@@ -83,10 +114,18 @@ def panel(n_series: int = 4, weeks: int = 120, seed: int = 0, season: float = 0.
     frames = []
     for i in range(n_series):
         mu = level * np.exp(season * np.sin(2 * np.pi * t / 52))
-        frames.append(pl.DataFrame({
-            "unique_id": f"b/europe/p{i}", "brand": "b", "region": "europe", "product": f"p{i}",
-            "ds": ds, "y": rng.poisson(mu).astype(float),
-        }))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "unique_id": f"b/europe/p{i}",
+                    "brand": "b",
+                    "region": "europe",
+                    "product": f"p{i}",
+                    "ds": ds,
+                    "y": rng.poisson(mu).astype(float),
+                }
+            )
+        )
     return pl.concat(frames)
 
 

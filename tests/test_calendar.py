@@ -10,23 +10,42 @@ import pytest
 from forecast.calendar import easter, event_calendar, season_position
 
 
-@pytest.mark.parametrize(("year", "expected"), [(2024, date(2024, 3, 31)), (2025, date(2025, 4, 20)),
-                                                (2026, date(2026, 4, 5)), (2019, date(2019, 4, 21))])
+@pytest.mark.parametrize(
+    ("year", "expected"),
+    [
+        (2024, date(2024, 3, 31)),
+        (2025, date(2025, 4, 20)),
+        (2026, date(2026, 4, 5)),
+        (2019, date(2019, 4, 21)),
+    ],
+)
 def test_easter(year: int, expected: date) -> None:
     assert easter(year) == expected
 
 
 def test_events_are_placed_by_date_and_region() -> None:
     cal = event_calendar(2025, 2026)
+
     def weeks(event: str, region: str) -> list[date]:
-        rows = cal.filter(pl.col("event") == event, pl.col("region") == region, pl.col("weight") == 1.0)
+        rows = cal.filter(
+            pl.col("event") == event, pl.col("region") == region, pl.col("weight") == 1.0
+        )
         return sorted(rows["ds"].to_list())
+
     assert weeks("black_friday", "americas") == [date(2025, 11, 24), date(2026, 11, 23)]
     assert weeks("chinese_new_year", "china") == [date(2025, 1, 27), date(2026, 2, 16)]
-    assert weeks("mothers_day", "americas") == [date(2025, 5, 5), date(2026, 5, 4)]  # 2nd Sunday of May
-    assert weeks("mothers_day", "europe") == [date(2025, 5, 19), date(2026, 5, 25)]  # last Sunday of May
+    assert weeks("mothers_day", "americas") == [
+        date(2025, 5, 5),
+        date(2026, 5, 4),
+    ]  # 2nd Sunday of May
+    assert weeks("mothers_day", "europe") == [
+        date(2025, 5, 19),
+        date(2026, 5, 25),
+    ]  # last Sunday of May
     assert weeks("singles_day", "europe") == []
-    lead = cal.filter(pl.col("event") == "valentines", pl.col("region") == "europe", pl.col("weight") == 0.5)
+    lead = cal.filter(
+        pl.col("event") == "valentines", pl.col("region") == "europe", pl.col("weight") == 0.5
+    )
     assert date(2026, 2, 2) in lead["ds"].to_list()  # the gifting week before 9 Feb 2026
 
 

@@ -29,8 +29,11 @@ def test_loads_valid_dir(config_dir: Path) -> None:
 
 
 def test_every_problem_is_listed_with_file_and_key(config_dir: Path) -> None:
-    (config_dir / "bad_sector.toml").write_text(brand_toml("bad_sector", "wines_spirits").replace(
-        'sector = "wines_spirits"', 'sector = "spirits"'))
+    (config_dir / "bad_sector.toml").write_text(
+        brand_toml("bad_sector", "wines_spirits").replace(
+            'sector = "wines_spirits"', 'sector = "spirits"'
+        )
+    )
     (config_dir / "zero_h.toml").write_text(brand_toml("zero_h", "wines_spirits", horizon=0))
     (config_dir / "broken.toml").write_text("name = \n")
     (config_dir / "typo.toml").write_text(brand_toml("typo", "wines_spirits", horizn=13))
@@ -43,12 +46,16 @@ def test_every_problem_is_listed_with_file_and_key(config_dir: Path) -> None:
     assert "zero_h.toml: key 'horizon'" in text and "greater than 0" in text
     assert "broken.toml: not valid TOML" in text
     assert "typo.toml: key 'horizn'" in text
-    assert "dup.toml: key 'brand': duplicate brand id 'wines_a', already defined by wines_a.toml" in text
+    assert (
+        "dup.toml: key 'brand': duplicate brand id 'wines_a', already defined by wines_a.toml"
+        in text
+    )
 
 
 def test_nested_keys_are_named(config_dir: Path) -> None:
     (config_dir / "nested.toml").write_text(
-        brand_toml("nested", "wines_spirits", model={"candidates": ["ets", "prophet"]}))
+        brand_toml("nested", "wines_spirits", model={"candidates": ["ets", "prophet"]})
+    )
     with pytest.raises(ConfigError, match=r"nested.toml: key 'model.candidates.1'"):
         load_brands(config_dir)
 
@@ -61,10 +68,14 @@ def test_empty_dir_is_an_error(tmp_path: Path) -> None:
 def test_config_hash_changes_with_settings(config_dir: Path) -> None:
     before = load_brands(config_dir)["wines_a"].config_hash
     path = config_dir / "wines_a.toml"
-    path.write_text(path.read_text().replace("launch_date = 2015-01-05", "launch_date = 2015-01-12"))
+    path.write_text(
+        path.read_text().replace("launch_date = 2015-01-05", "launch_date = 2015-01-12")
+    )
     assert load_brands(config_dir)["wines_a"].config_hash != before
 
 
 def test_shipped_json_schema_is_current() -> None:
     shipped = json.loads((REPO / "config" / "brand.schema.json").read_text())
-    assert shipped == brand_json_schema(), "run `forecast schema` to refresh config/brand.schema.json"
+    assert shipped == brand_json_schema(), (
+        "run `forecast schema` to refresh config/brand.schema.json"
+    )

@@ -26,17 +26,28 @@ from forecast.synthetic import generate_sales
 from tests.conftest import END, START, panel
 
 WEEKS = np.arange(52)
-EMPTY_EVENTS = pl.DataFrame(schema={"brand": pl.String, "key": pl.String, "own": pl.Float64, "var": pl.Float64})
+EMPTY_EVENTS = pl.DataFrame(
+    schema={"brand": pl.String, "key": pl.String, "own": pl.Float64, "var": pl.Float64}
+)
 
 
 def own(brand: str, profile: np.ndarray | None, var: float = 0.01) -> OwnEstimates:
     """Hand-made own estimates; ``profile=None`` means no history of its own."""
     season = (
-        pl.DataFrame(schema=EMPTY_EVENTS.schema) if profile is None else
-        pl.DataFrame({"brand": brand, "key": WEEKS.astype(str), "own": profile - profile.mean(), "var": var})
+        pl.DataFrame(schema=EMPTY_EVENTS.schema)
+        if profile is None
+        else pl.DataFrame(
+            {"brand": brand, "key": WEEKS.astype(str), "own": profile - profile.mean(), "var": var}
+        )
     )
-    stats = pl.DataFrame({"brand": [brand], "history_weeks": [0 if profile is None else 156],
-                          "n_series": [1], "n_profiled": [0 if profile is None else 1]})
+    stats = pl.DataFrame(
+        {
+            "brand": [brand],
+            "history_weeks": [0 if profile is None else 156],
+            "n_series": [1],
+            "n_profiled": [0 if profile is None else 1],
+        }
+    )
     return OwnEstimates(season=season, events=EMPTY_EVENTS, stats=stats)
 
 
@@ -50,7 +61,9 @@ def season_of(priors, brand: str, column: str = "shrunk") -> np.ndarray:  # type
 
 
 def sector_profile_of(priors, sector: str) -> np.ndarray:  # type: ignore[no-untyped-def]
-    rows = priors.pools.filter(pl.col("level") == "sector", pl.col("pool") == sector, pl.col("kind") == "season")
+    rows = priors.pools.filter(
+        pl.col("level") == "sector", pl.col("pool") == sector, pl.col("kind") == "season"
+    )
     return rows.with_columns(pl.col("key").cast(int)).sort("key")["shrunk"].to_numpy()
 
 
@@ -65,18 +78,27 @@ def three_brands() -> list[OwnEstimates]:
     return [own(f"b{i}", wave(40 + 8 * i) + rng.normal(0, 0.05, 52)) for i in range(3)]
 
 
-def test_brand_without_history_takes_its_pool_profile_exactly(three_brands: list[OwnEstimates]) -> None:
+def test_brand_without_history_takes_its_pool_profile_exactly(
+    three_brands: list[OwnEstimates],
+) -> None:
     estimates = [*three_brands, own("newcomer", None)]
     pools = {e.stats["brand"][0]: "wines_spirits" for e in estimates}
     priors = pool_priors(estimates, pools, list(SECTORS))
     assert weight_of(priors, "newcomer") == 0.0
-    assert_allclose(season_of(priors, "newcomer"), sector_profile_of(priors, "wines_spirits"), atol=1e-12)
+    assert_allclose(
+        season_of(priors, "newcomer"), sector_profile_of(priors, "wines_spirits"), atol=1e-12
+    )
 
 
-def test_weights_in_unit_interval_and_precise_brands_keep_their_own(three_brands: list[OwnEstimates]) -> None:
+def test_weights_in_unit_interval_and_precise_brands_keep_their_own(
+    three_brands: list[OwnEstimates],
+) -> None:
     precise = own("precise", wave(20), var=1e-9)
-    priors = pool_priors([*three_brands, precise], {**{f"b{i}": "wines_spirits" for i in range(3)},
-                                                    "precise": "wines_spirits"}, list(SECTORS))
+    priors = pool_priors(
+        [*three_brands, precise],
+        {**{f"b{i}": "wines_spirits" for i in range(3)}, "precise": "wines_spirits"},
+        list(SECTORS),
+    )
     weights = priors.weights["own_weight"].to_numpy()
     assert ((weights >= 0) & (weights <= 1)).all()
     assert weight_of(priors, "precise") > 0.999
@@ -91,7 +113,9 @@ def test_noisier_brand_borrows_more(three_brands: list[OwnEstimates]) -> None:
 
 
 def test_profiles_stay_normalised(three_brands: list[OwnEstimates]) -> None:
-    priors = pool_priors(three_brands, {f"b{i}": "fashion_leather" for i in range(3)}, list(SECTORS))
+    priors = pool_priors(
+        three_brands, {f"b{i}": "fashion_leather" for i in range(3)}, list(SECTORS)
+    )
     for i in range(3):
         assert abs(season_of(priors, f"b{i}").mean()) < 1e-12
     assert abs(sector_profile_of(priors, "fashion_leather").mean()) < 1e-12
@@ -104,7 +128,9 @@ def test_opted_out_brand_is_untouched_and_lends_nothing(three_brands: list[OwnEs
     without = pool_priors(three_brands, pools, list(SECTORS))
     assert_allclose(season_of(with_loner, "loner"), season_of(with_loner, "loner", "own"))
     assert weight_of(with_loner, "loner") == 1.0
-    assert_allclose(sector_profile_of(with_loner, "wines_spirits"), sector_profile_of(without, "wines_spirits"))
+    assert_allclose(
+        sector_profile_of(with_loner, "wines_spirits"), sector_profile_of(without, "wines_spirits")
+    )
 
 
 def test_single_brand_pool_and_empty_sectors_are_defined(three_brands: list[OwnEstimates]) -> None:
@@ -121,7 +147,11 @@ def test_single_brand_pool_and_empty_sectors_are_defined(three_brands: list[OwnE
 
 
 def test_nobody_has_history_gives_flat_profiles() -> None:
-    priors = pool_priors([own("a", None), own("b", None)], {"a": "wines_spirits", "b": "wines_spirits"}, list(SECTORS))
+    priors = pool_priors(
+        [own("a", None), own("b", None)],
+        {"a": "wines_spirits", "b": "wines_spirits"},
+        list(SECTORS),
+    )
     assert_allclose(season_of(priors, "a"), np.zeros(52))
 
 
@@ -135,7 +165,11 @@ def test_extremes_are_the_two_ends(three_brands: list[OwnEstimates]) -> None:
 
 def test_between_variance_matches_a_plain_loop() -> None:
     rng = np.random.default_rng(5)
-    rows = [("g", f"m{m}", k, rng.normal(0, 0.3), rng.uniform(0.01, 0.05)) for m in range(4) for k in range(6)]
+    rows = [
+        ("g", f"m{m}", k, rng.normal(0, 0.3), rng.uniform(0.01, 0.05))
+        for m in range(4)
+        for k in range(6)
+    ]
     est = pl.DataFrame(rows, schema=["g", "member", "key", "own", "var"], orient="row")
     q = df = c = 0.0
     for k in range(6):
@@ -152,7 +186,11 @@ def test_between_variance_matches_a_plain_loop() -> None:
 def test_constant_series_has_a_flat_profile() -> None:
     series = panel(n_series=1, weeks=156, season=0.0)
     series = series.with_columns(y=pl.lit(7.0))
-    per_series = series_season(log_residuals(series), pl.DataFrame(schema={"unique_id": pl.String, "ds": pl.Date}), "weekly")
+    per_series = series_season(
+        log_residuals(series),
+        pl.DataFrame(schema={"unique_id": pl.String, "ds": pl.Date}),
+        "weekly",
+    )
     assert per_series.height == 52
     assert_allclose(per_series["own"].to_numpy(), 0.0, atol=1e-12)
 
@@ -161,13 +199,27 @@ def test_monthly_and_quarterly_positions() -> None:
     months = [date(2020 + (m // 12), m % 12 + 1, 1) for m in range(48)]
     y = 100 * np.exp(0.4 * np.cos(2 * np.pi * np.arange(48) / 12))
     series = pl.DataFrame({"unique_id": "m", "region": "europe", "ds": months, "y": y})
-    per_series = series_season(log_residuals(series, "monthly"), pl.DataFrame(schema={"unique_id": pl.String, "ds": pl.Date}), "monthly")
+    per_series = series_season(
+        log_residuals(series, "monthly"),
+        pl.DataFrame(schema={"unique_id": pl.String, "ds": pl.Date}),
+        "monthly",
+    )
     profile = per_series.sort("key")["own"].to_numpy()
     assert profile.argmax() == 0 and len(profile) == 12
     quarters = [date(2015 + q // 4, 3 * (q % 4) + 1, 1) for q in range(40)]
-    qseries = pl.DataFrame({"unique_id": "q", "region": "europe", "ds": quarters,
-                            "y": 50.0 * np.tile([1.0, 1.5, 1.0, 0.6], 10)})
-    qprofile = series_season(log_residuals(qseries, "quarterly"), pl.DataFrame(schema={"unique_id": pl.String, "ds": pl.Date}), "quarterly")
+    qseries = pl.DataFrame(
+        {
+            "unique_id": "q",
+            "region": "europe",
+            "ds": quarters,
+            "y": 50.0 * np.tile([1.0, 1.5, 1.0, 0.6], 10),
+        }
+    )
+    qprofile = series_season(
+        log_residuals(qseries, "quarterly"),
+        pl.DataFrame(schema={"unique_id": pl.String, "ds": pl.Date}),
+        "quarterly",
+    )
     assert qprofile.sort("key")["own"].to_numpy().argmax() == 1
 
 
@@ -188,7 +240,11 @@ def test_edge_histories_never_give_nan(config_dir: Path) -> None:
 
 def test_series_shrink_toward_their_brand() -> None:
     series = panel(n_series=4, weeks=156, seed=9)
-    per_series = series_season(log_residuals(series), pl.DataFrame(schema={"unique_id": pl.String, "ds": pl.Date}), "weekly")
+    per_series = series_season(
+        log_residuals(series),
+        pl.DataFrame(schema={"unique_id": pl.String, "ds": pl.Date}),
+        "weekly",
+    )
     brand = pl.DataFrame({"key": WEEKS.astype(str), "shrunk": wave(13)})
     ids = pl.Series(["b/europe/p0", "b/europe/p1", "b/europe/p2", "b/europe/p3", "b/europe/new"])
     profiles, weights = shrink_series(per_series, brand, ids)

@@ -11,16 +11,26 @@ from forecast.series import demand_class, history_bucket, prepare_series
 
 
 def _rows(product: str, weeks: list[date], units: list[float]) -> pl.DataFrame:
-    return pl.DataFrame({"brand": "b", "region": "europe", "product": product, "ds": weeks, "units": units})
+    return pl.DataFrame(
+        {"brand": "b", "region": "europe", "product": product, "ds": weeks, "units": units}
+    )
 
 
 def test_missing_weeks_are_zero_and_series_reach_as_of() -> None:
     sales = _rows("p", [date(2024, 1, 1), date(2024, 1, 15)], [3.0, 5.0])
     series, inactive = prepare_series(sales, date(2024, 1, 31))  # a Wednesday
-    expected = pl.DataFrame({
-        "ds": [date(2024, 1, 1), date(2024, 1, 8), date(2024, 1, 15), date(2024, 1, 22), date(2024, 1, 29)],
-        "y": [3.0, 0.0, 5.0, 0.0, 0.0],
-    })
+    expected = pl.DataFrame(
+        {
+            "ds": [
+                date(2024, 1, 1),
+                date(2024, 1, 8),
+                date(2024, 1, 15),
+                date(2024, 1, 22),
+                date(2024, 1, 29),
+            ],
+            "y": [3.0, 0.0, 5.0, 0.0, 0.0],
+        }
+    )
     assert_frame_equal(series.select("ds", "y"), expected)
     assert series["unique_id"].unique().to_list() == ["b/europe/p"]
     assert inactive.is_empty()
@@ -42,14 +52,22 @@ def test_discontinued_series_are_inactive() -> None:
 
 
 def test_demand_class() -> None:
-    frame = pl.DataFrame({
-        "unique_id": ["s"] * 4 + ["i"] * 4,
-        "y": [1.0, 2.0, 3.0, 1.0, 0.0, 0.0, 2.0, 0.0],
-    })
+    frame = pl.DataFrame(
+        {
+            "unique_id": ["s"] * 4 + ["i"] * 4,
+            "y": [1.0, 2.0, 3.0, 1.0, 0.0, 0.0, 2.0, 0.0],
+        }
+    )
     classes = dict(demand_class(frame).iter_rows())
     assert classes == {"s": "smooth", "i": "intermittent"}
 
 
 def test_history_bucket() -> None:
     frame = pl.DataFrame({"w": [0, 25, 26, 104, 105]})
-    assert frame.select(history_bucket(pl.col("w")).alias("b"))["b"].to_list() == ["<26w", "<26w", "26-104w", "26-104w", ">104w"]
+    assert frame.select(history_bucket(pl.col("w")).alias("b"))["b"].to_list() == [
+        "<26w",
+        "<26w",
+        "26-104w",
+        "26-104w",
+        ">104w",
+    ]

@@ -57,8 +57,10 @@ def test_spirits_peak_in_december_and_events_move_with_their_dates(config_dir: P
     truth = data.truth.filter(pl.col("brand") == "wines_a", pl.col("region") == "china")
     weekly = truth.group_by("ds").agg(pl.col("mu").sum()).sort("ds")
     cny_2023, cny_2024 = date(2023, 1, 16), date(2024, 2, 5)  # weeks of 22 Jan 2023 / 10 Feb 2024
+
     def mu(day: date) -> float:
         return float(weekly.filter(pl.col("ds") == day)["mu"][0])
+
     # Same week of the year, the other year (no New Year then): the uplift follows the date.
     assert mu(cny_2023) > 1.5 * mu(date(2024, 1, 15))
     assert mu(cny_2024) > 1.5 * mu(date(2023, 2, 6))

@@ -25,7 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 WarehouseOpt = Annotated[
     Path | None, typer.Option("--warehouse", help="DuckDB file [env FORECAST_WAREHOUSE].")
@@ -75,13 +75,17 @@ def _print_frame(frame: pl.DataFrame, title: str | None = None) -> None:
     for col in frame.columns:
         table.add_column(col, overflow="fold")
     for row in frame.iter_rows():
-        table.add_row(*("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+        table.add_row(
+            *("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row)
+        )
     console.print(table)
 
 
 @app.command()
 def generate(
-    end: Annotated[str | None, typer.Option(help="Last week (ISO date); default last complete week.")] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last week (ISO date); default last complete week.")
+    ] = None,
     start: Annotated[str, typer.Option(help="First week (ISO date).")] = "2023-01-02",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     scale: Annotated[float, typer.Option(help="Multiply every brand's SKU count.")] = 1.0,
@@ -98,8 +102,13 @@ def generate(
     last = date.fromisoformat(end) if end else _last_complete_week()
     with console.status("Generating synthetic sales…"):
         summary = generate_sales_flow(
-            end=last, start=date.fromisoformat(start), seed=seed, scale=scale, brands=brand,
-            warehouse_path=str(settings.warehouse), config_dir=str(settings.config_dir),
+            end=last,
+            start=date.fromisoformat(start),
+            seed=seed,
+            scale=scale,
+            brands=brand,
+            warehouse_path=str(settings.warehouse),
+            config_dir=str(settings.config_dir),
         )
     console.print(
         f"[green]sales written[/]: {summary['rows']:,} rows, {summary['series']:,} series, "
@@ -109,7 +118,10 @@ def generate(
 
 @app.command()
 def run(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Forecast origin (ISO date); default last sales week.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Forecast origin (ISO date); default last sales week."),
+    ] = None,
     brand: BrandOpt = None,
     pooling: Annotated[str, typer.Option(help="partial | none | full")] = "partial",
     n_jobs: Annotated[int, typer.Option(help="statsforecast processes per brand.")] = 1,
@@ -128,9 +140,13 @@ def run(
     started = time.perf_counter()
     with console.status("Forecasting (estimate → pool → backtest → fit → publish)…"):
         state = forecast_flow(
-            as_of=date.fromisoformat(as_of) if as_of else None, brands=brand, pooling=pooling,  # type: ignore[arg-type]
-            n_jobs=n_jobs, warehouse_path=str(settings.warehouse),
-            config_dir=str(settings.config_dir), return_state=True,
+            as_of=date.fromisoformat(as_of) if as_of else None,
+            brands=brand,
+            pooling=pooling,
+            n_jobs=n_jobs,
+            warehouse_path=str(settings.warehouse),
+            config_dir=str(settings.config_dir),
+            return_state=True,
         )
     summary = state.result(raise_on_failure=False)
     if not isinstance(summary, dict):
@@ -153,19 +169,35 @@ def demo(
     config_dir: ConfigOpt = None,
 ) -> None:
     """Generate synthetic sales, then forecast every brand: the whole product in one go."""
-    generate(end=None, start="2023-01-02", seed=0, scale=1.0, brand=None,
-             warehouse_path=warehouse_path, config_dir=config_dir)
+    generate(
+        end=None,
+        start="2023-01-02",
+        seed=0,
+        scale=1.0,
+        brand=None,
+        warehouse_path=warehouse_path,
+        config_dir=config_dir,
+    )
     try:
-        run(as_of=None, brand=None, pooling="partial", n_jobs=1,
-            warehouse_path=warehouse_path, config_dir=config_dir)
+        run(
+            as_of=None,
+            brand=None,
+            pooling="partial",
+            n_jobs=1,
+            warehouse_path=warehouse_path,
+            config_dir=config_dir,
+        )
     except typer.Exit as done:
         if done.exit_code:
             raise
     db = _settings(warehouse_path, config_dir).warehouse
     _print_frame(
-        warehouse.query(db, "SELECT sector, count(DISTINCT brand) AS brands, "
-                        "count(DISTINCT unique_id) AS series, count(*) AS rows "
-                        "FROM latest_forecasts GROUP BY 1 ORDER BY 1"),
+        warehouse.query(
+            db,
+            "SELECT sector, count(DISTINCT brand) AS brands, "
+            "count(DISTINCT unique_id) AS series, count(*) AS rows "
+            "FROM latest_forecasts GROUP BY 1 ORDER BY 1",
+        ),
         "latest_forecasts by sector",
     )
     console.print(f'Next: forecast sql "SELECT * FROM accuracy_by_sector"  (file: {db})')
@@ -178,14 +210,22 @@ def status(
 ) -> None:
     """Recent runs, and the brands of the latest one."""
     db = _settings(warehouse_path, None).warehouse
-    runs = warehouse.recent_runs(db, limit)
+    try:
+        runs = warehouse.recent_runs(db, limit)
+    except warehouse.WarehouseError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
     _print_frame(runs, f"recent runs in {db}")
     if runs.height:
         latest = runs["run_id"][0]
         _print_frame(
-            warehouse.query(db, "SELECT brand, status, n_series, n_rows, selected_model, "
-                            "round(seconds, 1) AS seconds, error FROM run_brands "
-                            "WHERE run_id = ? ORDER BY status, brand", [latest]),
+            warehouse.query(
+                db,
+                "SELECT brand, status, n_series, n_rows, selected_model, "
+                "round(seconds, 1) AS seconds, error FROM run_brands "
+                "WHERE run_id = ? ORDER BY status, brand",
+                [latest],
+            ),
             f"brands of run {latest}",
         )
 
@@ -213,7 +253,9 @@ def sql(
 
 @app.command()
 def schema(
-    out: Annotated[Path, typer.Option(help="Where to write the JSON Schema.")] = Path("config/brand.schema.json"),
+    out: Annotated[Path, typer.Option(help="Where to write the JSON Schema.")] = Path(
+        "config/brand.schema.json"
+    ),
 ) -> None:
     """Write the JSON Schema of a brand file (for editor validation)."""
     out.write_text(json.dumps(brand_json_schema(), indent=2) + "\n")

@@ -13,15 +13,15 @@ the shrunk priors), so this module knows nothing of pooling:
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import polars as pl
 from scipy import stats
 from statsforecast import StatsForecast
+from statsforecast.models import Naive
 
-from forecast.models import BASELINE, baseline_models, build_models, fallback_model
+from forecast.models import BASELINE, build_models, fallback_model, seasonal_naive
 
 LEVELS = (80, 95)
 BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
@@ -48,13 +48,12 @@ def _wide_to_long(wide: pl.DataFrame, names: list[str], with_bounds: bool) -> pl
     return pl.concat(parts)
 
 
-def _run(models: list[Any], frame: pl.DataFrame, horizon: int, level: bool, n_jobs: int) -> pl.DataFrame:
+def _run(
+    models: list[Any], frame: pl.DataFrame, horizon: int, level: bool, n_jobs: int
+) -> pl.DataFrame:
     sf = StatsForecast(models=models, freq="1w", n_jobs=n_jobs, fallback_model=fallback_model())
-    kwargs = {"level": list(LEVELS)} if level else {}
-    with warnings.catch_warnings():
-        # Seasonal naive warns for every series shorter than a season; naive fills those in.
-        warnings.filterwarnings("ignore", message="Historical data .* shorter than season_length")
-        return sf.forecast(h=horizon, df=frame.select("unique_id", "ds", "y"), **kwargs)
+    levels = list(LEVELS) if level else None
+    return sf.forecast(h=horizon, df=frame.select("unique_id", "ds", "y"), level=levels)
 
 
 def forecast_smooth(
@@ -113,15 +112,18 @@ def forecast_baseline(history: pl.DataFrame, horizon: int, season_length: int) -
     """Seasonal naive on raw units; naive stands in where history is shorter than a season."""
     if history.is_empty():
         return _empty()
-    wide = _run(baseline_models(season_length), history, horizon, level=True, n_jobs=1)
-    snaive = _wide_to_long(wide, [BASELINE], with_bounds=True)
-    naive = _wide_to_long(wide, ["_naive"], with_bounds=True)
-    cols = ("yhat", *BOUNDS)
-    joined = snaive.join(naive, on=["unique_id", "ds"], suffix="_n")
-    filled = joined.with_columns(
-        **{c: pl.when(pl.col("yhat").is_nan()).then(pl.col(f"{c}_n")).otherwise(pl.col(c)) for c in cols}
-    )
-    return _non_negative(filled.select(FORECAST_COLUMNS))
+    lengths = history.group_by("unique_id").len()
+    parts = []
+    for long_enough, models in (
+        (True, [seasonal_naive(season_length)]),
+        (False, [Naive(alias=BASELINE)]),
+    ):
+        ids = lengths.filter((pl.col("len") >= season_length) == long_enough).select("unique_id")
+        if ids.height:
+            frame = history.join(ids, on="unique_id")
+            wide = _run(models, frame, horizon, level=True, n_jobs=1)
+            parts.append(_wide_to_long(wide, [BASELINE], with_bounds=True))
+    return _non_negative(pl.concat(parts))
 
 
 def _non_negative(long: pl.DataFrame) -> pl.DataFrame:

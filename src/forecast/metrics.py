@@ -23,17 +23,24 @@ def score_series(cv: pl.DataFrame, train: pl.DataFrame) -> pl.DataFrame:
         cv: ``unique_id, cutoff, ds, model, y, yhat, lo_80, hi_80, lo_95, hi_95``.
         train: ``unique_id, ds, y`` — the full history (each cutoff sees ``ds <= cutoff``).
     """
-    parts = [_score_model(cv.filter(pl.col("model") == m), train, m) for m in cv["model"].unique().sort()]
+    parts = [
+        _score_model(cv.filter(pl.col("model") == m), train, m) for m in cv["model"].unique().sort()
+    ]
     return pl.concat(parts) if parts else empty_scores()
 
 
 def _score_model(rows: pl.DataFrame, train: pl.DataFrame, model: str) -> pl.DataFrame:
     quantile_cols = [f"{model}-q{i}" for i in range(len(QUANTILES))]
     wide = rows.select(
-        "unique_id", "cutoff", "ds", "y",
+        "unique_id",
+        "cutoff",
+        "ds",
+        "y",
         pl.col("yhat").alias(model),
-        pl.col("lo_80").alias(f"{model}-lo-80"), pl.col("hi_80").alias(f"{model}-hi-80"),
-        pl.col("lo_95").alias(f"{model}-lo-95"), pl.col("hi_95").alias(f"{model}-hi-95"),
+        pl.col("lo_80").alias(f"{model}-lo-80"),
+        pl.col("hi_80").alias(f"{model}-hi-80"),
+        pl.col("lo_95").alias(f"{model}-lo-95"),
+        pl.col("hi_95").alias(f"{model}-hi-95"),
         *[pl.col(c).alias(q) for c, q in zip(_QUANTILE_COLUMNS, quantile_cols, strict=True)],
     )
     ids = wide.select("unique_id").unique()
@@ -57,7 +64,11 @@ def _score_model(rows: pl.DataFrame, train: pl.DataFrame, model: str) -> pl.Data
 
 def empty_scores() -> pl.DataFrame:
     """The frame :func:`score_series` returns when there is nothing to score."""
-    schema: dict[str, pl.DataType] = {"unique_id": pl.String(), "cutoff": pl.Date(), "model": pl.String()}
+    schema: dict[str, pl.DataType] = {
+        "unique_id": pl.String(),
+        "cutoff": pl.Date(),
+        "model": pl.String(),
+    }
     schema.update({c: pl.Float64() for c in (*SCORES, "abs_err", "abs_y")})
     schema["n"] = pl.UInt32()
     return pl.DataFrame(schema=schema)

@@ -61,6 +61,6 @@ def fallback_model() -> Any:
     return Naive()
 
 
-def baseline_models(season_length: int) -> list[Any]:
-    """Seasonal naive, plus naive to stand in where history is shorter than a season."""
-    return [SeasonalNaive(season_length, alias=BASELINE), Naive(alias="_naive")]
+def seasonal_naive(season_length: int) -> Any:
+    """The baseline every series gets (for series of at least one season)."""
+    return SeasonalNaive(season_length, alias=BASELINE)

@@ -87,8 +87,13 @@ def estimate_brand(
 
 
 def forecast_at(
-    brand: BrandConfig, sales: pl.DataFrame, as_of: date, priors: Priors,
-    calendar: pl.DataFrame, pooling: Pooling = "partial", n_jobs: int = 1,
+    brand: BrandConfig,
+    sales: pl.DataFrame,
+    as_of: date,
+    priors: Priors,
+    calendar: pl.DataFrame,
+    pooling: Pooling = "partial",
+    n_jobs: int = 1,
     classes: pl.DataFrame | None = None,
 ) -> BrandForecast:
     """Forecast every active series of a brand from ``as_of`` with the given priors.
@@ -114,11 +119,13 @@ def forecast_at(
     future = seasonal_offsets(future_frame(series, brand.horizon), profiles, events, calendar)
     smooth = history.filter(pl.col("demand_class") == "smooth")
     sparse = history.filter(pl.col("demand_class") == "intermittent")
-    long = pl.concat([
-        forecast_smooth(smooth, future, list(brand.model.candidates), n_jobs),
-        forecast_intermittent(sparse, future, list(brand.model.intermittent_candidates)),
-        forecast_baseline(series, brand.horizon, SEASON_LENGTH["weekly"]),
-    ])
+    long = pl.concat(
+        [
+            forecast_smooth(smooth, future, list(brand.model.candidates), n_jobs),
+            forecast_intermittent(sparse, future, list(brand.model.intermittent_candidates)),
+            forecast_baseline(series, brand.horizon, SEASON_LENGTH["weekly"]),
+        ]
+    )
     keys = series.select("unique_id", "brand", "region", "product").unique()
     forecasts = (
         long.join(keys, on="unique_id")
@@ -132,8 +139,13 @@ def forecast_at(
 
 
 def run_brand(
-    brand: BrandConfig, sales: pl.DataFrame, as_of: date, priors: dict[date, Priors],
-    calendar: pl.DataFrame, pooling: Pooling = "partial", n_jobs: int = 1,
+    brand: BrandConfig,
+    sales: pl.DataFrame,
+    as_of: date,
+    priors: dict[date, Priors],
+    calendar: pl.DataFrame,
+    pooling: Pooling = "partial",
+    n_jobs: int = 1,
 ) -> BrandResult:
     """Backtest at every earlier origin, choose models per demand class, forecast at as-of.
 
@@ -144,7 +156,9 @@ def run_brand(
     final = forecast_at(brand, sales, last, priors[last], calendar, pooling, n_jobs)
     classes = final.forecasts.select("unique_id", "demand_class").unique()
     actuals = final.history.select("unique_id", "ds", "y")
-    per_series = backtest(brand, sales, cutoffs, priors, calendar, classes, actuals, pooling, n_jobs)
+    per_series = backtest(
+        brand, sales, cutoffs, priors, calendar, classes, actuals, pooling, n_jobs
+    )
     chosen = choose_models(per_series, brand)
     selected = pl.col("model") == pl.col("demand_class").replace_strict(chosen, default=None)
     forecasts = final.forecasts.with_columns(is_selected=selected.fill_null(False))
@@ -163,15 +177,23 @@ def run_brand(
 
 
 def backtest(
-    brand: BrandConfig, sales: pl.DataFrame, cutoffs: list[date], priors: dict[date, Priors],
-    calendar: pl.DataFrame, classes: pl.DataFrame, actuals: pl.DataFrame,
-    pooling: Pooling = "partial", n_jobs: int = 1,
+    brand: BrandConfig,
+    sales: pl.DataFrame,
+    cutoffs: list[date],
+    priors: dict[date, Priors],
+    calendar: pl.DataFrame,
+    classes: pl.DataFrame,
+    actuals: pl.DataFrame,
+    pooling: Pooling = "partial",
+    n_jobs: int = 1,
 ) -> pl.DataFrame:
     """Per-series scores of every model at every origin where the brand already sold."""
     folds = []
     for cutoff in cutoffs:
         try:
-            fc = forecast_at(brand, sales, cutoff, priors[cutoff], calendar, pooling, n_jobs, classes)
+            fc = forecast_at(
+                brand, sales, cutoff, priors[cutoff], calendar, pooling, n_jobs, classes
+            )
         except NoSalesError:  # launched after this origin: nothing to backtest there
             continue
         folds.append(fc.forecasts.with_columns(cutoff=pl.lit(cutoff)))
@@ -189,7 +211,10 @@ def choose_models(per_series: pl.DataFrame, brand: BrandConfig) -> dict[str, str
     Without any backtest (a brand younger than its first origin) the first configured
     candidate of each class is used.
     """
-    chosen = {"smooth": brand.model.candidates[0], "intermittent": brand.model.intermittent_candidates[0]}
+    chosen: dict[str, str] = {
+        "smooth": brand.model.candidates[0],
+        "intermittent": brand.model.intermittent_candidates[0],
+    }
     ranked = (
         per_series.filter(pl.col("mase").is_finite())
         .group_by("demand_class", "model")
@@ -212,4 +237,7 @@ def _brand_metrics(per_series: pl.DataFrame, chosen: dict[str, str]) -> pl.DataF
     overall = summarise(
         pl.concat([picked, per_series.filter(pl.col("model") == BASELINE)]), ["cutoff", "model"]
     ).with_columns(demand_class=pl.lit("all"), is_selected=pl.col("model") == SELECTED)
-    return pl.concat([by_class.with_columns(pl.col("is_selected").fill_null(False)), overall], how="diagonal_relaxed")
+    return pl.concat(
+        [by_class.with_columns(pl.col("is_selected").fill_null(False)), overall],
+        how="diagonal_relaxed",
+    )

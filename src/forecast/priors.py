@@ -68,28 +68,33 @@ def log_residuals(series: pl.DataFrame, frequency: Frequency = "weekly") -> pl.D
     full-window level); shorter ones have ``r = null`` and estimate nothing of their own.
     """
     m = SEASON_LENGTH[frequency]
-    level = (
-        pl.col("ly")
-        .rolling_mean(window_size=m, center=True, min_samples=m)
-        .over("unique_id")
-    )
+    level = pl.col("ly").rolling_mean(window_size=m, center=True, min_samples=m).over("unique_id")
     return (
-        series.with_columns(ly=pl.col("y").clip(0).log1p(), pos=season_position(pl.col("ds"), frequency))
+        series.with_columns(
+            ly=pl.col("y").clip(0).log1p(), pos=season_position(pl.col("ds"), frequency)
+        )
         .with_columns(level=level)
         .with_columns(level=pl.col("level").forward_fill().backward_fill().over("unique_id"))
         .with_columns(r=pl.col("ly") - pl.col("level"))
     )
 
 
-def series_season(resid: pl.DataFrame, event_rows: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
+def series_season(
+    resid: pl.DataFrame, event_rows: pl.DataFrame, frequency: Frequency
+) -> pl.DataFrame:
     """Each series' own profile: ``unique_id, key, own, var`` (weeks with events left out)."""
-    clean = resid.join(event_rows.select("unique_id", "ds").unique(), on=["unique_id", "ds"], how="anti")
+    clean = resid.join(
+        event_rows.select("unique_id", "ds").unique(), on=["unique_id", "ds"], how="anti"
+    )
     clean = clean.filter(pl.col("r").is_not_null())
     per_pos = clean.group_by("unique_id", "pos").agg(own=pl.col("r").mean(), n=pl.len())
     noise = (
         clean.join(per_pos, on=["unique_id", "pos"])
         .group_by("unique_id")
-        .agg(sigma2=((pl.col("r") - pl.col("own")) ** 2).sum() / (pl.len() - pl.col("pos").n_unique()).clip(1))
+        .agg(
+            sigma2=((pl.col("r") - pl.col("own")) ** 2).sum()
+            / (pl.len() - pl.col("pos").n_unique()).clip(1)
+        )
     )
     est = per_pos.join(noise, on="unique_id").with_columns(
         var=pl.col("sigma2").clip(1e-4) / pl.col("n")
@@ -124,7 +129,7 @@ def own_estimates(
     stats = pl.DataFrame(
         {
             "brand": [brand],
-            "history_weeks": [int(weeks.max() or 0)],
+            "history_weeks": [weeks.max() or 0],
             "n_series": [series["unique_id"].n_unique()],
             "n_profiled": [per_series["unique_id"].n_unique()],
         }
@@ -140,8 +145,12 @@ def own_estimates(
 def _event_rows(resid: pl.DataFrame, calendar: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
     """Rows of the history that a moving event touches: ``unique_id, ds, event, weight``."""
     if frequency != "weekly" or calendar.is_empty():
-        return pl.DataFrame(schema={"unique_id": pl.String, "ds": pl.Date, "event": pl.String, "weight": pl.Float64})
-    return resid.select("unique_id", "region", "ds").join(calendar, on=["region", "ds"]).drop("region")
+        return pl.DataFrame(
+            schema={"unique_id": pl.String, "ds": pl.Date, "event": pl.String, "weight": pl.Float64}
+        )
+    return (
+        resid.select("unique_id", "region", "ds").join(calendar, on=["region", "ds"]).drop("region")
+    )
 
 
 def _brand_mean(per_series: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
@@ -157,7 +166,9 @@ def _brand_mean(per_series: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
     return stats.select("key", "own", var=pl.max_horizontal(var, pl.col("noise") / pl.col("n")))
 
 
-def _brand_events(resid: pl.DataFrame, event_rows: pl.DataFrame, per_series: pl.DataFrame) -> pl.DataFrame:
+def _brand_events(
+    resid: pl.DataFrame, event_rows: pl.DataFrame, per_series: pl.DataFrame
+) -> pl.DataFrame:
     """Event uplift per brand: weighted mean of series uplifts beyond their profile."""
     schema = {"key": pl.String, "own": pl.Float64, "var": pl.Float64}
     if event_rows.is_empty() or per_series.is_empty():
@@ -172,21 +183,31 @@ def _brand_events(resid: pl.DataFrame, event_rows: pl.DataFrame, per_series: pl.
         u=(w * e).sum() / (w * w).sum(), sw2=(w * w).sum()
     )
     noise = per_series.group_by("unique_id").agg(sigma2=(pl.col("var")).mean())
-    out = uplift.join(noise, on="unique_id").group_by("event").agg(
-        own=pl.col("u").mean(),
-        n=pl.len(),
-        spread=pl.col("u").var(),
-        floor=(pl.col("sigma2") / pl.col("sw2")).mean(),
+    out = (
+        uplift.join(noise, on="unique_id")
+        .group_by("event")
+        .agg(
+            own=pl.col("u").mean(),
+            n=pl.len(),
+            spread=pl.col("u").var(),
+            floor=(pl.col("sigma2") / pl.col("sw2")).mean(),
+        )
     )
     var = pl.when(pl.col("n") >= 2).then(pl.col("spread") / pl.col("n")).otherwise(pl.col("floor"))
-    return out.select(key="event", own="own", var=pl.max_horizontal(var, pl.col("floor") / pl.col("n")))
+    return out.select(
+        key="event", own="own", var=pl.max_horizontal(var, pl.col("floor") / pl.col("n"))
+    )
 
 
 def _smooth_and_centre(est: pl.DataFrame, member: str, frequency: Frequency) -> pl.DataFrame:
     """Circular adjacent-position smoothing, then mean-zero profiles; variance follows."""
     m = SEASON_LENGTH[frequency]
-    kernel = pl.DataFrame({"off": [-1, 0, 1], "k": list(_KERNEL[frequency])}).filter(pl.col("k") > 0)
-    spread = est.join(kernel, how="cross").with_columns(key=((pl.col("key") + pl.col("off")) % m).cast(pl.Int16))
+    kernel = pl.DataFrame({"off": [-1, 0, 1], "k": list(_KERNEL[frequency])}).filter(
+        pl.col("k") > 0
+    )
+    spread = est.join(kernel, how="cross").with_columns(
+        key=((pl.col("key") + pl.col("off")) % m).cast(pl.Int16)
+    )
     smooth = spread.group_by(member, "key").agg(
         own=(pl.col("k") * pl.col("own")).sum() / pl.col("k").sum(),
         var=(pl.col("k") ** 2 * pl.col("var")).sum() / pl.col("k").sum() ** 2,
@@ -209,8 +230,11 @@ def between_variance(est: pl.DataFrame, by: str) -> pl.DataFrame:
     """
     w = 1.0 / pl.col("var")
     per_key = est.group_by(by, "key").agg(
-        sw=w.sum(), sw2=(w * w).sum(), swv=(w * pl.col("own")).sum(),
-        swv2=(w * pl.col("own") ** 2).sum(), n=pl.len(),
+        sw=w.sum(),
+        sw2=(w * w).sum(),
+        swv=(w * pl.col("own")).sum(),
+        swv2=(w * pl.col("own") ** 2).sum(),
+        n=pl.len(),
     )
     q = pl.col("swv2") - pl.col("swv") ** 2 / pl.col("sw")
     c = pl.col("sw") - pl.col("sw2") / pl.col("sw")
@@ -240,7 +264,10 @@ def combine(est: pl.DataFrame, by: str, tau2: pl.DataFrame) -> pl.DataFrame:
 
 
 def shrink(
-    est: pl.DataFrame, target: pl.DataFrame, tau2: pl.DataFrame, by: str,
+    est: pl.DataFrame,
+    target: pl.DataFrame,
+    tau2: pl.DataFrame,
+    by: str,
     pooling: Pooling = "partial",
 ) -> pl.DataFrame:
     """Move each member toward its group's ``pooled`` value by the empirical-Bayes weight.
@@ -257,13 +284,21 @@ def shrink(
         ``est`` keys plus ``pooled, shrunk, own_weight, noise_var`` (one weight per member,
         from its mean sampling variance over keys).
     """
-    noise = est.filter(pl.col("own").is_not_null()).group_by("member").agg(noise_var=pl.col("var").mean())
+    noise = (
+        est.filter(pl.col("own").is_not_null())
+        .group_by("member")
+        .agg(noise_var=pl.col("var").mean())
+    )
     tau = tau2.select(by, pl.col("tau2").alias("between_var"))
     weight = pl.col("between_var") / (pl.col("between_var") + pl.col("noise_var"))
     has_own = pl.col("own").is_not_null() & pl.col("noise_var").is_not_null()
     own_weight = {
-        "partial": pl.when(~has_own).then(0.0).when(pl.col("noise_var") <= 0).then(1.0)
-        .otherwise(weight.fill_nan(0.0)).fill_null(0.0),
+        "partial": pl.when(~has_own)
+        .then(0.0)
+        .when(pl.col("noise_var") <= 0)
+        .then(1.0)
+        .otherwise(weight.fill_nan(0.0))
+        .fill_null(0.0),
         "none": pl.lit(1.0),
         "full": pl.lit(0.0),
     }[pooling]
@@ -280,8 +315,11 @@ def shrink(
 
 
 def pool_priors(
-    estimates: list[OwnEstimates], pools: dict[str, str | None], all_pools: list[str],
-    pooling: Pooling = "partial", frequency: Frequency = "weekly",
+    estimates: list[OwnEstimates],
+    pools: dict[str, str | None],
+    all_pools: list[str],
+    pooling: Pooling = "partial",
+    frequency: Frequency = "weekly",
 ) -> Priors:
     """Phase 2: pool brands into sectors and sectors into the group; shrink every level.
 
@@ -302,13 +340,18 @@ def pool_priors(
         kind=pl.col("kind").replace({"events": "event"}),
         pool=pl.col("brand").replace_strict(pools, default=None, return_dtype=pl.String),
     )
-    positions = pl.DataFrame({"kind": "season", "key": [str(k) for k in range(SEASON_LENGTH[frequency])]})
+    positions = pl.DataFrame(
+        {"kind": "season", "key": [str(k) for k in range(SEASON_LENGTH[frequency])]}
+    )
     keys = pl.concat([positions, own.select("kind", "key")]).unique()
     brands_rows, pool_rows, weight_rows = [], [], []
     for kind in ("season", "event"):
         b, p, w = _pool_kind(
-            own.filter(pl.col("kind") == kind), keys.filter(pl.col("kind") == kind), pools,
-            all_pools, pooling,
+            own.filter(pl.col("kind") == kind),
+            keys.filter(pl.col("kind") == kind),
+            pools,
+            all_pools,
+            pooling,
         )
         brands_rows.append(b.with_columns(kind=pl.lit(kind)))
         pool_rows.append(p.with_columns(kind=pl.lit(kind)))
@@ -321,13 +364,21 @@ def pool_priors(
 
 
 def _pool_kind(
-    own: pl.DataFrame, keys: pl.DataFrame, pools: dict[str, str | None], all_pools: list[str],
+    own: pl.DataFrame,
+    keys: pl.DataFrame,
+    pools: dict[str, str | None],
+    all_pools: list[str],
     pooling: Pooling,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The three-level hierarchy for one kind (season positions or events)."""
     key_list = keys.select("key")
-    brands = pl.DataFrame({"brand": list(pools), "pool": list(pools.values())}, schema={"brand": pl.String, "pool": pl.String})
-    grid = brands.join(key_list, how="cross").join(own.select("brand", "key", "own", "var"), on=["brand", "key"], how="left")
+    brands = pl.DataFrame(
+        {"brand": list(pools), "pool": list(pools.values())},
+        schema={"brand": pl.String, "pool": pl.String},
+    )
+    grid = brands.join(key_list, how="cross").join(
+        own.select("brand", "key", "own", "var"), on=["brand", "key"], how="left"
+    )
     grid = grid.with_columns(own=pl.when(pl.col("var").is_finite()).then("own"))
     members = grid.filter(pl.col("pool").is_not_null()).rename({"brand": "member"})
     lenders = members.filter(pl.col("own").is_not_null() & (pl.col("var") > 0))
@@ -336,34 +387,99 @@ def _pool_kind(
 
     # Pools (sectors) shrink toward the group the same way.
     pool_grid = (
-        pl.DataFrame({"member": all_pools}).join(key_list, how="cross")
-        .join(pool_est.rename({"pool": "member", "pooled": "own", "pooled_var": "var"}), on=["member", "key"], how="left")
+        pl.DataFrame({"member": all_pools})
+        .join(key_list, how="cross")
+        .join(
+            pool_est.rename({"pool": "member", "pooled": "own", "pooled_var": "var"}),
+            on=["member", "key"],
+            how="left",
+        )
         .with_columns(group=pl.lit(GROUP))
     )
     pool_lenders = pool_grid.filter(pl.col("own").is_not_null())
-    tau_group = _with_tau2(pool_lenders, "group") if not pool_lenders.is_empty() else _empty_tau("group")
-    group_est = combine(pool_lenders, "group", tau_group) if not pool_lenders.is_empty() else key_list.with_columns(group=pl.lit(GROUP), pooled=pl.lit(0.0))
-    group_target = key_list.with_columns(group=pl.lit(GROUP)).join(group_est.select("group", "key", "pooled"), on=["group", "key"], how="left").with_columns(pl.col("pooled").fill_null(0.0))
-    pools_shrunk = shrink(pool_grid, group_target, tau_group.with_columns(group=pl.lit(GROUP)) if not tau_group.is_empty() else pl.DataFrame({"group": [GROUP], "tau2": [0.0]}), "group")
+    tau_group = (
+        _with_tau2(pool_lenders, "group") if not pool_lenders.is_empty() else _empty_tau("group")
+    )
+    group_est = (
+        combine(pool_lenders, "group", tau_group)
+        if not pool_lenders.is_empty()
+        else key_list.with_columns(group=pl.lit(GROUP), pooled=pl.lit(0.0))
+    )
+    group_target = (
+        key_list.with_columns(group=pl.lit(GROUP))
+        .join(group_est.select("group", "key", "pooled"), on=["group", "key"], how="left")
+        .with_columns(pl.col("pooled").fill_null(0.0))
+    )
+    pools_shrunk = shrink(
+        pool_grid,
+        group_target,
+        tau_group.with_columns(group=pl.lit(GROUP))
+        if not tau_group.is_empty()
+        else pl.DataFrame({"group": [GROUP], "tau2": [0.0]}),
+        "group",
+    )
 
     target = pools_shrunk.select(pool="member", key="key", pooled="shrunk")
-    tau_all = pl.DataFrame({"pool": all_pools}).join(tau_pool.select("pool", "tau2"), on="pool", how="left").with_columns(pl.col("tau2").fill_null(_fallback(tau_pool)))
+    tau_all = (
+        pl.DataFrame({"pool": all_pools})
+        .join(tau_pool.select("pool", "tau2"), on="pool", how="left")
+        .with_columns(pl.col("tau2").fill_null(_fallback(tau_pool)))
+    )
     brand_shrunk = shrink(members, target, tau_all, "pool", pooling).rename({"member": "brand"})
     opted = grid.filter(pl.col("pool").is_null()).with_columns(
-        pool=pl.lit("none"), pooled=pl.col("own").fill_null(0.0), shrunk=pl.col("own").fill_null(0.0),
-        own_weight=pl.lit(1.0), noise_var=pl.lit(None, pl.Float64), between_var=pl.lit(0.0),
+        pool=pl.lit("none"),
+        pooled=pl.col("own").fill_null(0.0),
+        shrunk=pl.col("own").fill_null(0.0),
+        own_weight=pl.lit(1.0),
+        noise_var=pl.lit(None, pl.Float64),
+        between_var=pl.lit(0.0),
     )
     brand_rows = pl.concat([brand_shrunk, opted], how="diagonal_relaxed")
-    pool_rows = pl.concat([
-        pools_shrunk.select(level=pl.lit("sector"), pool="member", key="key", own="own", pooled="pooled", shrunk="shrunk"),
-        group_target.select(level=pl.lit(GROUP), pool="group", key="key", own=pl.col("pooled"), pooled="pooled", shrunk="pooled"),
-    ])
-    weights = pl.concat([
-        brand_rows.group_by("brand", "pool").agg(pl.col("own_weight").max(), pl.col("noise_var").max(), pl.col("between_var").max())
-        .select(level=pl.lit("brand"), name="brand", pool="pool", own_weight="own_weight", noise_var="noise_var", between_var="between_var"),
-        pools_shrunk.group_by("member").agg(pl.col("own_weight").max(), pl.col("noise_var").max(), pl.col("between_var").max())
-        .select(level=pl.lit("sector"), name="member", pool=pl.lit(GROUP), own_weight="own_weight", noise_var="noise_var", between_var="between_var"),
-    ], how="diagonal_relaxed")
+    pool_rows = pl.concat(
+        [
+            pools_shrunk.select(
+                level=pl.lit("sector"),
+                pool="member",
+                key="key",
+                own="own",
+                pooled="pooled",
+                shrunk="shrunk",
+            ),
+            group_target.select(
+                level=pl.lit(GROUP),
+                pool="group",
+                key="key",
+                own=pl.col("pooled"),
+                pooled="pooled",
+                shrunk="pooled",
+            ),
+        ]
+    )
+    weights = pl.concat(
+        [
+            brand_rows.group_by("brand", "pool")
+            .agg(pl.col("own_weight").max(), pl.col("noise_var").max(), pl.col("between_var").max())
+            .select(
+                level=pl.lit("brand"),
+                name="brand",
+                pool="pool",
+                own_weight="own_weight",
+                noise_var="noise_var",
+                between_var="between_var",
+            ),
+            pools_shrunk.group_by("member")
+            .agg(pl.col("own_weight").max(), pl.col("noise_var").max(), pl.col("between_var").max())
+            .select(
+                level=pl.lit("sector"),
+                name="member",
+                pool=pl.lit(GROUP),
+                own_weight="own_weight",
+                noise_var="noise_var",
+                between_var="between_var",
+            ),
+        ],
+        how="diagonal_relaxed",
+    )
     return brand_rows.select("brand", "pool", "key", "own", "pooled", "shrunk"), pool_rows, weights
 
 
@@ -377,7 +493,9 @@ def _fallback(tau: pl.DataFrame) -> float:
 
 
 def shrink_series(
-    per_series: pl.DataFrame, brand_profile: pl.DataFrame, all_series: pl.Series,
+    per_series: pl.DataFrame,
+    brand_profile: pl.DataFrame,
+    all_series: pl.Series,
     pooling: Pooling = "partial",
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Series inside a brand shrink toward the brand's shrunk profile.
@@ -391,13 +509,19 @@ def shrink_series(
     Returns:
         ``(profiles, weights)``: ``unique_id, pos, season`` and ``unique_id, own_weight``.
     """
-    est = pl.DataFrame({"member": all_series}).join(brand_profile.select(pl.col("key").cast(pl.Int16)), how="cross")
-    est = est.join(per_series.rename({"unique_id": "member"}), on=["member", "key"], how="left").with_columns(grp=pl.lit("b"))
+    est = pl.DataFrame({"member": all_series}).join(
+        brand_profile.select(pl.col("key").cast(pl.Int16)), how="cross"
+    )
+    est = est.join(
+        per_series.rename({"unique_id": "member"}), on=["member", "key"], how="left"
+    ).with_columns(grp=pl.lit("b"))
     lenders = est.filter(pl.col("own").is_not_null() & (pl.col("var") > 0))
     tau = between_variance(lenders, "grp") if not lenders.is_empty() else _empty_tau("grp")
     usable = tau.filter(pl.col("n_members") >= _MIN_MEMBERS_FOR_OWN_SPREAD)
     tau2 = float(usable["tau2"][0]) if usable.height and usable["tau2"][0] is not None else 0.0
-    target = brand_profile.select(pl.col("key").cast(pl.Int16), pooled="shrunk").with_columns(grp=pl.lit("b"))
+    target = brand_profile.select(pl.col("key").cast(pl.Int16), pooled="shrunk").with_columns(
+        grp=pl.lit("b")
+    )
     out = shrink(est, target, pl.DataFrame({"grp": ["b"], "tau2": [tau2]}), "grp", pooling)
     profiles = out.select(unique_id="member", pos="key", season="shrunk")
     weights = out.group_by("member").agg(pl.col("own_weight").max()).rename({"member": "unique_id"})
@@ -405,7 +529,10 @@ def shrink_series(
 
 
 def seasonal_offsets(
-    frame: pl.DataFrame, profiles: pl.DataFrame, events: pl.DataFrame, calendar: pl.DataFrame,
+    frame: pl.DataFrame,
+    profiles: pl.DataFrame,
+    events: pl.DataFrame,
+    calendar: pl.DataFrame,
     frequency: Frequency = "weekly",
 ) -> pl.DataFrame:
     """Add ``offset`` (log1p scale): the series' season at the row's position plus events.

@@ -35,8 +35,10 @@ def prepare_series(sales: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, pl.D
     end = as_of - timedelta(days=as_of.weekday())
     rows = sales.filter(pl.col("ds") <= end).with_columns(series_id())
     last_sale = rows.filter(pl.col("units") > 0).group_by("unique_id").agg(last=pl.col("ds").max())
-    spans = rows.group_by("unique_id", *KEYS).agg(first=pl.col("ds").min()).join(
-        last_sale, on="unique_id", how="left"
+    spans = (
+        rows.group_by("unique_id", *KEYS)
+        .agg(first=pl.col("ds").min())
+        .join(last_sale, on="unique_id", how="left")
     )
     cutoff = end - timedelta(weeks=INACTIVE_AFTER_WEEKS)
     is_active = pl.col("last").is_not_null() & (pl.col("last") > cutoff)

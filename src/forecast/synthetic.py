@@ -37,26 +37,44 @@ _BUMPS: dict[str, list[tuple[float, float, float]]] = {
 _EVENT_UPLIFT: dict[str, dict[str, float]] = {
     "wines_spirits": {"chinese_new_year": 0.8, "black_friday": 0.15, "valentines": 0.05},
     "fashion_leather": {
-        "valentines": 0.2, "chinese_new_year": 0.3, "singles_day": 0.25,
-        "mothers_day": 0.15, "black_friday": 0.1,
+        "valentines": 0.2,
+        "chinese_new_year": 0.3,
+        "singles_day": 0.25,
+        "mothers_day": 0.15,
+        "black_friday": 0.1,
     },
     "perfumes_cosmetics": {
-        "valentines": 0.4, "mothers_day": 0.5, "singles_day": 0.9,
-        "black_friday": 0.3, "chinese_new_year": 0.2,
+        "valentines": 0.4,
+        "mothers_day": 0.5,
+        "singles_day": 0.9,
+        "black_friday": 0.3,
+        "chinese_new_year": 0.2,
     },
     "watches_jewelry": {"valentines": 0.5, "mothers_day": 0.3, "chinese_new_year": 0.3},
     "selective_retailing": {
-        "black_friday": 0.9, "singles_day": 0.3, "valentines": 0.15,
-        "mothers_day": 0.2, "chinese_new_year": 0.2, "easter": 0.1,
+        "black_friday": 0.9,
+        "singles_day": 0.3,
+        "valentines": 0.15,
+        "mothers_day": 0.2,
+        "chinese_new_year": 0.2,
+        "easter": 0.1,
     },
 }
 _REGION_WEIGHT = {
-    "europe": 1.0, "americas": 0.9, "china": 0.8, "japan": 0.4,
-    "asia_pacific": 0.5, "middle_east": 0.3, "travel_retail": 0.6,
+    "europe": 1.0,
+    "americas": 0.9,
+    "china": 0.8,
+    "japan": 0.4,
+    "asia_pacific": 0.5,
+    "middle_east": 0.3,
+    "travel_retail": 0.6,
 }
 _PRICE = {
-    "wines_spirits": 60.0, "fashion_leather": 1800.0, "perfumes_cosmetics": 90.0,
-    "watches_jewelry": 7500.0, "selective_retailing": 45.0,
+    "wines_spirits": 60.0,
+    "fashion_leather": 1800.0,
+    "perfumes_cosmetics": 90.0,
+    "watches_jewelry": 7500.0,
+    "selective_retailing": 45.0,
 }
 _PROMO_UPLIFT = 0.4
 _SERIES_DEVIATION = 0.08
@@ -85,7 +103,9 @@ def _smooth_deviation(rng: np.random.Generator, n: int, size: float) -> np.ndarr
     k = np.arange(1, 4)
     phase = rng.uniform(0, 2 * np.pi, (n, 3))
     amp = rng.normal(0, 1, (n, 3)) / k
-    curves = (amp[:, :, None] * np.cos(2 * np.pi * k[None, :, None] * _WEEKS / 52 + phase[:, :, None]))
+    curves = amp[:, :, None] * np.cos(
+        2 * np.pi * k[None, :, None] * _WEEKS / 52 + phase[:, :, None]
+    )
     curves = curves.sum(axis=1)
     std = curves.std(axis=1, keepdims=True)
     return size * curves / np.where(std > 0, std, 1.0)
@@ -113,7 +133,9 @@ def generate_brand(
     ds = pl.Series("ds", weeks, dtype=pl.Date)
     pos = pl.select(season_position(pl.lit(ds))).to_series().to_numpy()
 
-    brand_season = sector_profile(brand.sector) + _smooth_deviation(rng, 1, knobs.seasonal_deviation * 0.3)[0]
+    brand_season = (
+        sector_profile(brand.sector) + _smooth_deviation(rng, 1, knobs.seasonal_deviation * 0.3)[0]
+    )
     season = brand_season[None, :] + _smooth_deviation(rng, n, _SERIES_DEVIATION)
     log_mu = np.log(series["base"].to_numpy())[:, None] + season[:, pos]
     years = (np.arange(t) - (t - 1)) / 52.0
@@ -160,8 +182,11 @@ def _series_table(
     sku_price = rng.lognormal(np.log(_PRICE[brand.sector]), 0.3, n_prod).round(2)
     per_prod = pl.DataFrame(
         {
-            "product": prod["product"], "sku_level": sku_level, "price": sku_price,
-            "start_idx": sku_start, "end_idx": sku_end,
+            "product": prod["product"],
+            "sku_level": sku_level,
+            "price": sku_price,
+            "start_idx": sku_start,
+            "end_idx": sku_end,
         }
     )
     series = series.join(per_prod, on="product").with_columns(
@@ -198,8 +223,13 @@ def _event_effects(
 
 
 def _to_frames(
-    series: pl.DataFrame, ds: pl.Series, alive: np.ndarray, units: np.ndarray,
-    mu: np.ndarray, price: np.ndarray, promo: np.ndarray,
+    series: pl.DataFrame,
+    ds: pl.Series,
+    alive: np.ndarray,
+    units: np.ndarray,
+    mu: np.ndarray,
+    price: np.ndarray,
+    promo: np.ndarray,
 ) -> SyntheticSales:
     """Flatten the (series × week) grid into long frames, keeping only live cells."""
     s_idx, t_idx = np.nonzero(alive)

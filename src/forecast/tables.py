@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -9,29 +10,52 @@ import polars as pl
 from forecast.priors import Priors
 
 RUN_BRAND_COLUMNS = {
-    "brand": pl.String, "sector": pl.String, "status": pl.String, "config_hash": pl.String,
-    "data_rows": pl.Int64, "data_max_ds": pl.Date, "data_hash": pl.String,
-    "n_series": pl.Int64, "n_inactive": pl.Int64, "n_rows": pl.Int64,
-    "selected_model": pl.String, "seconds": pl.Float64, "error": pl.String,
+    "brand": pl.String,
+    "sector": pl.String,
+    "status": pl.String,
+    "config_hash": pl.String,
+    "data_rows": pl.Int64,
+    "data_max_ds": pl.Date,
+    "data_hash": pl.String,
+    "n_series": pl.Int64,
+    "n_inactive": pl.Int64,
+    "n_rows": pl.Int64,
+    "selected_model": pl.String,
+    "seconds": pl.Float64,
+    "error": pl.String,
 }
 
 
 def prior_rows(priors: Priors) -> pl.DataFrame:
     """``priors`` table rows: brand profiles plus sector and group profiles."""
     brands = priors.brands.select(
-        level=pl.lit("brand"), pool="pool", brand="brand", kind="kind", key="key",
-        own="own", pooled="pooled", shrunk="shrunk",
+        level=pl.lit("brand"),
+        pool="pool",
+        brand="brand",
+        kind="kind",
+        key="key",
+        own="own",
+        pooled="pooled",
+        shrunk="shrunk",
     )
     pools = priors.pools.select(
-        "level", "pool", brand=pl.lit(None, pl.String), kind="kind", key="key",
-        own="own", pooled="pooled", shrunk="shrunk",
+        "level",
+        "pool",
+        brand=pl.lit(None, pl.String),
+        kind="kind",
+        key="key",
+        own="own",
+        pooled="pooled",
+        shrunk="shrunk",
     )
     return pl.concat([brands, pools], how="vertical_relaxed")
 
 
 def weight_rows(
-    priors: Priors, stats: pl.DataFrame, series_weights: list[pl.DataFrame],
-    sectors: dict[str, str],
+    priors: Priors,
+    stats: pl.DataFrame,
+    series_weights: list[pl.DataFrame],
+    sectors: Mapping[str, str],
 ) -> pl.DataFrame:
     """``prior_weights`` rows: each brand's and sector's own weight, with its evidence.
 
@@ -41,7 +65,9 @@ def weight_rows(
         sectors: brand → sector.
     """
     series = (
-        pl.concat(series_weights).group_by("brand").agg(
+        pl.concat(series_weights)
+        .group_by("brand")
+        .agg(
             series_weight_mean=pl.col("own_weight").mean(),
             series_weight_min=pl.col("own_weight").min(),
             series_weight_max=pl.col("own_weight").max(),
@@ -68,7 +94,8 @@ def weight_rows(
     )
     out = pl.concat([brand_part, sector_part], how="diagonal_relaxed")
     return out.with_columns(
-        pl.col("history_weeks").fill_null(0), pl.col("n_series").fill_null(0),
+        pl.col("history_weeks").fill_null(0),
+        pl.col("n_series").fill_null(0),
         pl.col("between_var").fill_null(0.0),
     ).drop("n_profiled", strict=False)
 

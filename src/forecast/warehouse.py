@@ -47,13 +47,19 @@ def _sql_file(name: str) -> str:
 def _apply_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_sql_file("schema.sql"))
     con.execute(_sql_file("views.sql"))
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    if row is None or row[0] is None:
+    version = _scalar(con, "SELECT max(version) FROM schema_version")
+    if version is None:
         con.execute("INSERT INTO schema_version VALUES (?, now())", [SCHEMA_VERSION])
-    elif row[0] > SCHEMA_VERSION:
+    elif version > SCHEMA_VERSION:
         raise WarehouseError(
-            f"warehouse schema v{row[0]} is newer than this code (v{SCHEMA_VERSION}); upgrade"
+            f"warehouse schema v{version} is newer than this code (v{SCHEMA_VERSION}); upgrade"
         )
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """First value of a one-row query (the result is drained, as DuckDB 2 requires)."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
 
 
 @contextmanager
@@ -143,7 +149,9 @@ def query(path: Path, sql: str, params: list[Any] | None = None) -> pl.DataFrame
         return con.sql(sql, params=params or None).pl()
 
 
-def stage_sales(path: Path, batch: str, part: str, sales: pl.DataFrame, truth: pl.DataFrame | None) -> None:
+def stage_sales(
+    path: Path, batch: str, part: str, sales: pl.DataFrame, truth: pl.DataFrame | None
+) -> None:
     """Stage one part (e.g. a brand) of a sales batch as Parquet; see :func:`publish_sales`."""
     folder = staging_dir(path, batch)
     for name, frame in (("sales", sales), ("sales_truth", truth)):
@@ -161,7 +169,9 @@ def publish_sales(path: Path, batch: str, source: str) -> int:
         Sales rows written.
     """
     folder = staging_dir(path, batch)
-    files = {t: sorted(str(f) for f in (folder / t).glob("*.parquet")) for t in ("sales", "sales_truth")}
+    files = {
+        t: sorted(str(f) for f in (folder / t).glob("*.parquet")) for t in ("sales", "sales_truth")
+    }
     if not files["sales"]:
         raise WarehouseError(f"{path}: sales batch {batch!r} has nothing staged")
     with publish(path) as con:
@@ -174,10 +184,13 @@ def publish_sales(path: Path, batch: str, source: str) -> int:
             [source],
         )
         if files["sales_truth"]:
-            con.execute("INSERT INTO sales_truth BY NAME SELECT * FROM read_parquet(?)", [files["sales_truth"]])
-        row = con.execute("SELECT count(*) FROM new_sales").fetchone()
+            con.execute(
+                "INSERT INTO sales_truth BY NAME SELECT * FROM read_parquet(?)",
+                [files["sales_truth"]],
+            )
+        rows = int(_scalar(con, "SELECT count(*) FROM new_sales"))
     shutil.rmtree(folder, ignore_errors=True)
-    return int(row[0]) if row else 0
+    return rows
 
 
 def replace_sales(path: Path, sales: pl.DataFrame, truth: pl.DataFrame | None, source: str) -> int:
@@ -272,12 +285,13 @@ def finish_run(path: Path, run_id: str, status: str, summary: dict[str, Any]) ->
             con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
             files = sorted(str(f) for f in (staged / table).glob("*.parquet"))
             if files:
-                con.execute(
-                    f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, union_by_name=true)",
-                    [files],
+                insert = (
+                    f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, union_by_name=true)"
                 )
-            row = con.execute(f"SELECT count(*) FROM {table} WHERE run_id = ?", [run_id]).fetchone()
-            written[table] = int(row[0]) if row else 0
+                con.execute(insert, [files])
+            written[table] = int(
+                _scalar(con, f"SELECT count(*) FROM {table} WHERE run_id = ?", [run_id])
+            )
         con.execute(
             "UPDATE forecast_runs SET status = ?, finished_at = now(), "
             "duration_s = epoch(now() - started_at), n_series = ?, n_rows = ?, message = ? "

@@ -1,0 +1,85 @@
+"""The ``forecast`` command line: clear errors, read-only queries, status."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from forecast import warehouse as wh
+from forecast.cli import app
+from tests.conftest import brand_toml
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "forecast.duckdb"
+    sales = pl.DataFrame(
+        {
+            "brand": ["a", "b"],
+            "region": "europe",
+            "product": "p",
+            "ds": [date(2024, 6, 3)] * 2,
+            "units": [1.0, 2.0],
+        }
+    )
+    wh.replace_sales(path, sales, None, "test")
+    return path
+
+
+def test_sql_prints_table_csv_and_json(db: Path) -> None:
+    out = runner.invoke(
+        app, ["sql", "SELECT brand, units FROM sales ORDER BY brand", "--warehouse", str(db)]
+    )
+    assert out.exit_code == 0 and "│ b     │ 2     │" in out.stdout
+    csv = runner.invoke(
+        app,
+        ["sql", "SELECT brand FROM sales ORDER BY 1", "--format", "csv", "--warehouse", str(db)],
+    )
+    assert csv.stdout == "brand\na\nb\n"
+    js = runner.invoke(
+        app, ["sql", "SELECT count(*) AS n FROM sales", "--format", "json", "--warehouse", str(db)]
+    )
+    assert json.loads(js.stdout) == [{"n": 2}]
+
+
+def test_sql_is_read_only(db: Path) -> None:
+    out = runner.invoke(app, ["sql", "DELETE FROM sales", "--warehouse", str(db)])
+    assert out.exit_code == 1
+    assert wh.query(db, "SELECT count(*) AS n FROM sales")["n"][0] == 2
+
+
+def test_env_var_selects_the_warehouse(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORECAST_WAREHOUSE", str(db))
+    out = runner.invoke(app, ["sql", "SELECT count(*) AS n FROM sales", "--format", "csv"])
+    assert out.stdout == "n\n2\n"
+
+
+def test_status_without_runs(db: Path) -> None:
+    out = runner.invoke(app, ["status", "--warehouse", str(db)])
+    assert out.exit_code == 0 and "recent runs" in out.stdout
+
+
+def test_invalid_config_exits_2_before_any_write(tmp_path: Path) -> None:
+    configs = tmp_path / "brands"
+    configs.mkdir()
+    (configs / "x.toml").write_text(
+        brand_toml("x", "wines_spirits").replace("wines_spirits", "wine")
+    )
+    (configs / "y.toml").write_text(brand_toml("y", "wines_spirits", horizon=0))
+    db = tmp_path / "forecast.duckdb"
+    out = runner.invoke(app, ["run", "--config-dir", str(configs), "--warehouse", str(db)])
+    assert out.exit_code == 2
+    assert "x.toml: key 'sector'" in out.stderr and "y.toml: key 'horizon'" in out.stderr
+    assert not db.exists()
+
+
+def test_missing_warehouse_is_one_clear_line(tmp_path: Path) -> None:
+    out = runner.invoke(app, ["sql", "SELECT 1", "--warehouse", str(tmp_path / "none.duckdb")])
+    assert out.exit_code == 1 and "no warehouse yet" in out.stderr

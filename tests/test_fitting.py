@@ -1,0 +1,87 @@
+"""Fits: one row per series × step × model, non-negative, ordered intervals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+from numpy.testing import assert_allclose
+
+from forecast.fitting import (
+    BOUNDS,
+    forecast_baseline,
+    forecast_intermittent,
+    forecast_smooth,
+    future_frame,
+)
+from tests.conftest import panel
+
+H = 13
+
+
+def _history(frame: pl.DataFrame, offset: float = 0.0) -> pl.DataFrame:
+    return frame.with_columns(offset=pl.lit(offset))
+
+
+def _check(fc: pl.DataFrame, n_series: int, models: list[str]) -> None:
+    assert fc.height == n_series * H * len(models)
+    assert fc.select("unique_id", "ds", "model").is_unique().all()
+    assert (fc["yhat"] >= 0).all()
+    assert (fc["lo_95"] <= fc["lo_80"]).all() and (fc["lo_80"] <= fc["yhat"]).all()
+    assert (fc["yhat"] <= fc["hi_80"]).all() and (fc["hi_80"] <= fc["hi_95"]).all()
+    assert fc.select(pl.col("yhat", *BOUNDS).is_null().any()).sum_horizontal()[0] == 0
+
+
+def test_smooth_models_reseasonalise_point_and_intervals() -> None:
+    history = _history(panel(n_series=3, weeks=100, season=0.0, level=100.0))
+    future = future_frame(history, H).with_columns(offset=pl.lit(0.0))
+    flat = forecast_smooth(history, future, ["ets", "theta"])
+    _check(flat, 3, ["ets", "theta"])
+    lifted = forecast_smooth(
+        history, future.with_columns(offset=pl.lit(np.log(2.0))), ["ets", "theta"]
+    )
+    # exp(log1p-forecast + log 2) - 1 = 2 · (1 + yhat) - 1
+    assert_allclose(lifted["yhat"].to_numpy(), 2 * (1 + flat["yhat"].to_numpy()) - 1, rtol=1e-9)
+    assert_allclose(lifted["hi_95"].to_numpy(), 2 * (1 + flat["hi_95"].to_numpy()) - 1, rtol=1e-9)
+
+
+def test_smooth_forecast_tracks_the_level() -> None:
+    history = _history(panel(n_series=2, weeks=150, season=0.0, level=100.0))
+    future = future_frame(history, H).with_columns(offset=pl.lit(0.0))
+    fc = forecast_smooth(history, future, ["ets"])
+    assert 85 < fc["yhat"].mean() < 115  # median of Poisson(100) on the log1p scale ≈ 99
+
+
+def test_intermittent_models_get_negative_binomial_intervals() -> None:
+    rng = np.random.default_rng(0)
+    sparse = panel(n_series=2, weeks=104).with_columns(
+        y=pl.Series(rng.poisson(0.3, 208).astype(float))
+    )
+    history = _history(sparse)
+    future = future_frame(history, H).with_columns(offset=pl.lit(0.0))
+    fc = forecast_intermittent(history, future, ["croston_sba", "tsb"])
+    _check(fc, 2, ["croston_sba", "tsb"])
+    assert (fc["hi_95"] >= 1).all()  # a rate near 0.3 still allows a sale
+    assert fc["yhat"].max() < 1.0
+
+
+def test_baseline_falls_back_to_naive_on_short_history() -> None:
+    short = panel(n_series=2, weeks=10)
+    fc = forecast_baseline(short, H, 52)
+    _check(fc, 2, ["snaive"])
+    last = short.group_by("unique_id").agg(pl.col("y").last())
+    joined = fc.join(last, on="unique_id")
+    assert_allclose(joined["yhat"].to_numpy(), joined["y"].to_numpy())
+
+
+def test_future_frame_steps() -> None:
+    frame = panel(n_series=2, weeks=5)
+    future = future_frame(frame, 3)
+    assert future.height == 6
+    assert (
+        future.filter(pl.col("step") == 1)["ds"].to_list()
+        == [frame["ds"].max() + timedelta(weeks=1)] * 2
+    )
+    assert sorted(future["step"].unique().to_list()) == [1, 2, 3]
+    assert (future.group_by("unique_id").agg(pl.col("ds").min())["ds"] > frame["ds"].max()).all()

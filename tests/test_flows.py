@@ -1,0 +1,121 @@
+"""Real Prefect flow runs against a temporary DuckDB file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from forecast import warehouse as wh
+from forecast.config import ConfigError
+from tests.conftest import END, START, brand_toml, write_brands
+
+pytestmark = pytest.mark.flow
+
+
+@pytest.fixture(scope="module")
+def demo_db(
+    tmp_path_factory: pytest.TempPathFactory, prefect_harness: None
+) -> tuple[Path, Path, dict]:  # type: ignore[type-arg]
+    from flows.forecast import forecast_flow
+    from flows.generate import generate_sales_flow
+
+    root = tmp_path_factory.mktemp("flows")
+    configs = write_brands(root / "brands")
+    (configs / "ghost_c.toml").write_text(brand_toml("ghost_c", "watches_jewelry"))
+    db = root / "forecast.duckdb"
+    brands = [p.stem for p in configs.glob("*.toml") if p.stem != "ghost_c"]  # ghost_c never sells
+    generate_sales_flow(
+        end=END, start=START, brands=brands, warehouse_path=str(db), config_dir=str(configs)
+    )
+    summary = forecast_flow(warehouse_path=str(db), config_dir=str(configs))
+    return db, configs, summary
+
+
+def test_forecast_run_publishes_every_sector(demo_db) -> None:  # type: ignore[no-untyped-def]
+    db, _, summary = demo_db
+    assert summary["status"] == "partial" and summary["failed"] == ["ghost_c"]
+    sectors = wh.query(
+        db, "SELECT sector, count(DISTINCT brand) AS n FROM latest_forecasts GROUP BY 1"
+    )
+    assert sectors.height == 5
+    fc = wh.query(db, "SELECT * FROM latest_forecasts")
+    assert (fc["yhat"] >= 0).all() and (fc["lo_95"] >= 0).all()
+    assert fc.select("unique_id", "step", "model").is_unique().all()
+    n_series = fc["unique_id"].n_unique()
+    assert fc.filter(pl.col("is_selected")).height == n_series * 13
+    assert summary["rows"]["forecasts"] == fc.height
+
+
+def test_failed_brand_is_recorded_and_others_finish(demo_db) -> None:  # type: ignore[no-untyped-def]
+    db, _, summary = demo_db
+    rows = wh.query(
+        db, "SELECT brand, status, error FROM run_brands WHERE run_id = ?", [summary["run_id"]]
+    )
+    failed = rows.filter(pl.col("status") == "failed")
+    assert failed["brand"].to_list() == ["ghost_c"]
+    assert "no active series" in failed["error"][0]
+    assert rows.filter(pl.col("status") == "succeeded").height == 6
+    run = wh.query(
+        db, "SELECT status, message, n_series, config_hash, package_versions FROM forecast_runs"
+    )
+    assert run["status"].to_list() == ["partial"] and "ghost_c" in run["message"][0]
+    assert "statsforecast" in run["package_versions"][0]
+
+
+def test_priors_and_metrics_are_published(demo_db) -> None:  # type: ignore[no-untyped-def]
+    db, _, _ = demo_db
+    borrowing = dict(
+        wh.query(
+            db, "SELECT brand, own_weight FROM brand_borrowing WHERE kind = 'season'"
+        ).iter_rows()
+    )
+    assert borrowing["young_b"] == 0.0 and 0 < borrowing["perfumes_a"] <= 1
+    levels = set(wh.query(db, "SELECT DISTINCT level FROM priors")["level"])
+    assert levels == {"group", "sector", "brand"}
+    assert (
+        wh.query(db, "SELECT count(*) AS n FROM priors WHERE isnan(shrunk) OR shrunk IS NULL")["n"][
+            0
+        ]
+        == 0
+    )
+    acc = wh.query(db, "SELECT * FROM accuracy_by_sector WHERE model = 'selected'")
+    assert acc.height == 5 and acc["mase"].is_not_null().all()
+
+
+def test_rerun_replaces_and_as_of_replays(demo_db) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from flows.forecast import forecast_flow
+
+    db, configs, _first = demo_db
+    again = forecast_flow(warehouse_path=str(db), config_dir=str(configs), brands=["wines_a"])
+    past = forecast_flow(
+        as_of=date(2024, 9, 30), warehouse_path=str(db), config_dir=str(configs), brands=["wines_a"]
+    )
+    assert past["run_id"].startswith("2024-09-30")
+    runs = wh.query(db, "SELECT run_id, status FROM forecast_runs")
+    assert runs["run_id"].n_unique() == runs.height == 3
+    # Re-running exactly the same run key replaces it instead of duplicating.
+    forecast_flow(warehouse_path=str(db), config_dir=str(configs), brands=["wines_a"])
+    assert wh.query(db, "SELECT count(*) AS n FROM forecast_runs")["n"][0] == 3
+    count = wh.query(db, "SELECT count(*) AS n FROM forecasts WHERE run_id = ?", [again["run_id"]])[
+        "n"
+    ][0]
+    assert count == again["rows"]["forecasts"]
+    max_ds = wh.query(db, "SELECT max(ds) AS d FROM forecasts WHERE run_id = ?", [past["run_id"]])[
+        "d"
+    ][0]
+    assert max_ds == date(2024, 12, 30)  # 13 weeks after the as-of week, nothing later used
+
+
+def test_invalid_config_stops_before_any_write(tmp_path: Path, prefect_harness: None) -> None:
+    from flows.forecast import forecast_flow
+
+    configs = write_brands(tmp_path / "brands")
+    (configs / "broken.toml").write_text(brand_toml("broken", "wines_spirits", horizon=-1))
+    db = tmp_path / "forecast.duckdb"
+    with pytest.raises(ConfigError, match=r"broken\.toml: key 'horizon'"):
+        forecast_flow(warehouse_path=str(db), config_dir=str(configs))
+    assert not db.exists()

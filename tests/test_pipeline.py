@@ -1,0 +1,96 @@
+"""One brand through the pipeline: backtest, model choice, forecasts."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from forecast.calendar import event_calendar
+from forecast.config import SECTORS, load_brands
+from forecast.pipeline import NoSalesError, estimate_brand, origins, run_brand
+from forecast.priors import pool_priors
+from forecast.synthetic import generate_sales
+from tests.conftest import END, START, write_brands
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    brands = load_brands(write_brands(tmp_path_factory.mktemp("brands")))
+    sales = generate_sales(brands, START, END).sales
+    cal = event_calendar(2021, 2026)
+    cutoffs = origins(END, 13, 2)
+    own = {
+        b: estimate_brand(c, sales.filter(pl.col("brand") == b), cutoffs, cal)
+        for b, c in brands.items()
+    }
+    pools = {b: c.pool for b, c in brands.items()}
+    priors = {c: pool_priors([own[b][c] for b in brands], pools, list(SECTORS)) for c in cutoffs}
+    return brands, sales, cal, priors
+
+
+def test_origins_are_one_horizon_apart() -> None:
+    assert origins(date(2024, 12, 31), 13, 2) == [
+        date(2024, 7, 1),
+        date(2024, 9, 30),
+        date(2024, 12, 30),
+    ]
+
+
+def test_every_series_gets_every_model_and_exactly_one_selected(setup) -> None:  # type: ignore[no-untyped-def]
+    brands, sales, cal, priors = setup
+    result = run_brand(
+        brands["watches_a"], sales.filter(pl.col("brand") == "watches_a"), END, priors, cal
+    )
+    fc = result.forecasts
+    n_series = fc["unique_id"].n_unique()
+    per_class = fc.group_by("unique_id").agg(
+        pl.col("model").n_unique().alias("m"), pl.col("demand_class").first()
+    )
+    expected = {"intermittent": 3, "smooth": 3}  # two configured candidates + seasonal naive
+    assert all(row["m"] == expected[row["demand_class"]] for row in per_class.iter_rows(named=True))
+    selected = (
+        fc.filter(pl.col("is_selected"))
+        .group_by("unique_id")
+        .agg(pl.col("model").n_unique(), pl.len())
+    )
+    assert (
+        selected.height == n_series
+        and (selected["model"] == 1).all()
+        and (selected["len"] == 13).all()
+    )
+    assert (fc["yhat"] >= 0).all() and fc.select("unique_id", "step", "model").is_unique().all()
+    assert set(result.metrics["cutoff"].unique().to_list()) == {date(2024, 7, 1), date(2024, 9, 30)}
+    overall = result.metrics.filter(pl.col("demand_class") == "all")
+    assert set(overall["model"]) == {"selected", "snaive"}
+
+
+def test_young_brand_without_backtest_uses_first_candidate(setup) -> None:  # type: ignore[no-untyped-def]
+    brands, sales, cal, priors = setup
+    result = run_brand(
+        brands["young_b"], sales.filter(pl.col("brand") == "young_b"), END, priors, cal
+    )
+    assert result.metrics.is_empty()
+    assert set(result.forecasts.filter(pl.col("is_selected"))["model"]) == {"ets"}
+    assert result.summary["n_series"] == 6
+
+
+def test_brand_without_sales_is_a_clear_error(setup) -> None:  # type: ignore[no-untyped-def]
+    brands, sales, cal, priors = setup
+    with pytest.raises(NoSalesError, match="brand 'wines_a': no active series"):
+        run_brand(brands["wines_a"], sales.filter(pl.col("brand") == "nobody"), END, priors, cal)
+
+
+def test_backtest_beats_seasonal_naive_on_smooth_brand(setup) -> None:  # type: ignore[no-untyped-def]
+    brands, sales, cal, priors = setup
+    result = run_brand(
+        brands["selective_a"], sales.filter(pl.col("brand") == "selective_a"), END, priors, cal
+    )
+    overall = (
+        result.metrics.filter(pl.col("demand_class") == "all")
+        .group_by("model")
+        .agg(pl.col("mase").mean())
+    )
+    mase = dict(overall.iter_rows())
+    assert mase["selected"] < mase["snaive"]

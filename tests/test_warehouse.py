@@ -1,0 +1,196 @@
+"""DuckDB warehouse: schema, atomic publishing, idempotent runs, what analysts can see."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from forecast import warehouse as wh
+
+AS_OF = date(2024, 6, 3)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "wh" / "forecast.duckdb"
+    wh.ensure_schema(path)
+    return path
+
+
+def _sales(units: float = 1.0) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "brand": ["a", "a", "b"],
+            "region": "europe",
+            "product": "p",
+            "ds": [date(2024, 5, 27), AS_OF, AS_OF],
+            "units": units,
+        }
+    )
+
+
+def _run(run_id: str, brands: list[str]) -> dict[str, object]:
+    return {
+        "run_id": run_id,
+        "flow_run_id": "",
+        "as_of": AS_OF,
+        "brands": brands,
+        "config_hash": "h",
+        "parameters": json.dumps({}),
+        "package_versions": json.dumps({}),
+    }
+
+
+def _forecast(brand: str, yhat: float) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "unique_id": f"{brand}/europe/p",
+            "sector": "wines_spirits",
+            "brand": brand,
+            "region": "europe",
+            "product": "p",
+            "ds": [date(2024, 6, 10)],
+            "step": pl.Series([1], dtype=pl.Int16),
+            "model": "ets",
+            "is_selected": True,
+            "demand_class": "smooth",
+            "yhat": yhat,
+            "lo_80": yhat,
+            "hi_80": yhat,
+            "lo_95": yhat,
+            "hi_95": yhat,
+        }
+    )
+
+
+def _brand_row(brand: str, status: str = "succeeded") -> pl.DataFrame:
+    return pl.DataFrame(
+        {"brand": [brand], "sector": ["wines_spirits"], "status": [status], "config_hash": ["h"]}
+    )
+
+
+def _complete(
+    db: Path, run_id: str, yhat: float, statuses: dict[str, str], run_status: str
+) -> None:
+    wh.open_run(db, _run(run_id, list(statuses)))
+    for brand, status in statuses.items():
+        if status == "succeeded":
+            wh.stage(db, run_id, "forecasts", brand, _forecast(brand, yhat))
+    wh.stage(
+        db, run_id, "run_brands", "all", pl.concat([_brand_row(b, s) for b, s in statuses.items()])
+    )
+    wh.finish_run(db, run_id, run_status, {"n_series": len(statuses)})
+
+
+def test_schema_has_every_documented_table_and_view(db: Path) -> None:
+    names = set(wh.query(db, "SELECT table_name FROM information_schema.tables")["table_name"])
+    expected = {
+        "sales",
+        "sales_truth",
+        "rejected_sales",
+        "forecast_runs",
+        "run_brands",
+        "forecasts",
+        "priors",
+        "prior_weights",
+        "backtest_metrics",
+        "latest_forecasts",
+        "accuracy_by_brand",
+        "accuracy_by_sector",
+        "forecast_vs_actual",
+        "brand_borrowing",
+        "latest_brand_runs",
+    }
+    assert expected <= names
+    assert wh.query(db, "SELECT max(version) AS v FROM schema_version")["v"][0] == wh.SCHEMA_VERSION
+    readme = (Path(__file__).resolve().parents[1] / "warehouse" / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in expected), "every table and view is documented"
+
+
+def test_sales_replace_per_brand_and_read_as_of(db: Path) -> None:
+    wh.replace_sales(db, _sales(), None, "test")
+    wh.replace_sales(
+        db, _sales(2.0).filter(pl.col("brand") == "a"), None, "test"
+    )  # same again: replaces
+    assert wh.query(db, "SELECT count(*) AS n FROM sales")["n"][0] == 3
+    a = wh.read_sales(db, ["a"], date(2024, 5, 30))
+    assert a["units"].to_list() == [2.0] and a["ds"].to_list() == [date(2024, 5, 27)]
+    assert wh.as_of_default(db) == AS_OF
+
+
+def test_failed_publish_leaves_previous_state(db: Path) -> None:
+    wh.replace_sales(db, _sales(), None, "test")
+    before = db.read_bytes()
+    with pytest.raises(RuntimeError), wh.publish(db) as con:
+        con.execute("DELETE FROM sales")
+        raise RuntimeError("crash mid-write")
+    assert db.read_bytes() == before
+    assert not list(db.parent.glob("*.tmp"))
+
+
+def test_running_and_failed_runs_are_never_visible(db: Path) -> None:
+    wh.open_run(db, _run("r1", ["a"]))
+    wh.stage(db, "r1", "forecasts", "a", _forecast("a", 5.0))
+    assert wh.query(db, "SELECT count(*) AS n FROM latest_forecasts")["n"][0] == 0  # still running
+    assert wh.query(db, "SELECT count(*) AS n FROM forecasts")["n"][0] == 0  # staged, not published
+    wh.stage(db, "r1", "run_brands", "all", _brand_row("a"))
+    wh.finish_run(db, "r1", "succeeded", {"n_series": 1})
+    assert wh.query(db, "SELECT yhat FROM latest_forecasts")["yhat"].to_list() == [5.0]
+    _complete(db, "r2", 9.0, {"a": "succeeded"}, "failed")
+    assert wh.query(db, "SELECT yhat FROM latest_forecasts")["yhat"].to_list() == [5.0]
+
+
+def test_partial_run_shows_brands_that_succeeded(db: Path) -> None:
+    _complete(db, "r1", 1.0, {"a": "succeeded", "b": "succeeded"}, "succeeded")
+    _complete(db, "r2", 2.0, {"a": "succeeded", "b": "failed"}, "partial")
+    latest = dict(
+        wh.query(db, "SELECT brand, yhat FROM latest_forecasts ORDER BY brand").iter_rows()
+    )
+    assert latest == {"a": 2.0, "b": 1.0}
+
+
+def test_rerunning_a_run_id_replaces_it(db: Path) -> None:
+    _complete(db, "r1", 1.0, {"a": "succeeded"}, "succeeded")
+    _complete(db, "r1", 3.0, {"a": "succeeded"}, "succeeded")
+    assert wh.query(db, "SELECT count(*) AS n FROM forecast_runs")["n"][0] == 1
+    assert wh.query(db, "SELECT yhat FROM forecasts")["yhat"].to_list() == [3.0]
+
+
+def test_dead_running_run_is_marked_abandoned(db: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    wh.open_run(db, _run("ghost", ["a"]))
+    with wh.publish(db) as con:
+        con.execute("UPDATE forecast_runs SET pid = ? WHERE run_id = 'ghost'", [int(dead.stdout)])
+    assert wh.open_run(db, _run("next", ["a"])) == 1
+    status = dict(wh.query(db, "SELECT run_id, status FROM forecast_runs").iter_rows())
+    assert status == {"ghost": "abandoned", "next": "running"}
+
+
+def test_open_reader_keeps_its_snapshot_while_a_writer_publishes(db: Path) -> None:
+    wh.replace_sales(db, _sales(), None, "test")
+    with wh.reader(db) as old:
+        wh.replace_sales(db, _sales(7.0), None, "test")
+        assert old.execute("SELECT max(units) FROM sales").fetchone() == (1.0,)
+    assert wh.query(db, "SELECT max(units) AS u FROM sales")["u"][0] == 7.0
+
+
+def test_errors_name_the_file(tmp_path: Path, db: Path) -> None:
+    with pytest.raises(wh.WarehouseError, match="no warehouse yet"):
+        wh.query(tmp_path / "missing.duckdb", "SELECT 1")
+    with pytest.raises(wh.WarehouseError, match=str(db)):
+        wh.query(db, "SELECT nope FROM sales")
+    with pytest.raises(wh.WarehouseError, match="unknown result table"):
+        wh.stage(db, "r", "sales; DROP TABLE sales", "a", pl.DataFrame())
+
+
+def test_writer_lock_file_is_separate(db: Path) -> None:
+    assert Path(f"{db}.lock").exists() and os.path.getsize(db) > 0
