@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 from datetime import date
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +25,9 @@ from forecast.priors import OwnEstimates, Pooling, Priors, pool_priors
 from forecast.report import run_summary_markdown
 from forecast.settings import Settings
 from forecast.tables import prior_rows, run_brand_rows, weight_rows
+
+# Theta on a few weeks of history says so once per series; the fit is still used.
+warnings.filterwarnings("ignore", message="Too few residuals after burn-in", category=UserWarning)
 
 _PACKAGES = ("maison-forecast", "statsforecast", "polars", "duckdb", "prefect", "numpy")
 
