@@ -68,7 +68,7 @@ def test_intermittent_models_get_negative_binomial_intervals() -> None:
 
 def test_baseline_falls_back_to_naive_on_short_history() -> None:
     short = panel(n_series=2, weeks=10)
-    fc = forecast_baseline(short, H, 52)
+    fc = forecast_baseline(short, H)
     _check(fc, 2, ["snaive"])
     last = short.group_by("unique_id").agg(pl.col("y").last())
     joined = fc.join(last, on="unique_id")

@@ -94,3 +94,40 @@ def test_backtest_beats_seasonal_naive_on_smooth_brand(setup) -> None:  # type: 
     )
     mase = dict(overall.iter_rows())
     assert mase["selected"] < mase["snaive"]
+
+
+def test_quarterly_series_forecast_with_priors() -> None:
+    from datetime import date
+
+    import numpy as np
+
+    from forecast.calendar import event_calendar
+    from forecast.pipeline import FitPlan, forecast_series
+    from forecast.priors import own_estimates
+
+    quarters = [date(2010 + q // 4, 3 * (q % 4) + 1, 1) for q in range(32)]
+    rng = np.random.default_rng(0)
+    series = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "unique_id": f"r/{i}",
+                    "region": "europe",
+                    "ds": quarters,
+                    "y": 100 * np.tile([1.0, 1.6, 1.0, 0.6], 8) * rng.lognormal(0, 0.05, 32),
+                }
+            )
+            for i in range(3)
+        ]
+    )
+    cal = event_calendar(2010, 2018)
+    est = own_estimates("r", series, cal, "quarterly")
+    priors = pool_priors([est], {"r": "travel"}, ["travel"], frequency="quarterly")
+    classes = series.select("unique_id").unique().with_columns(demand_class=pl.lit("smooth"))
+    plan = FitPlan(8, ("ets",), ("croston_sba",), "quarterly")
+    fc, _ = forecast_series(series, classes, priors.brands, cal, plan)
+    ets = fc.filter(pl.col("model") == "ets", pl.col("unique_id") == "r/0").sort("ds")
+    assert ets["ds"].to_list()[:2] == [date(2018, 1, 1), date(2018, 4, 1)]
+    assert (
+        ets["yhat"][1] > 1.3 * ets["yhat"][0]
+    )  # the second quarter's peak survives the round trip

@@ -21,6 +21,7 @@ from scipy import stats
 from statsforecast import StatsForecast
 from statsforecast.models import Naive
 
+from forecast.calendar import POLARS_INTERVAL, SEASON_LENGTH, Frequency
 from forecast.models import BASELINE, build_models, fallback_model, seasonal_naive
 
 LEVELS = (80, 95)
@@ -28,13 +29,15 @@ BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
 FORECAST_COLUMNS = ("unique_id", "ds", "model", "yhat", *BOUNDS)
 
 
-def future_frame(history: pl.DataFrame, horizon: int) -> pl.DataFrame:
-    """``unique_id, region, ds, step`` for the ``horizon`` weeks after each series' last week."""
+def future_frame(
+    history: pl.DataFrame, horizon: int, frequency: Frequency = "weekly"
+) -> pl.DataFrame:
+    """``unique_id, region, ds, step`` for the ``horizon`` periods after each series' last one."""
     last = history.group_by("unique_id", "region").agg(pl.col("ds").max())
     steps = pl.DataFrame({"step": np.arange(1, horizon + 1, dtype=np.int16)})
-    return last.join(steps, how="cross").with_columns(
-        ds=pl.col("ds") + pl.duration(weeks=pl.col("step"))
-    )
+    unit = POLARS_INTERVAL[frequency].lstrip("1")
+    offset = pl.concat_str(pl.col("step").cast(pl.String), pl.lit(unit))
+    return last.join(steps, how="cross").with_columns(ds=pl.col("ds").dt.offset_by(offset))
 
 
 def _wide_to_long(wide: pl.DataFrame, names: list[str], with_bounds: bool) -> pl.DataFrame:
@@ -49,22 +52,32 @@ def _wide_to_long(wide: pl.DataFrame, names: list[str], with_bounds: bool) -> pl
 
 
 def _run(
-    models: list[Any], frame: pl.DataFrame, horizon: int, level: bool, n_jobs: int
+    models: list[Any],
+    frame: pl.DataFrame,
+    horizon: int,
+    level: bool,
+    n_jobs: int,
+    frequency: Frequency,
 ) -> pl.DataFrame:
-    sf = StatsForecast(models=models, freq="1w", n_jobs=n_jobs, fallback_model=fallback_model())
+    freq = POLARS_INTERVAL[frequency]
+    sf = StatsForecast(models=models, freq=freq, n_jobs=n_jobs, fallback_model=fallback_model())
     levels = list(LEVELS) if level else None
     return sf.forecast(h=horizon, df=frame.select("unique_id", "ds", "y"), level=levels)
 
 
 def forecast_smooth(
-    history: pl.DataFrame, future: pl.DataFrame, names: list[str], n_jobs: int = 1
+    history: pl.DataFrame,
+    future: pl.DataFrame,
+    names: list[str],
+    n_jobs: int = 1,
+    frequency: Frequency = "weekly",
 ) -> pl.DataFrame:
     """Smooth-demand models on ``log1p(y) - offset``; returns long forecasts."""
     if history.is_empty() or not names:
         return _empty()
     horizon = int(future["step"].max())  # type: ignore[arg-type]
     z = history.with_columns(y=pl.col("y").clip(0).log1p() - pl.col("offset"))
-    wide = _run(build_models(names), z, horizon, level=True, n_jobs=n_jobs)
+    wide = _run(build_models(names), z, horizon, level=True, n_jobs=n_jobs, frequency=frequency)
     long = _wide_to_long(wide, names, with_bounds=True).join(
         future.select("unique_id", "ds", "offset"), on=["unique_id", "ds"]
     )
@@ -73,14 +86,14 @@ def forecast_smooth(
 
 
 def forecast_intermittent(
-    history: pl.DataFrame, future: pl.DataFrame, names: list[str]
+    history: pl.DataFrame, future: pl.DataFrame, names: list[str], frequency: Frequency = "weekly"
 ) -> pl.DataFrame:
     """Croston-type rate models on ``y · exp(-offset)``; negative-binomial intervals."""
     if history.is_empty() or not names:
         return _empty()
     horizon = int(future["step"].max())  # type: ignore[arg-type]
     adjusted = history.with_columns(y=pl.col("y").clip(0) * (-pl.col("offset")).exp())
-    wide = _run(build_models(names), adjusted, horizon, level=False, n_jobs=1)
+    wide = _run(build_models(names), adjusted, horizon, level=False, n_jobs=1, frequency=frequency)
     dispersion = adjusted.group_by("unique_id").agg(
         phi=(pl.col("y").var() / pl.col("y").mean()).fill_nan(1.0).fill_null(1.0).clip(1.0, 50.0)
     )
@@ -108,10 +121,13 @@ def _negative_binomial_bounds(long: pl.DataFrame) -> pl.DataFrame:
     return long.with_columns(**{k: pl.Series(v, dtype=pl.Float64) for k, v in bounds.items()})
 
 
-def forecast_baseline(history: pl.DataFrame, horizon: int, season_length: int) -> pl.DataFrame:
+def forecast_baseline(
+    history: pl.DataFrame, horizon: int, frequency: Frequency = "weekly"
+) -> pl.DataFrame:
     """Seasonal naive on raw units; naive stands in where history is shorter than a season."""
     if history.is_empty():
         return _empty()
+    season_length = SEASON_LENGTH[frequency]
     lengths = history.group_by("unique_id").len()
     parts = []
     for long_enough, models in (
@@ -121,7 +137,7 @@ def forecast_baseline(history: pl.DataFrame, horizon: int, season_length: int) -
         ids = lengths.filter((pl.col("len") >= season_length) == long_enough).select("unique_id")
         if ids.height:
             frame = history.join(ids, on="unique_id")
-            wide = _run(models, frame, horizon, level=True, n_jobs=1)
+            wide = _run(models, frame, horizon, level=True, n_jobs=1, frequency=frequency)
             parts.append(_wide_to_long(wide, [BASELINE], with_bounds=True))
     return _non_negative(pl.concat(parts))
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from forecast.calendar import SEASON_LENGTH, monday_on_or_before
+from forecast.calendar import Frequency, monday_on_or_before
 from forecast.config import BrandConfig
 from forecast.fitting import (
     forecast_baseline,
@@ -111,31 +111,72 @@ def forecast_at(
     classes = demand_class(series) if classes is None else classes
     series = series.join(classes.select("unique_id"), on="unique_id")
     mine = priors.brands.filter(pl.col("brand") == brand.brand)
-    profile = mine.filter(pl.col("kind") == "season").select("key", "shrunk")
-    events = mine.filter(pl.col("kind") == "event").select("key", "shrunk")
-    _, _, per_series = series_estimates(series, calendar)
-    profiles, weights = shrink_series(per_series, profile, series["unique_id"].unique(), pooling)
-    history = seasonal_offsets(series, profiles, events, calendar).join(classes, on="unique_id")
-    future = seasonal_offsets(future_frame(series, brand.horizon), profiles, events, calendar)
-    smooth = history.filter(pl.col("demand_class") == "smooth")
-    sparse = history.filter(pl.col("demand_class") == "intermittent")
-    long = pl.concat(
-        [
-            forecast_smooth(smooth, future, list(brand.model.candidates), n_jobs),
-            forecast_intermittent(sparse, future, list(brand.model.intermittent_candidates)),
-            forecast_baseline(series, brand.horizon, SEASON_LENGTH["weekly"]),
-        ]
-    )
+    plan = FitPlan(brand.horizon, brand.model.candidates, brand.model.intermittent_candidates)
+    long, weights = forecast_series(series, classes, mine, calendar, plan, pooling, n_jobs)
     keys = series.select("unique_id", "brand", "region", "product").unique()
-    forecasts = (
-        long.join(keys, on="unique_id")
-        .join(future.select("unique_id", "ds", "step"), on=["unique_id", "ds"])
-        .join(classes, on="unique_id")
-    )
+    forecasts = long.join(keys, on="unique_id")
     if forecasts["yhat"].null_count():
         bad = forecasts.filter(pl.col("yhat").is_null())["unique_id"].unique().head(5).to_list()
         raise ValueError(f"brand {brand.brand!r}: models returned no value for series {bad}")
     return BrandForecast(forecasts, weights, inactive.height, series)
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """What to fit: horizon, competing models per demand class, and the data frequency."""
+
+    horizon: int
+    smooth: tuple[str, ...]
+    intermittent: tuple[str, ...]
+    frequency: Frequency = "weekly"
+
+
+def forecast_series(
+    series: pl.DataFrame,
+    classes: pl.DataFrame,
+    priors: pl.DataFrame,
+    calendar: pl.DataFrame,
+    plan: FitPlan,
+    pooling: Pooling = "partial",
+    n_jobs: int = 1,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Forecast series of one brand (or any member of a pool) with its pooled priors.
+
+    Args:
+        series: ``unique_id, region, ds, y`` on a complete grid of ``plan.frequency``.
+        classes: ``unique_id, demand_class``.
+        priors: The member's rows of ``Priors.brands`` (``kind, key, shrunk``).
+        calendar: Moving events (ignored unless weekly).
+
+    Returns:
+        ``(forecasts, series_weights)``: long forecasts with ``step`` and ``demand_class``
+        for every model, and each series' own weight on its season profile.
+    """
+    profile = priors.filter(pl.col("kind") == "season").select("key", "shrunk")
+    events = priors.filter(pl.col("kind") == "event").select("key", "shrunk")
+    _, _, per_series = series_estimates(series, calendar, plan.frequency)
+    ids = series["unique_id"].unique()
+    profiles, weights = shrink_series(per_series, profile, ids, pooling)
+    freq = plan.frequency
+    history = seasonal_offsets(series, profiles, events, calendar, freq).join(
+        classes, on="unique_id"
+    )
+    future = seasonal_offsets(
+        future_frame(series, plan.horizon, freq), profiles, events, calendar, freq
+    )
+    smooth = history.filter(pl.col("demand_class") == "smooth")
+    sparse = history.filter(pl.col("demand_class") == "intermittent")
+    long = pl.concat(
+        [
+            forecast_smooth(smooth, future, list(plan.smooth), n_jobs, freq),
+            forecast_intermittent(sparse, future, list(plan.intermittent), freq),
+            forecast_baseline(series, plan.horizon, freq),
+        ]
+    )
+    forecasts = long.join(future.select("unique_id", "ds", "step"), on=["unique_id", "ds"]).join(
+        classes, on="unique_id"
+    )
+    return forecasts, weights
 
 
 def run_brand(
