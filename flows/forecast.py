@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import time
@@ -13,7 +14,7 @@ from typing import Any
 
 import polars as pl
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_image_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
@@ -22,7 +23,7 @@ from forecast.calendar import event_calendar
 from forecast.config import SECTORS, BrandConfig, load_brands
 from forecast.pipeline import estimate_brand, origins, run_brand
 from forecast.priors import OwnEstimates, Pooling, Priors, pool_priors
-from forecast.report import run_summary_markdown
+from forecast.report import plot_sector_profiles, run_summary_markdown
 from forecast.settings import Settings
 from forecast.tables import prior_rows, run_brand_rows, weight_rows
 
@@ -109,6 +110,25 @@ def _watermark(sales: pl.DataFrame) -> dict[str, Any]:
         "data_max_ds": sales["ds"].max() if sales.height else None,
         "data_hash": f"{int(digest) % (1 << 64):016x}",
     }
+
+
+@task(name="plot-priors", cache_policy=NO_CACHE)
+def plot_task(db: Path, run_id: str, priors: pl.DataFrame, weights: pl.DataFrame) -> list[Path]:
+    """One PNG per sector (brand profiles vs the pool), on disk and as a Prefect artifact."""
+    folder = Path(db).parent / "plots" / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for pool in sorted(priors.filter(pl.col("level") == "sector")["pool"].unique()):
+        png = plot_sector_profiles(priors, weights, pool)
+        path = folder / f"{pool}.png"
+        path.write_bytes(png)
+        paths.append(path)
+        create_image_artifact(
+            image_url="data:image/png;base64," + base64.b64encode(png).decode(),
+            key=f"priors-{pool.replace('_', '-')}",
+            description=f"{pool}: brand season profiles vs the pooled profile ({path})",
+        )
+    return paths
 
 
 @task(name="open-run", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
@@ -224,9 +244,10 @@ def _forecast_brands(
         for r in rows
         if "series_weights" in r
     ]
-    warehouse.stage(db, run_id, "priors", "all", prior_rows(pooled[as_of]))
-    warehouse.stage(
-        db, run_id, "prior_weights", "all", weight_rows(pooled[as_of], stats, weights, sectors)
-    )
+    priors_table = prior_rows(pooled[as_of])
+    weights_table = weight_rows(pooled[as_of], stats, weights, sectors)
+    warehouse.stage(db, run_id, "priors", "all", priors_table)
+    warehouse.stage(db, run_id, "prior_weights", "all", weights_table)
+    plot_task(db, run_id, priors_table, weights_table)
     warehouse.stage(db, run_id, "run_brands", "all", run_brand_rows(rows))
     return rows

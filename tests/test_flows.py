@@ -119,3 +119,18 @@ def test_invalid_config_stops_before_any_write(tmp_path: Path, prefect_harness: 
     with pytest.raises(ConfigError, match=r"broken\.toml: key 'horizon'"):
         forecast_flow(warehouse_path=str(db), config_dir=str(configs))
     assert not db.exists()
+
+
+def test_each_sector_gets_a_profile_plot(demo_db) -> None:  # type: ignore[no-untyped-def]
+    db, _, summary = demo_db
+    plots = sorted((db.parent / "plots" / summary["run_id"]).glob("*.png"))
+    assert [p.stem for p in plots] == sorted(
+        [
+            "fashion_leather",
+            "perfumes_cosmetics",
+            "selective_retailing",
+            "watches_jewelry",
+            "wines_spirits",
+        ]
+    )
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)

@@ -48,7 +48,8 @@ def test_every_series_gets_every_model_and_exactly_one_selected(setup) -> None: 
     per_class = fc.group_by("unique_id").agg(
         pl.col("model").n_unique().alias("m"), pl.col("demand_class").first()
     )
-    expected = {"intermittent": 3, "smooth": 3}  # two configured candidates + seasonal naive
+    # two configured candidates + seasonal naive (+ ses, the cold-start model, for smooth)
+    expected = {"intermittent": 3, "smooth": 4}
     assert all(row["m"] == expected[row["demand_class"]] for row in per_class.iter_rows(named=True))
     selected = (
         fc.filter(pl.col("is_selected"))
@@ -66,13 +67,15 @@ def test_every_series_gets_every_model_and_exactly_one_selected(setup) -> None: 
     assert set(overall["model"]) == {"selected", "snaive"}
 
 
-def test_young_brand_without_backtest_uses_first_candidate(setup) -> None:  # type: ignore[no-untyped-def]
+def test_young_brand_without_backtest_uses_the_cold_start_model(setup) -> None:  # type: ignore[no-untyped-def]
     brands, sales, cal, priors = setup
     result = run_brand(
         brands["young_b"], sales.filter(pl.col("brand") == "young_b"), END, priors, cal
     )
     assert result.metrics.is_empty()
-    assert set(result.forecasts.filter(pl.col("is_selected"))["model"]) == {"ets"}
+    assert set(result.forecasts.filter(pl.col("is_selected"))["model"]) == {"ses"}
+    assert (result.forecasts["history_weeks"] == 11).all()
+    assert result.summary["selected_model"] == "smooth/young: ses"
     assert result.summary["n_series"] == 6
 
 

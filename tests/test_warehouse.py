@@ -61,6 +61,7 @@ def _forecast(brand: str, yhat: float) -> pl.DataFrame:
             "model": "ets",
             "is_selected": True,
             "demand_class": "smooth",
+            "history_weeks": pl.Series([52], dtype=pl.Int16),
             "yhat": yhat,
             "lo_80": yhat,
             "hi_80": yhat,

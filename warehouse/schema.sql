@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS forecasts (
     model       VARCHAR  NOT NULL,
     is_selected BOOLEAN  NOT NULL,   -- the model the backtest chose for this series
     demand_class VARCHAR NOT NULL,   -- smooth | intermittent
+    history_weeks SMALLINT NOT NULL, -- weeks of history of the series at the as-of date
     yhat        DOUBLE   NOT NULL,
     lo_80       DOUBLE   NOT NULL,
     hi_80       DOUBLE   NOT NULL,

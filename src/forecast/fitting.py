@@ -25,6 +25,8 @@ from forecast.calendar import POLARS_INTERVAL, SEASON_LENGTH, Frequency
 from forecast.models import BASELINE, build_models, fallback_model, seasonal_naive
 
 LEVELS = (80, 95)
+_Z = {80: 1.2815515655446004, 95: 1.959963984540054}  # two-sided normal quantiles
+MIN_MODEL_INTERVAL = 26
 BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
 FORECAST_COLUMNS = ("unique_id", "ds", "model", "yhat", *BOUNDS)
 
@@ -78,11 +80,57 @@ def forecast_smooth(
     horizon = int(future["step"].max())  # type: ignore[arg-type]
     z = history.with_columns(y=pl.col("y").clip(0).log1p() - pl.col("offset"))
     wide = _run(build_models(names), z, horizon, level=True, n_jobs=n_jobs, frequency=frequency)
-    long = _wide_to_long(wide, names, with_bounds=True).join(
-        future.select("unique_id", "ds", "offset"), on=["unique_id", "ds"]
+    long = (
+        _wide_to_long(wide, names, with_bounds=True)
+        .join(future.select("unique_id", "ds", "step", "offset"), on=["unique_id", "ds"])
+        .join(_random_walk_scale(z), on="unique_id")
     )
     back = {c: (pl.col(c) + pl.col("offset")).exp() - 1 for c in ("yhat", *BOUNDS)}
-    return _non_negative(long.with_columns(**back))
+    return _non_negative(_guard_intervals(long).with_columns(**back))
+
+
+def _random_walk_scale(z: pl.DataFrame) -> pl.DataFrame:
+    """Per series: history length and the sd of its one-step changes on the fitted scale.
+
+    Series with fewer than four changes take the median of the others (the brand's).
+    """
+    per = (
+        z.sort("unique_id", "ds")
+        .group_by("unique_id")
+        .agg(n=pl.len(), sd=pl.col("y").diff().drop_nulls().std())
+    )
+    own = pl.col("n") >= 5
+    typical = per.filter(own)["sd"].median()
+    fallback = float(typical) if typical is not None else 0.5  # type: ignore[arg-type]
+    return per.with_columns(
+        sd=pl.when(own & pl.col("sd").is_finite()).then(pl.col("sd")).otherwise(fallback)
+    )
+
+
+def _guard_intervals(long: pl.DataFrame) -> pl.DataFrame:
+    """Keep log-scale intervals sane where a model's variance estimate is not.
+
+    With less than ``MIN_MODEL_INTERVAL`` periods of history a model's residual variance
+    rests on a handful of points (ETS can divide by almost zero, Theta can be far too
+    narrow): such series get random-walk intervals, ``± z · sd · √h``. Longer series keep
+    their model's intervals, capped at twice that width.
+    """
+    width = {lv: _Z[lv] * pl.col("sd") * pl.col("step").cast(pl.Float64).sqrt() for lv in LEVELS}
+    young = pl.col("n") < MIN_MODEL_INTERVAL
+    guarded = {}
+    for lv in LEVELS:
+        lo, hi, w = pl.col(f"lo_{lv}"), pl.col(f"hi_{lv}"), width[lv]
+        guarded[f"lo_{lv}"] = (
+            pl.when(young)
+            .then(pl.col("yhat") - w)
+            .otherwise(pl.max_horizontal(lo.fill_nan(None), pl.col("yhat") - 2 * w))
+        )
+        guarded[f"hi_{lv}"] = (
+            pl.when(young)
+            .then(pl.col("yhat") + w)
+            .otherwise(pl.min_horizontal(hi.fill_nan(None), pl.col("yhat") + 2 * w))
+        )
+    return long.with_columns(**guarded)
 
 
 def forecast_intermittent(

@@ -40,6 +40,7 @@ MODELS: dict[str, ModelSpec] = {
     "ets": ModelSpec("smooth", lambda name: AutoETS(model="ZZN", damped=True, alias=name)),
     "theta": ModelSpec("smooth", lambda name: Theta(alias=name)),
     "naive": ModelSpec("smooth", lambda name: Naive(alias=name)),
+    "ses": ModelSpec("smooth", lambda name: AutoETS(model="ANN", alias=name)),
     "croston_sba": ModelSpec("intermittent", lambda name: CrostonSBA(alias=name)),
     "tsb": ModelSpec("intermittent", lambda name: TSB(alpha_d=0.1, alpha_p=0.1, alias=name)),
     "imapa": ModelSpec("intermittent", lambda name: IMAPA(alias=name)),

@@ -35,6 +35,11 @@ from forecast.priors import (
 from forecast.series import demand_class, prepare_series
 
 SELECTED = "selected"
+# Below this many weeks a trend cannot be told from noise (or from a launch ramp-up): such
+# series form their own segment, whose default is the level-only "ses", fitted for all.
+YOUNG_WEEKS = 26
+COLD_START_MODEL = "ses"
+MIN_SERIES_TO_CHOOSE = 5
 
 
 class NoSalesError(ValueError):
@@ -111,9 +116,12 @@ def forecast_at(
     classes = demand_class(series) if classes is None else classes
     series = series.join(classes.select("unique_id"), on="unique_id")
     mine = priors.brands.filter(pl.col("brand") == brand.brand)
-    plan = FitPlan(brand.horizon, brand.model.candidates, brand.model.intermittent_candidates)
+    smooth = tuple(dict.fromkeys((*brand.model.candidates, COLD_START_MODEL)))
+    plan = FitPlan(brand.horizon, smooth, brand.model.intermittent_candidates)
     long, weights = forecast_series(series, classes, mine, calendar, plan, pooling, n_jobs)
-    keys = series.select("unique_id", "brand", "region", "product").unique()
+    keys = series.group_by("unique_id", "brand", "region", "product").agg(
+        history_weeks=pl.len().cast(pl.Int16)
+    )
     forecasts = long.join(keys, on="unique_id")
     if forecasts["yhat"].null_count():
         bad = forecasts.filter(pl.col("yhat").is_null())["unique_id"].unique().head(5).to_list()
@@ -201,7 +209,7 @@ def run_brand(
         brand, sales, cutoffs, priors, calendar, classes, actuals, pooling, n_jobs
     )
     chosen = choose_models(per_series, brand)
-    selected = pl.col("model") == pl.col("demand_class").replace_strict(chosen, default=None)
+    selected = pl.col("model") == segment().replace_strict(chosen, default=None)
     forecasts = final.forecasts.with_columns(is_selected=selected.fill_null(False))
     metrics = _brand_metrics(per_series, chosen).with_columns(
         brand=pl.lit(brand.brand), sector=pl.lit(brand.sector)
@@ -211,7 +219,8 @@ def run_brand(
         "n_inactive": final.n_inactive,
         "n_rows": forecasts.height,
         "selected_model": ", ".join(
-            f"{k}: {chosen[k]}" for k in sorted(classes["demand_class"].unique())
+            f"{k}: {chosen[k]}"
+            for k in sorted(final.forecasts.select(segment())["segment"].unique())
         ),
     }
     return BrandResult(forecasts, metrics, final.series_weights, summary)
@@ -239,31 +248,54 @@ def backtest(
             continue
         folds.append(fc.forecasts.with_columns(cutoff=pl.lit(cutoff)))
     if not folds:
-        return empty_scores().with_columns(demand_class=pl.lit(None, pl.String))
+        return empty_scores().with_columns(
+            demand_class=pl.lit(None, pl.String), history_weeks=pl.lit(None, pl.Int16)
+        )
     cv = pl.concat(folds)
-    return score_series(cv.join(actuals, on=["unique_id", "ds"]), actuals).join(
-        classes, on="unique_id"
+    ages = cv.select("unique_id", "cutoff", "history_weeks").unique()
+    scores = score_series(cv.join(actuals, on=["unique_id", "ds"]), actuals)
+    return scores.join(classes, on="unique_id").join(ages, on=["unique_id", "cutoff"])
+
+
+def segment() -> pl.Expr:
+    """Model-choice segment of a series: its demand class, plus ``/young`` below 26 weeks."""
+    young = pl.col("history_weeks") < YOUNG_WEEKS
+    return (
+        pl.when(young)
+        .then(pl.col("demand_class") + "/young")
+        .otherwise(pl.col("demand_class"))
+        .alias("segment")
     )
+
+
+def default_models(brand: BrandConfig) -> dict[str, str]:
+    """Model per segment before any backtest: first candidates; ``ses`` for young smooth."""
+    first, sparse = brand.model.candidates[0], brand.model.intermittent_candidates[0]
+    return {
+        "smooth": first,
+        "smooth/young": COLD_START_MODEL,
+        "intermittent": sparse,
+        "intermittent/young": sparse,
+    }
 
 
 def choose_models(per_series: pl.DataFrame, brand: BrandConfig) -> dict[str, str]:
-    """Per demand class, the model with the lowest mean MASE over series and origins.
+    """Per segment, the model with the lowest mean MASE over series and origins.
 
-    Without any backtest (a brand younger than its first origin) the first configured
-    candidate of each class is used.
+    A segment with fewer than five backtested series keeps its default: the first
+    configured candidate, or the level-only ``ses`` for young smooth series.
     """
-    chosen: dict[str, str] = {
-        "smooth": brand.model.candidates[0],
-        "intermittent": brand.model.intermittent_candidates[0],
-    }
+    chosen = default_models(brand)
     ranked = (
         per_series.filter(pl.col("mase").is_finite())
-        .group_by("demand_class", "model")
-        .agg(pl.col("mase").mean())
-        .sort("demand_class", "mase", "model")
-        .unique("demand_class", keep="first", maintain_order=True)
+        .with_columns(segment())
+        .group_by("segment", "model")
+        .agg(pl.col("mase").mean(), n=pl.col("unique_id").n_unique())
+        .filter(pl.col("n") >= MIN_SERIES_TO_CHOOSE)
+        .sort("segment", "mase", "model")
+        .unique("segment", keep="first", maintain_order=True)
     )
-    chosen.update({row["demand_class"]: row["model"] for row in ranked.iter_rows(named=True)})
+    chosen.update({row["segment"]: row["model"] for row in ranked.iter_rows(named=True)})
     return chosen
 
 
@@ -273,7 +305,7 @@ def _brand_metrics(per_series: pl.DataFrame, chosen: dict[str, str]) -> pl.DataF
         is_selected=pl.col("model") == pl.col("demand_class").replace_strict(chosen, default=None)
     )
     picked = per_series.filter(
-        pl.col("model") == pl.col("demand_class").replace_strict(chosen, default=None)
+        pl.col("model") == segment().replace_strict(chosen, default=None)
     ).with_columns(model=pl.lit(SELECTED))
     overall = summarise(
         pl.concat([picked, per_series.filter(pl.col("model") == BASELINE)]), ["cutoff", "model"]

@@ -1,8 +1,16 @@
-"""Human-readable run reports: the markdown summary attached to every flow run."""
+"""Human-readable run reports: the markdown summary and the per-sector profile plots."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+
+import matplotlib.pyplot as plt
+import polars as pl
 
 
 def run_summary_markdown(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
@@ -24,3 +32,46 @@ def run_summary_markdown(summary: dict[str, Any], rows: list[dict[str, Any]]) ->
             f"{(r.get('error') or '').replace('|', '/')[:200]} |"
         )
     return "\n".join(lines)
+
+
+def plot_sector_profiles(priors: pl.DataFrame, weights: pl.DataFrame, pool: str) -> bytes:
+    """PNG: every brand's own and shrunk season profile against its pool's profile.
+
+    Args:
+        priors: ``priors`` table rows (see ``tables.prior_rows``).
+        weights: ``prior_weights`` rows, for the legend (each brand's own weight).
+        pool: Sector (pool) id to draw.
+    """
+    season = priors.filter(pl.col("kind") == "season").with_columns(
+        pos=pl.col("key").cast(pl.Int32)
+    )
+    brands = season.filter(pl.col("level") == "brand", pl.col("pool") == pool)
+    pooled = season.filter(pl.col("level") == "sector", pl.col("pool") == pool).sort("pos")
+    group = season.filter(pl.col("level") == "group").sort("pos")
+    own_weight = dict(
+        weights.filter(pl.col("level") == "brand", pl.col("kind") == "season")
+        .select("name", "own_weight")
+        .iter_rows()
+    )
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)
+    for i, (brand, rows) in enumerate(brands.sort("pos").group_by("brand", maintain_order=True)):
+        colour = f"C{i % 10}"
+        name = str(brand[0])
+        if rows["own"].is_not_null().any():
+            ax.plot(rows["pos"], rows["own"], color=colour, lw=0.8, ls=":", alpha=0.8)
+        label = f"{name} (keeps {own_weight.get(name, 0.0):.0%})"
+        ax.plot(rows["pos"], rows["shrunk"], color=colour, lw=1.2, label=label)
+    ax.plot(pooled["pos"], pooled["shrunk"], color="black", lw=2.5, label=f"{pool} pool")
+    ax.plot(group["pos"], group["shrunk"], color="grey", lw=1.5, ls="--", label="group")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set(
+        xlabel="week of year",
+        ylabel="seasonal effect (log scale)",
+        title=f"{pool}: brand profiles (dotted: own estimate, solid: used) vs pool",
+    )
+    ax.legend(fontsize=7, ncol=2, loc="upper left")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
