@@ -83,3 +83,35 @@ def test_invalid_config_exits_2_before_any_write(tmp_path: Path) -> None:
 def test_missing_warehouse_is_one_clear_line(tmp_path: Path) -> None:
     out = runner.invoke(app, ["sql", "SELECT 1", "--warehouse", str(tmp_path / "none.duckdb")])
     assert out.exit_code == 1 and "no warehouse yet" in out.stderr
+
+
+def test_ingest_reports_refusals_and_exit_code(
+    tmp_path: Path, config_dir: Path, prefect_harness: None
+) -> None:
+    db = tmp_path / "forecast.duckdb"
+    good = tmp_path / "good.csv"
+    good.write_text(
+        "maison,region,product,week,units\nwines_a,europe,c1,2024-06-03,5\nx,europe,c1,2024-06-03,1\n"
+    )
+    args = [
+        "--warehouse",
+        str(db),
+        "--config-dir",
+        str(config_dir),
+        "--map",
+        "brand=maison",
+        "--map",
+        "ds=week",
+    ]
+    out = runner.invoke(app, ["ingest", str(good), *args])
+    assert out.exit_code == 0, out.output
+    assert "1 new" in out.stdout and "1 refused" in out.stdout and "unknown brand 'x'" in out.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("maison,region,product,week,units\nx,europe,c1,2024-06-03,1\n")
+    assert runner.invoke(app, ["ingest", str(bad), *args]).exit_code == 1
+    assert (
+        runner.invoke(
+            app, ["ingest", str(good), "--map", "brand", "--warehouse", str(db)]
+        ).exit_code
+        == 2
+    )

@@ -9,6 +9,7 @@ import pytest
 
 from forecast import warehouse as wh
 from forecast.config import ConfigError
+from forecast.ingest import IngestError
 from tests.conftest import END, START, brand_toml, write_brands
 
 pytestmark = pytest.mark.flow
@@ -134,3 +135,37 @@ def test_each_sector_gets_a_profile_plot(demo_db) -> None:  # type: ignore[no-un
         ]
     )
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
+
+
+def test_ingest_flow_is_idempotent_and_incremental(tmp_path: Path, prefect_harness: None) -> None:
+    from flows.ingest import ingest_flow
+
+    configs = write_brands(tmp_path / "brands")
+    db = tmp_path / "forecast.duckdb"
+    first = tmp_path / "week1.csv"
+    first.write_text(
+        "brand,region,product,ds,units\n"
+        "wines_a,europe,c1,2024-06-03,5\nwines_a,europe,c1,2024-06-04,5\nghost,europe,c1,2024-06-03,1\n"
+    )
+    kwargs = {"warehouse_path": str(db), "config_dir": str(configs)}
+    one = ingest_flow(path=str(first), **kwargs)
+    assert (one["inserted"], one["rejected"]) == (1, 2)
+    again = ingest_flow(path=str(first), **kwargs)
+    assert (again["inserted"], again["unchanged"], again["rejected"]) == (0, 1, 2)
+    second = tmp_path / "week2.csv"
+    second.write_text("brand,region,product,ds,units\nwines_a,europe,c1,2024-06-10,7\n")
+    assert ingest_flow(path=str(second), **kwargs)["inserted"] == 1
+    assert wh.query(db, "SELECT count(*) AS n FROM sales")["n"][0] == 2
+    refused = wh.query(db, "SELECT row_number, reason FROM rejected_sales ORDER BY row_number")
+    assert refused["row_number"].to_list() == [2, 3]
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("brand,region,product,ds,units\nghost,europe,c1,2024-06-03,1\n")
+    with pytest.raises(IngestError, match="no row could be loaded"):
+        ingest_flow(path=str(bad), **kwargs)
+    assert (
+        wh.query(db, "SELECT count(*) AS n FROM rejected_sales WHERE source = ?", [str(bad)])["n"][
+            0
+        ]
+        == 1
+    )

@@ -195,3 +195,30 @@ def test_errors_name_the_file(tmp_path: Path, db: Path) -> None:
 
 def test_writer_lock_file_is_separate(db: Path) -> None:
     assert Path(f"{db}.lock").exists() and os.path.getsize(db) > 0
+
+
+def test_upsert_is_idempotent_and_incremental(db: Path) -> None:
+    rows = _sales().with_columns(price=pl.lit(None, pl.Float64), promo=pl.lit(None, pl.Boolean))
+    refused = pl.DataFrame(
+        {
+            "row_number": [4],
+            "brand": ["x"],
+            "region": ["europe"],
+            "product": ["p"],
+            "ds": ["2024-06-03"],
+            "units": ["1"],
+            "reason": ["unknown brand 'x'"],
+        }
+    )
+    first = wh.upsert_sales(db, rows, refused, "f.csv")
+    assert first == {"inserted": 3, "updated": 0, "unchanged": 0, "rejected": 1}
+    loaded_at = wh.query(db, "SELECT loaded_at FROM sales ORDER BY brand, ds")
+    again = wh.upsert_sales(db, rows, refused, "f.csv")
+    assert again == {"inserted": 0, "updated": 0, "unchanged": 3, "rejected": 1}
+    assert wh.query(db, "SELECT loaded_at FROM sales ORDER BY brand, ds").equals(loaded_at)
+    assert wh.query(db, "SELECT count(*) AS n FROM rejected_sales")["n"][0] == 1
+    newer = rows.filter(pl.col("brand") == "b").with_columns(units=pl.lit(9.0))
+    new_week = newer.with_columns(ds=pl.lit(date(2024, 6, 10)))
+    third = wh.upsert_sales(db, pl.concat([newer, new_week]), refused.clear(), "g.csv")
+    assert third == {"inserted": 1, "updated": 1, "unchanged": 0, "rejected": 0}
+    assert wh.query(db, "SELECT count(*) AS n, sum(units) AS u FROM sales").row(0) == (4, 20.0)

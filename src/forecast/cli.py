@@ -164,6 +164,64 @@ def run(
 
 
 @app.command()
+def ingest(
+    file: Annotated[
+        Path, typer.Argument(help="CSV or Parquet: brand, region, product, ds, units.")
+    ],
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="ours=theirs column mapping, e.g. --map ds=week (repeatable)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Refuse rows after this date.")
+    ] = None,
+    date_format: Annotated[
+        str | None, typer.Option(help="strftime format of ds (ISO default).")
+    ] = None,
+    warehouse_path: WarehouseOpt = None,
+    config_dir: ConfigOpt = None,
+) -> None:
+    """Load real weekly sales; refused rows go to rejected_sales with their reason."""
+    settings = _settings(warehouse_path, config_dir)
+    _validate(settings)
+    mapping = dict(item.split("=", 1) for item in map_ or [] if "=" in item)
+    if len(mapping) != len(map_ or []):
+        err.print("[red]--map takes ours=theirs, e.g. --map ds=week_start[/]")
+        raise typer.Exit(2)
+    _prefect_defaults()
+    from flows.ingest import ingest_flow
+
+    state = ingest_flow(
+        path=str(file),
+        mapping=mapping,
+        as_of=date.fromisoformat(as_of) if as_of else None,
+        date_format=date_format,
+        warehouse_path=str(settings.warehouse),
+        config_dir=str(settings.config_dir),
+        return_state=True,
+    )
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, dict):
+        err.print(f"[bold red]nothing loaded[/]: {summary}")
+        raise typer.Exit(1)
+    console.print(
+        f"[green]{file}[/]: {summary['rows']:,} rows read — {summary['inserted']:,} new, "
+        f"{summary['updated']:,} updated, {summary['unchanged']:,} unchanged, "
+        f"[{'yellow' if summary['rejected'] else 'green'}]{summary['rejected']:,} refused[/]"
+    )
+    if summary["rejected"]:
+        _print_frame(
+            warehouse.query(
+                settings.warehouse,
+                "SELECT reason, count(*) AS rows, min(row_number) AS first_row FROM rejected_sales "
+                "WHERE source = ? GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
+                [str(file)],
+            ),
+            "refused rows (all of them are in rejected_sales)",
+        )
+
+
+@app.command()
 def demo(
     warehouse_path: WarehouseOpt = None,
     config_dir: ConfigOpt = None,

@@ -200,6 +200,53 @@ def replace_sales(path: Path, sales: pl.DataFrame, truth: pl.DataFrame | None, s
     return publish_sales(path, batch, source)
 
 
+def upsert_sales(
+    path: Path, accepted: pl.DataFrame, rejected: pl.DataFrame, source: str
+) -> dict[str, int]:
+    """Merge validated rows into ``sales`` and record refusals, in one atomic publish.
+
+    A key already present with the same values is left alone, with different values it is
+    replaced, and a new key is appended: re-ingesting a file changes nothing. The refusals
+    of ``source`` replace its earlier ones.
+
+    Returns:
+        Counts: ``inserted``, ``updated``, ``unchanged``, ``rejected``.
+    """
+    keys = "i.brand = s.brand AND i.region = s.region AND i.product = s.product AND i.ds = s.ds"
+    differs = (
+        "(s.units IS DISTINCT FROM i.units OR s.price IS DISTINCT FROM i.price "
+        "OR s.promo IS DISTINCT FROM i.promo)"
+    )
+    with publish(path) as con:
+        con.register("incoming", accepted)
+        updated = _scalar(
+            con, f"SELECT count(*) FROM incoming i JOIN sales s ON {keys} WHERE {differs}"
+        )
+        unchanged = (
+            _scalar(con, f"SELECT count(*) FROM incoming i JOIN sales s ON {keys}") - updated
+        )
+        con.execute(f"DELETE FROM sales s USING incoming i WHERE {keys} AND {differs}")
+        con.execute(
+            "INSERT INTO sales BY NAME SELECT i.*, ? AS source, now() AS loaded_at "
+            f"FROM incoming i WHERE NOT EXISTS (SELECT 1 FROM sales s WHERE {keys})",
+            [source],
+        )
+        con.execute("DELETE FROM rejected_sales WHERE source = ?", [source])
+        con.register("refused", rejected)
+        con.execute(
+            "INSERT INTO rejected_sales BY NAME "
+            "SELECT *, ? AS source, now() AS rejected_at FROM refused",
+            [source],
+        )
+    inserted = accepted.height - updated - unchanged
+    return {
+        "inserted": inserted,
+        "updated": updated,
+        "unchanged": unchanged,
+        "rejected": rejected.height,
+    }
+
+
 def read_sales(path: Path, brands: list[str], as_of: date) -> pl.DataFrame:
     """Sales of the given brands up to and including the week of ``as_of``."""
     return query(

@@ -1,0 +1,64 @@
+"""Prefect flow ``ingest``: a CSV/Parquet file of real sales, validated row by row, into DuckDB."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from forecast import warehouse
+from forecast.config import load_brands
+from forecast.ingest import IngestError, ValidatedSales, read_table, rename_columns, validate_sales
+from forecast.settings import Settings
+
+
+@task(name="write-sales", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def write_task(db: Path, checked: ValidatedSales, source: str) -> dict[str, int]:
+    return warehouse.upsert_sales(db, checked.accepted, checked.rejected, source)
+
+
+@flow(name="ingest", log_prints=True)
+def ingest_flow(
+    path: str,
+    mapping: dict[str, str] | None = None,
+    as_of: date | None = None,
+    date_format: str | None = None,
+    warehouse_path: str | None = None,
+    config_dir: str | None = None,
+) -> dict[str, Any]:
+    """Load one file of weekly sales; refused rows go to ``rejected_sales`` with a reason.
+
+    Args:
+        path: CSV or Parquet, long format ``brand, region, product, ds, units``.
+        mapping: Our column name → the file's, for other layouts.
+        as_of: Rows dated after it are refused.
+        date_format: strftime format of the ``ds`` column (ISO by default).
+
+    Raises:
+        IngestError: The file cannot be read, lacks a column, or no row could be loaded
+            (the refusals are still recorded).
+    """
+    settings = Settings()
+    db = Path(warehouse_path or settings.warehouse)
+    brands = load_brands(Path(config_dir or settings.config_dir))
+    source = str(Path(path))
+    raw = rename_columns(read_table(Path(path)), mapping or {}, source)
+    checked = validate_sales(raw, brands, as_of, date_format)
+    counts = write_task(db, checked, source)
+    summary = {"source": source, "rows": raw.height, **counts}
+    reasons = checked.rejected.group_by("reason").len().sort("len", descending=True).head(10)
+    lines = [f"# Ingest of `{source}`", "", "```json", json.dumps(summary, indent=1), "```", ""]
+    lines += ["| refused because | rows |", "|---|---:|"]
+    lines += [f"| {r} | {n} |" for r, n in reasons.iter_rows()]
+    create_markdown_artifact("\n".join(lines), key="ingest-summary")
+    print(json.dumps(summary))
+    if checked.accepted.is_empty():
+        raise IngestError(
+            f"{source}: no row could be loaded; {raw.height} refused (see rejected_sales)"
+        )
+    return summary
