@@ -262,6 +262,27 @@ def demo(
 
 
 @app.command()
+def serve(
+    api_url: Annotated[
+        str | None,
+        typer.Option(help="Prefect API [env PREFECT_API_URL, default http://127.0.0.1:4200/api]."),
+    ] = None,
+    every: Annotated[
+        int | None, typer.Option(help="Also serve forecast/every-<n>s, an interval smoke test.")
+    ] = None,
+) -> None:
+    """Start a local Prefect server if none answers, serve the deployments; Ctrl-C stops both."""
+    settings = _settings(None, None)
+    _validate(settings)
+    _prefect_defaults()
+    from flows.serve import DEFAULT_API_URL
+    from flows.serve import run as serve_deployments
+
+    url = api_url or os.environ.get("PREFECT_API_URL") or DEFAULT_API_URL
+    raise typer.Exit(serve_deployments(url, every))
+
+
+@app.command()
 def status(
     limit: Annotated[int, typer.Option(help="How many runs.")] = 10,
     warehouse_path: WarehouseOpt = None,
