@@ -28,7 +28,8 @@ ANALYST = textwrap.dedent("""
     # (DuckDB shares one instance per file inside a process, so this needs its own process).
     held = duckdb.connect(db, read_only=True) if mode == "held" else None
     report = {"reads": 0, "failed": 0, "seen": [], "errors": []}
-    state = "SELECT string_agg(DISTINCT run_id, ',' ORDER BY run_id), count(*) FROM latest_forecasts"
+    state = ("SELECT string_agg(DISTINCT run_id, ',' ORDER BY run_id), count(*) "
+             "FROM latest_forecasts")
     while not pathlib.Path(stop).exists():
         report["reads"] += 1
         try:

@@ -72,21 +72,20 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
     }
-    log = open(root / "serve.log", "wb")
-    proc = subprocess.Popen(
-        [str(FORECAST), "serve", "--api-url", api, "--every", "20"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=root,
-    )
-    try:
-        _wait(lambda: _deployments(api) >= 5, 180, "the five deployments")
-        yield api, env, db, proc, root
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        log.close()
+    with open(root / "serve.log", "wb") as log:
+        proc = subprocess.Popen(
+            [str(FORECAST), "serve", "--api-url", api, "--every", "20"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+        )
+        try:
+            _wait(lambda: _deployments(api) >= 5, 180, "the five deployments")
+            yield api, env, db, proc, root
+        finally:
+            if proc.poll() is None:
+                proc.kill()
 
 
 def _deployments(api: str) -> int:
@@ -97,7 +96,7 @@ def _deployments(api: str) -> int:
 
 
 def test_prefect_cli_run_completes_and_publishes(served) -> None:  # type: ignore[no-untyped-def]
-    api, env, db, _, root = served
+    _, env, db, _, root = served
     started = time.monotonic()
     done = subprocess.run(
         [
