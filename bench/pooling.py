@@ -22,7 +22,8 @@ from statsforecast.models import MSTL, AutoETS, Naive
 from forecast.calendar import event_calendar
 from forecast.config import SECTORS, BrandConfig, ModelSettings, load_brands
 from forecast.pipeline import default_models, forecast_at, origins, segment
-from forecast.priors import Pooling, own_estimates, pool_priors
+from forecast.pooling import Pooling, pool_priors
+from forecast.priors import own_estimates
 from forecast.series import history_bucket, prepare_series, series_id
 from forecast.synthetic import generate_sales
 

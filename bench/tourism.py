@@ -17,7 +17,8 @@ import polars as pl
 
 from forecast.calendar import event_calendar
 from forecast.pipeline import FitPlan, forecast_series
-from forecast.priors import Pooling, own_estimates, pool_priors
+from forecast.pooling import Pooling, pool_priors
+from forecast.priors import own_estimates
 
 TRAIN_END = date(2015, 10, 1)
 PLAN = FitPlan(horizon=8, smooth=("ets",), intermittent=("croston_sba",), frequency="quarterly")

@@ -22,7 +22,8 @@ from forecast import warehouse
 from forecast.calendar import event_calendar
 from forecast.config import SECTORS, BrandConfig, load_brands
 from forecast.pipeline import estimate_brand, origins, run_brand
-from forecast.priors import OwnEstimates, Pooling, Priors, pool_priors
+from forecast.pooling import Pooling, Priors, pool_priors
+from forecast.priors import OwnEstimates
 from forecast.report import plot_sector_profiles, run_summary_markdown
 from forecast.settings import Settings
 from forecast.tables import prior_rows, run_brand_rows, weight_rows

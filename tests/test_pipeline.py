@@ -10,7 +10,7 @@ import pytest
 from forecast.calendar import event_calendar
 from forecast.config import SECTORS, load_brands
 from forecast.pipeline import NoSalesError, estimate_brand, origins, run_brand
-from forecast.priors import pool_priors
+from forecast.pooling import pool_priors
 from forecast.synthetic import generate_sales
 from tests.conftest import END, START, write_brands
 

@@ -23,15 +23,8 @@ from forecast.fitting import (
 )
 from forecast.metrics import empty_scores, score_series, summarise
 from forecast.models import BASELINE
-from forecast.priors import (
-    OwnEstimates,
-    Pooling,
-    Priors,
-    own_estimates,
-    seasonal_offsets,
-    series_estimates,
-    shrink_series,
-)
+from forecast.pooling import Pooling, Priors, shrink_series
+from forecast.priors import OwnEstimates, own_estimates, seasonal_offsets, series_estimates
 from forecast.series import demand_class, prepare_series
 
 SELECTED = "selected"

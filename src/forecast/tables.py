@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from forecast.priors import Priors
+from forecast.pooling import Priors
 
 RUN_BRAND_COLUMNS = {
     "brand": pl.String,
