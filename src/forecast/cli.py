@@ -65,6 +65,25 @@ def _validate(settings: Settings) -> None:
         raise typer.Exit(2) from exc
 
 
+def _run_flow(flow_fn: Any, failure: str, **params: Any) -> dict[str, Any]:
+    """Run a flow in-process; a failed run prints ``failure`` and its error, exit code 1."""
+    state = flow_fn(**params, return_state=True)
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, dict):
+        err.print(f"[bold red]{failure}[/]: {summary}")
+        raise typer.Exit(1)
+    return summary
+
+
+def _read(fn: Any, *args: Any) -> pl.DataFrame:
+    """A warehouse read; its error becomes one red line and exit code 1."""
+    try:
+        return fn(*args)  # type: ignore[no-any-return]
+    except warehouse.WarehouseError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+
+
 def _last_complete_week() -> date:
     today = date.today()
     return today - timedelta(days=today.weekday() + 7)
@@ -101,7 +120,9 @@ def generate(
 
     last = date.fromisoformat(end) if end else _last_complete_week()
     with console.status("Generating synthetic sales…"):
-        summary = generate_sales_flow(
+        summary = _run_flow(
+            generate_sales_flow,
+            "generation failed",
             end=last,
             start=date.fromisoformat(start),
             seed=seed,
@@ -139,19 +160,16 @@ def run(
 
     started = time.perf_counter()
     with console.status("Forecasting (estimate → pool → backtest → fit → publish)…"):
-        state = forecast_flow(
+        summary = _run_flow(
+            forecast_flow,
+            "run failed",
             as_of=date.fromisoformat(as_of) if as_of else None,
             brands=brand,
             pooling=pooling,
             n_jobs=n_jobs,
             warehouse_path=str(settings.warehouse),
             config_dir=str(settings.config_dir),
-            return_state=True,
         )
-    summary = state.result(raise_on_failure=False)
-    if not isinstance(summary, dict):
-        err.print(f"[bold red]run failed[/]: {summary}")
-        raise typer.Exit(1)
     colour = {"succeeded": "green", "partial": "yellow"}.get(summary["status"], "red")
     console.print(
         f"[{colour}]run {summary['run_id']} {summary['status']}[/]: {summary['brands']} brands, "
@@ -191,19 +209,16 @@ def ingest(
     _prefect_defaults()
     from flows.ingest import ingest_flow
 
-    state = ingest_flow(
+    summary = _run_flow(
+        ingest_flow,
+        "nothing loaded",
         path=str(file),
         mapping=mapping,
         as_of=date.fromisoformat(as_of) if as_of else None,
         date_format=date_format,
         warehouse_path=str(settings.warehouse),
         config_dir=str(settings.config_dir),
-        return_state=True,
     )
-    summary = state.result(raise_on_failure=False)
-    if not isinstance(summary, dict):
-        err.print(f"[bold red]nothing loaded[/]: {summary}")
-        raise typer.Exit(1)
     console.print(
         f"[green]{file}[/]: {summary['rows']:,} rows read — {summary['inserted']:,} new, "
         f"{summary['updated']:,} updated, {summary['unchanged']:,} unchanged, "
@@ -289,11 +304,7 @@ def status(
 ) -> None:
     """Recent runs, and the brands of the latest one."""
     db = _settings(warehouse_path, None).warehouse
-    try:
-        runs = warehouse.recent_runs(db, limit)
-    except warehouse.WarehouseError as exc:
-        err.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from exc
+    runs = _read(warehouse.recent_runs, db, limit)
     _print_frame(runs, f"recent runs in {db}")
     if runs.height:
         latest = runs["run_id"][0]
@@ -317,11 +328,7 @@ def sql(
 ) -> None:
     """Run a read-only query on the warehouse and print the result."""
     db = _settings(warehouse_path, None).warehouse
-    try:
-        frame = warehouse.query(db, query)
-    except warehouse.WarehouseError as exc:
-        err.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from exc
+    frame = _read(warehouse.query, db, query)
     if fmt == "csv":
         sys.stdout.write(frame.write_csv())
     elif fmt == "json":
