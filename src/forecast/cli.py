@@ -78,7 +78,7 @@ def _run_flow(flow_fn: Any, failure: str, **params: Any) -> dict[str, Any]:
 def _read(fn: Any, *args: Any) -> pl.DataFrame:
     """A warehouse read; its error becomes one red line and exit code 1."""
     try:
-        return fn(*args)  # type: ignore[no-any-return]
+        return fn(*args)
     except warehouse.WarehouseError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
