@@ -87,17 +87,16 @@ def test_future_frame_steps() -> None:
     assert (future.group_by("unique_id").agg(pl.col("ds").min())["ds"] > frame["ds"].max()).all()
 
 
-def test_young_series_get_random_walk_intervals() -> None:
+def test_young_series_get_level_intervals() -> None:
     young = _history(panel(n_series=2, weeks=9, season=0.0, level=100.0, seed=4))
     future = future_frame(young, H).with_columns(offset=pl.lit(0.0))
     fc = forecast_smooth(young, future, ["ets", "theta"])
     _check(fc, 2, ["ets", "theta"])
-    z = young.sort("ds").group_by("unique_id").agg(sd=pl.col("y").log1p().diff().std())
-    joined = fc.join(z, on="unique_id").join(
+    sd = young.group_by("unique_id").agg(sd=pl.col("y").log1p().std(), n=pl.len())
+    joined = fc.join(sd, on="unique_id").join(
         future.select("unique_id", "ds", "step"), on=["unique_id", "ds"]
     )
     half = (joined["hi_95"].log1p() - joined["yhat"].log1p()).to_numpy()
-    expected = (
-        1.959963984540054 * joined["sd"] * joined["step"].cast(pl.Float64).sqrt()
-    ).to_numpy()
+    growth = (1 + joined["step"].cast(pl.Float64) / joined["n"]).sqrt()
+    expected = (1.959963984540054 * joined["sd"] * growth).to_numpy()
     assert_allclose(half, expected, rtol=1e-9)

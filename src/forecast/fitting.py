@@ -83,28 +83,30 @@ def forecast_smooth(
     long = (
         _wide_to_long(wide, names, with_bounds=True)
         .join(future.select("unique_id", "ds", "step", "offset"), on=["unique_id", "ds"])
-        .join(_random_walk_scale(z), on="unique_id")
+        .join(_series_scale(z), on="unique_id")
     )
     back = {c: (pl.col(c) + pl.col("offset")).exp() - 1 for c in ("yhat", *BOUNDS)}
     return _non_negative(_guard_intervals(long).with_columns(**back))
 
 
-def _random_walk_scale(z: pl.DataFrame) -> pl.DataFrame:
-    """Per series: history length and the sd of its one-step changes on the fitted scale.
+def _series_scale(z: pl.DataFrame) -> pl.DataFrame:
+    """Per series on the fitted scale: history length ``n``, the sd of its one-step changes
+    (``sd_step``) and of its values around their mean (``sd_level``).
 
-    Series with fewer than four changes take the median of the others (the brand's).
+    Series with fewer than five points take the median of the others (their brand's).
     """
     per = (
         z.sort("unique_id", "ds")
         .group_by("unique_id")
-        .agg(n=pl.len(), sd=pl.col("y").diff().drop_nulls().std())
+        .agg(n=pl.len(), sd_step=pl.col("y").diff().drop_nulls().std(), sd_level=pl.col("y").std())
     )
     own = pl.col("n") >= 5
-    typical = per.filter(own)["sd"].median()
-    fallback = float(typical) if typical is not None else 0.5  # type: ignore[arg-type]
-    return per.with_columns(
-        sd=pl.when(own & pl.col("sd").is_finite()).then(pl.col("sd")).otherwise(fallback)
-    )
+    fill = {}
+    for col in ("sd_step", "sd_level"):
+        typical = per.filter(own)[col].median()
+        fallback = float(typical) if typical is not None else 0.5  # type: ignore[arg-type]
+        fill[col] = pl.when(own & pl.col(col).is_finite()).then(pl.col(col)).otherwise(fallback)
+    return per.with_columns(**fill)
 
 
 def _guard_intervals(long: pl.DataFrame) -> pl.DataFrame:
@@ -112,23 +114,26 @@ def _guard_intervals(long: pl.DataFrame) -> pl.DataFrame:
 
     With less than ``MIN_MODEL_INTERVAL`` periods of history a model's residual variance
     rests on a handful of points (ETS can divide by almost zero, Theta can be far too
-    narrow): such series get random-walk intervals, ``± z · sd · √h``. Longer series keep
-    their model's intervals, capped at twice that width.
+    narrow): such series get level intervals, ``± z · sd_level · √(1 + h / n)`` — noise
+    around a level known from ``n`` points. Longer series keep their model's intervals,
+    capped at twice a random walk's, ``2 · z · sd_step · √h``.
     """
-    width = {lv: _Z[lv] * pl.col("sd") * pl.col("step").cast(pl.Float64).sqrt() for lv in LEVELS}
+    h = pl.col("step").cast(pl.Float64)
     young = pl.col("n") < MIN_MODEL_INTERVAL
     guarded = {}
     for lv in LEVELS:
-        lo, hi, w = pl.col(f"lo_{lv}"), pl.col(f"hi_{lv}"), width[lv]
+        level = _Z[lv] * pl.col("sd_level") * (1 + h / pl.col("n")).sqrt()
+        cap = 2 * _Z[lv] * pl.col("sd_step") * h.sqrt()
+        lo, hi = pl.col(f"lo_{lv}").fill_nan(None), pl.col(f"hi_{lv}").fill_nan(None)
         guarded[f"lo_{lv}"] = (
             pl.when(young)
-            .then(pl.col("yhat") - w)
-            .otherwise(pl.max_horizontal(lo.fill_nan(None), pl.col("yhat") - 2 * w))
+            .then(pl.col("yhat") - level)
+            .otherwise(pl.max_horizontal(lo, pl.col("yhat") - cap))
         )
         guarded[f"hi_{lv}"] = (
             pl.when(young)
-            .then(pl.col("yhat") + w)
-            .otherwise(pl.min_horizontal(hi.fill_nan(None), pl.col("yhat") + 2 * w))
+            .then(pl.col("yhat") + level)
+            .otherwise(pl.min_horizontal(hi, pl.col("yhat") + cap))
         )
     return long.with_columns(**guarded)
 
