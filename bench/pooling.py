@@ -29,6 +29,7 @@ from forecast.synthetic import generate_sales
 
 MODES: tuple[Pooling, ...] = ("partial", "none", "full")
 VARIANTS = ("snaive", "mstl", "none", "full", "partial")
+INTERVAL = ("lo_80", "hi_80", "lo_95", "hi_95", "demand_class", "history_weeks")
 FIXED = ModelSettings(candidates=("ets",), intermittent_candidates=("croston_sba",))
 
 
@@ -70,7 +71,7 @@ def _origin(
             fc = forecast_at(cfg, per_brand[b], origin, priors, calendar, mode).forecasts
             chosen = segment().replace_strict(default_models(cfg), default=None)
             picked = fc.filter(pl.col("model") == chosen).with_columns(variant=pl.lit(mode))
-            parts.append(picked.select("unique_id", "ds", "variant", "yhat"))
+            parts.append(picked.select("unique_id", "ds", "variant", "yhat", *INTERVAL))
             if mode == "partial":
                 snaive = fc.filter(pl.col("model") == "snaive").with_columns(
                     variant=pl.lit("snaive")
@@ -81,7 +82,7 @@ def _origin(
     parts.append(_mstl(sales, origin, 13))
     timings["mstl"] = time.perf_counter() - t0
     timings["bare_autoets"] = _bare_autoets_seconds(sales, origin)
-    return pl.concat(parts), timings
+    return pl.concat(parts, how="diagonal_relaxed"), timings
 
 
 def _bare_autoets_seconds(sales: pl.DataFrame, origin: date) -> float:
@@ -106,15 +107,39 @@ def run(config_dir: Path, end: date, n_origins: int, seed: int = 0) -> dict[str,
     actual = sales.with_columns(series_id()).select("unique_id", "ds", y="units")
     truth = data.truth.with_columns(series_id()).select("unique_id", "ds", "mu")
     sectors = {b: c.sector for b, c in brands.items()}
-    scored, times = [], []
+    scored, times, covered = [], [], []
     for origin in cutoffs:
         fc, timing = _origin(brands, sales, origin, calendar)
         times.append({"origin": origin, **timing})
         scored.append(_score(fc, actual, truth, sales, origin, sectors))
+        covered.append(
+            fc.filter(pl.col("variant") == "partial").join(actual, on=["unique_id", "ds"])
+        )
         print(
             f"origin {origin}: " + ", ".join(f"{k} {v:.1f}s" for k, v in timing.items()), flush=True
         )
-    return {"scores": pl.concat(scored), "timings": pl.DataFrame(times)}
+    return {
+        "scores": pl.concat(scored),
+        "timings": pl.DataFrame(times),
+        "coverage": coverage(pl.concat(covered)),
+    }
+
+
+def coverage(rows: pl.DataFrame) -> pl.DataFrame:
+    """Share of actuals inside the 80 % and 95 % intervals, by demand class and age."""
+    inside = {
+        f"coverage_{lv}": (
+            (pl.col("y") >= pl.col(f"lo_{lv}")) & (pl.col("y") <= pl.col(f"hi_{lv}"))
+        ).mean()
+        for lv in (80, 95)
+    }
+    age = pl.when(pl.col("history_weeks") < 26).then(pl.lit("<26w")).otherwise(pl.lit(">=26w"))
+    return (
+        rows.with_columns(history=age)
+        .group_by("demand_class", "history")
+        .agg(**inside, points=pl.len())
+        .sort("demand_class", "history")
+    )
 
 
 def _score(

@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from forecast import warehouse
-from forecast.calendar import event_calendar
+from forecast.calendar import event_calendar, monday_on_or_before
 from forecast.config import SECTORS, BrandConfig, load_brands
 from forecast.pipeline import estimate_brand, origins, run_brand
 from forecast.pooling import Pooling, Priors, pool_priors
@@ -154,7 +154,8 @@ def forecast_flow(
     """Forecast every brand (or the listed ones) from ``as_of`` and publish the run.
 
     Args:
-        as_of: Forecast origin; only sales up to its week are used. Default: last sales week.
+        as_of: Forecast origin; only sales up to its week (Monday) are used. Default: the
+            last week with sales.
         brands: Brand ids to run; default all brands in the config folder.
         pooling: ``partial`` (default), or ``none`` / ``full`` to run the extremes.
         n_jobs: statsforecast worker processes inside each brand task.
@@ -164,7 +165,7 @@ def forecast_flow(
     settings = Settings()
     db = Path(warehouse_path or settings.warehouse)
     configs = _select(load_brands(Path(config_dir or settings.config_dir)), brands)
-    as_of = as_of or warehouse.as_of_default(db)
+    as_of = monday_on_or_before(as_of or warehouse.as_of_default(db))  # weeks start on Monday
     run_id, config_hash = run_key(as_of, configs, pooling)
     started = time.perf_counter()
     abandoned = open_run_task(

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 from numpy.testing import assert_allclose
 
 from forecast.fitting import (
@@ -100,3 +101,10 @@ def test_young_series_get_level_intervals() -> None:
     growth = (1 + joined["step"].cast(pl.Float64) / joined["n"]).sqrt()
     expected = (1.959963984540054 * joined["sd"] * growth).to_numpy()
     assert_allclose(half, expected, rtol=1e-9)
+
+
+def test_a_model_of_the_wrong_family_is_refused() -> None:
+    history = _history(panel(n_series=1, weeks=20))
+    future = future_frame(history, H).with_columns(offset=pl.lit(0.0))
+    with pytest.raises(KeyError, match=r"not smooth model\(s\): \['croston_sba'\]"):
+        forecast_smooth(history, future, ["croston_sba"])

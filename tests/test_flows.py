@@ -93,7 +93,10 @@ def test_rerun_replaces_and_as_of_replays(demo_db) -> None:  # type: ignore[no-u
     db, configs, _first = demo_db
     again = forecast_flow(warehouse_path=str(db), config_dir=str(configs), brands=["wines_a"])
     past = forecast_flow(
-        as_of=date(2024, 9, 30), warehouse_path=str(db), config_dir=str(configs), brands=["wines_a"]
+        as_of=date(2024, 10, 2),  # a Wednesday: the run is that week's, 2024-09-30
+        warehouse_path=str(db),
+        config_dir=str(configs),
+        brands=["wines_a"],
     )
     assert past["run_id"].startswith("2024-09-30")
     runs = wh.query(db, "SELECT run_id, status FROM forecast_runs")

@@ -79,7 +79,8 @@ def forecast_smooth(
         return _empty()
     horizon = int(future["step"].max())  # type: ignore[arg-type]
     z = history.with_columns(y=pl.col("y").clip(0).log1p() - pl.col("offset"))
-    wide = _run(build_models(names), z, horizon, level=True, n_jobs=n_jobs, frequency=frequency)
+    models = build_models(names, "smooth")
+    wide = _run(models, z, horizon, level=True, n_jobs=n_jobs, frequency=frequency)
     long = (
         _wide_to_long(wide, names, with_bounds=True)
         .join(future.select("unique_id", "ds", "step", "offset"), on=["unique_id", "ds"])
@@ -146,7 +147,8 @@ def forecast_intermittent(
         return _empty()
     horizon = int(future["step"].max())  # type: ignore[arg-type]
     adjusted = history.with_columns(y=pl.col("y").clip(0) * (-pl.col("offset")).exp())
-    wide = _run(build_models(names), adjusted, horizon, level=False, n_jobs=1, frequency=frequency)
+    models = build_models(names, "intermittent")
+    wide = _run(models, adjusted, horizon, level=False, n_jobs=1, frequency=frequency)
     dispersion = adjusted.group_by("unique_id").agg(
         phi=(pl.col("y").var() / pl.col("y").mean()).fill_nan(1.0).fill_null(1.0).clip(1.0, 50.0)
     )

@@ -49,11 +49,16 @@ MODELS: dict[str, ModelSpec] = {
 BASELINE = "snaive"
 
 
-def build_models(names: tuple[str, ...] | list[str]) -> list[Any]:
-    """statsforecast model instances for the given registry names."""
-    unknown = [n for n in names if n not in MODELS]
-    if unknown:
-        raise KeyError(f"unknown model(s) {unknown}; known: {sorted(MODELS)}")
+def build_models(names: tuple[str, ...] | list[str], family: Family) -> list[Any]:
+    """statsforecast model instances for registry names, all of the given family.
+
+    Raises:
+        KeyError: A name is unknown or belongs to the other family (its input would be wrong).
+    """
+    wrong = [n for n in names if n not in MODELS or MODELS[n].family != family]
+    if wrong:
+        known = sorted(n for n, spec in MODELS.items() if spec.family == family)
+        raise KeyError(f"not {family} model(s): {wrong}; {family} models: {known}")
     return [MODELS[n].build(n) for n in names]
 
 

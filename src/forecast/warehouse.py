@@ -257,16 +257,6 @@ def read_sales(path: Path, brands: list[str], as_of: date) -> pl.DataFrame:
     )
 
 
-def read_truth(path: Path, brands: list[str], start: date, end: date) -> pl.DataFrame:
-    """Expected demand (synthetic data only) of the given brands between two dates."""
-    return query(
-        path,
-        "SELECT brand, region, product, ds, mu FROM sales_truth "
-        "WHERE brand IN (SELECT unnest(?)) AND ds BETWEEN ? AND ?",
-        [brands, start, end],
-    )
-
-
 def open_run(path: Path, run: dict[str, Any]) -> int:
     """Record a run as ``running`` (replacing any earlier run with the same id).
 
