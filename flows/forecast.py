@@ -81,7 +81,10 @@ def forecast_task(
         "brand": brand.brand,
         "sector": brand.sector,
         "config_hash": brand.config_hash,
+        "seconds": 0.0,
     }
+    if brand.launch_date > as_of:  # replaying a week before the brand existed
+        return {**row, "status": "skipped", "error": f"launches {brand.launch_date}, after {as_of}"}
     try:
         sales = warehouse.read_sales(db, [brand.brand], as_of)
         row.update(_watermark(sales))
@@ -188,7 +191,8 @@ def forecast_flow(
         finish_run_task(db, run_id, "failed", {"message": f"{type(exc).__name__}: {exc}"})
         raise
     failed = [r["brand"] for r in rows if r["status"] == "failed"]
-    status = "failed" if len(failed) == len(rows) else "partial" if failed else "succeeded"
+    ran = [r for r in rows if r["status"] != "skipped"]
+    status = "failed" if len(failed) == len(ran) else "partial" if failed else "succeeded"
     n_series = sum(r.get("n_series", 0) for r in rows)
     message = f"failed brands: {', '.join(failed)}" if failed else None
     written = finish_run_task(db, run_id, status, {"n_series": n_series, "message": message})

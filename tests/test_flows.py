@@ -96,9 +96,11 @@ def test_rerun_replaces_and_as_of_replays(demo_db) -> None:  # type: ignore[no-u
         as_of=date(2024, 10, 2),  # a Wednesday: the run is that week's, 2024-09-30
         warehouse_path=str(db),
         config_dir=str(configs),
-        brands=["wines_a"],
+        brands=["wines_a", "young_b"],  # young_b launches on 2024-10-21
     )
-    assert past["run_id"].startswith("2024-09-30")
+    assert past["run_id"].startswith("2024-09-30") and past["status"] == "succeeded"
+    skipped = wh.query(db, "SELECT brand, error FROM run_brands WHERE status = 'skipped'")
+    assert skipped.rows() == [("young_b", "launches 2024-10-21, after 2024-09-30")]
     runs = wh.query(db, "SELECT run_id, status FROM forecast_runs")
     assert runs["run_id"].n_unique() == runs.height == 3
     # Re-running exactly the same run key replaces it instead of duplicating.

@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS run_brands (
     run_id        VARCHAR NOT NULL,
     brand         VARCHAR NOT NULL,
     sector        VARCHAR NOT NULL,
-    status        VARCHAR NOT NULL,  -- succeeded | failed
+    status        VARCHAR NOT NULL,  -- succeeded | failed | skipped (launches after as_of)
     config_hash   VARCHAR NOT NULL,
     data_rows     BIGINT,
     data_max_ds   DATE,
