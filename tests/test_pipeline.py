@@ -81,8 +81,11 @@ def test_young_brand_without_backtest_uses_the_cold_start_model(setup) -> None: 
 
 def test_brand_without_sales_is_a_clear_error(setup) -> None:  # type: ignore[no-untyped-def]
     brands, sales, cal, priors = setup
-    with pytest.raises(NoSalesError, match="brand 'wines_a': no active series"):
+    with pytest.raises(NoSalesError, match=r"brand 'wines_a': no active series.*no sales rows"):
         run_brand(brands["wines_a"], sales.filter(pl.col("brand") == "nobody"), END, priors, cal)
+    zeros = sales.filter(pl.col("brand") == "wines_a").with_columns(units=pl.lit(0.0))
+    with pytest.raises(NoSalesError, match="all 6 series have sold nothing in the 26 weeks"):
+        run_brand(brands["wines_a"], zeros, END, priors, cal)
 
 
 def test_backtest_beats_seasonal_naive_on_smooth_brand(setup) -> None:  # type: ignore[no-untyped-def]

@@ -25,7 +25,7 @@ from forecast.metrics import empty_scores, score_series, summarise
 from forecast.models import BASELINE
 from forecast.pooling import Pooling, Priors, shrink_series
 from forecast.priors import OwnEstimates, own_estimates, seasonal_offsets, series_estimates
-from forecast.series import demand_class, prepare_series
+from forecast.series import INACTIVE_AFTER_WEEKS, demand_class, prepare_series
 
 SELECTED = "selected"
 # Below this many weeks a trend cannot be told from noise (or from a launch ramp-up): such
@@ -105,7 +105,13 @@ def forecast_at(
     """
     series, inactive = prepare_series(sales, as_of)
     if series.is_empty():
-        raise NoSalesError(f"brand {brand.brand!r}: no active series with sales up to {as_of}")
+        why = (
+            f"all {inactive.height} series have sold nothing in the "
+            f"{INACTIVE_AFTER_WEEKS} weeks up to {as_of}"
+            if inactive.height
+            else f"no sales rows up to {as_of}"
+        )
+        raise NoSalesError(f"brand {brand.brand!r}: no active series to forecast: {why}")
     classes = demand_class(series) if classes is None else classes
     series = series.join(classes.select("unique_id"), on="unique_id")
     mine = priors.brands.filter(pl.col("brand") == brand.brand)
