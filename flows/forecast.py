@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_image_artifact, create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
@@ -127,10 +127,12 @@ def plot_task(db: Path, run_id: str, priors: pl.DataFrame, weights: pl.DataFrame
         path = folder / f"{pool}.png"
         path.write_bytes(png)
         paths.append(path)
-        create_image_artifact(
-            image_url="data:image/png;base64," + base64.b64encode(png).decode(),
+        # Embedded in markdown: the UI draws it without printing a 100 kB data URL.
+        image = "data:image/png;base64," + base64.b64encode(png).decode()
+        create_markdown_artifact(
+            f"# {pool}: season profiles\n\n![{pool} profiles]({image})\n\nFile: `{path}`",
             key=f"priors-{pool.replace('_', '-')}",
-            description=f"{pool}: brand season profiles vs the pooled profile ({path})",
+            description=f"{pool}: brand season profiles vs the pooled profile",
         )
     return paths
 

@@ -140,6 +140,15 @@ def test_each_sector_gets_a_profile_plot(demo_db) -> None:  # type: ignore[no-un
         ]
     )
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
+    from prefect.artifacts import Artifact
+
+    artifact = Artifact.get("priors-wines-spirits")
+    assert artifact is not None and "![wines_spirits profiles](data:image/png;base64," in str(
+        artifact.data
+    )
+    summary_artifact = Artifact.get("forecast-run-summary")  # the latest run's
+    assert summary_artifact is not None
+    assert "| brand | sector | status | series | rows |" in str(summary_artifact.data)
 
 
 def test_ingest_flow_is_idempotent_and_incremental(tmp_path: Path, prefect_harness: None) -> None:
