@@ -28,27 +28,9 @@ RUN_BRAND_COLUMNS = {
 
 def prior_rows(priors: Priors) -> pl.DataFrame:
     """``priors`` table rows: brand profiles plus sector and group profiles."""
-    brands = priors.brands.select(
-        level=pl.lit("brand"),
-        pool="pool",
-        brand="brand",
-        kind="kind",
-        key="key",
-        own="own",
-        pooled="pooled",
-        shrunk="shrunk",
-    )
-    pools = priors.pools.select(
-        "level",
-        "pool",
-        brand=pl.lit(None, pl.String),
-        kind="kind",
-        key="key",
-        own="own",
-        pooled="pooled",
-        shrunk="shrunk",
-    )
-    return pl.concat([brands, pools], how="vertical_relaxed")
+    brands = priors.brands.with_columns(level=pl.lit("brand"))
+    pools = priors.pools.with_columns(brand=pl.lit(None, pl.String))
+    return pl.concat([brands, pools], how="diagonal_relaxed")
 
 
 def weight_rows(

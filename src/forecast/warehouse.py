@@ -93,8 +93,9 @@ def publish(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """
     path = Path(path)
     with _writer_lock(path):
-        for stale in path.parent.glob(f"{path.name}.*.tmp"):  # left by a killed writer
-            stale.unlink()
+        for pattern in (f"{path.name}.*.tmp", f"{path.name}.*.tmp.wal"):  # a killed writer's
+            for stale in path.parent.glob(pattern):
+                stale.unlink()
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         if path.exists():
             shutil.copyfile(path, tmp)
