@@ -115,3 +115,19 @@ def test_ingest_reports_refusals_and_exit_code(
         ).exit_code
         == 2
     )
+
+
+def test_a_bad_date_is_a_usage_error(config_dir: Path, tmp_path: Path) -> None:
+    out = runner.invoke(
+        app,
+        [
+            "run",
+            "--as-of",
+            "2026-13-01",
+            "--config-dir",
+            str(config_dir),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+        ],
+    )
+    assert out.exit_code == 2 and "'2026-13-01' is not a date like 2026-06-01" in out.output

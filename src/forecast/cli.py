@@ -84,6 +84,18 @@ def _read(fn: Any, *args: Any) -> pl.DataFrame:
         raise typer.Exit(1) from exc
 
 
+def _iso_date(value: str | None, option: str) -> date | None:
+    """An ISO date option, or a usage error naming the option."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date like 2026-06-01", param_hint=option
+        ) from None
+
+
 def _last_complete_week() -> date:
     today = date.today()
     return today - timedelta(days=today.weekday() + 7)
@@ -118,13 +130,13 @@ def generate(
     _prefect_defaults()
     from flows.generate import generate_sales_flow
 
-    last = date.fromisoformat(end) if end else _last_complete_week()
+    last = _iso_date(end, "--end") or _last_complete_week()
     with console.status("Generating synthetic sales…"):
         summary = _run_flow(
             generate_sales_flow,
             "generation failed",
             end=last,
-            start=date.fromisoformat(start),
+            start=_iso_date(start, "--start"),
             seed=seed,
             scale=scale,
             brands=brand,
@@ -163,7 +175,7 @@ def run(
         summary = _run_flow(
             forecast_flow,
             "run failed",
-            as_of=date.fromisoformat(as_of) if as_of else None,
+            as_of=_iso_date(as_of, "--as-of"),
             brands=brand,
             pooling=pooling,
             n_jobs=n_jobs,
@@ -214,7 +226,7 @@ def ingest(
         "nothing loaded",
         path=str(file),
         mapping=mapping,
-        as_of=date.fromisoformat(as_of) if as_of else None,
+        as_of=_iso_date(as_of, "--as-of"),
         date_format=date_format,
         warehouse_path=str(settings.warehouse),
         config_dir=str(settings.config_dir),
