@@ -108,3 +108,14 @@ def test_a_model_of_the_wrong_family_is_refused() -> None:
     future = future_frame(history, H).with_columns(offset=pl.lit(0.0))
     with pytest.raises(KeyError, match=r"not smooth model\(s\): \['croston_sba'\]"):
         forecast_smooth(history, future, ["croston_sba"])
+
+
+def test_own_seasonality_models_run_only_on_two_seasons_of_history() -> None:
+    long = panel(n_series=1, weeks=120, season=0.6, level=80.0, seed=1)
+    short = panel(n_series=1, weeks=40, seed=2).with_columns(unique_id=pl.lit("b/europe/short"))
+    history = _history(pl.concat([long, short]), offset=0.3)  # mstl ignores the priors' offset
+    future = future_frame(history, H).with_columns(offset=pl.lit(0.3))
+    fc = forecast_smooth(history, future, ["ets", "mstl"])
+    assert fc.filter(pl.col("model") == "mstl")["unique_id"].unique().to_list() == ["b/europe/p0"]
+    assert fc.filter(pl.col("model") == "ets").height == 2 * H
+    _check(fc.filter(pl.col("model") == "mstl"), 1, ["mstl"])

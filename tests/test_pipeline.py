@@ -79,6 +79,26 @@ def test_young_brand_without_backtest_uses_the_cold_start_model(setup) -> None: 
     assert result.summary["n_series"] == 6
 
 
+def test_mstl_candidate_serves_long_series_and_every_series_keeps_one_choice(setup) -> None:  # type: ignore[no-untyped-def]
+    from forecast.config import ModelSettings
+
+    brands, sales, cal, priors = setup
+    brand = brands["selective_a"].model_copy(
+        update={"model": ModelSettings(candidates=("mstl", "ets"))}
+    )
+    result = run_brand(brand, sales.filter(pl.col("brand") == "selective_a"), END, priors, cal)
+    fc = result.forecasts
+    assert (fc.filter(pl.col("model") == "mstl")["history_weeks"] >= 104).all()
+    chosen = (
+        fc.filter(pl.col("is_selected"))
+        .group_by("unique_id")
+        .agg(pl.col("model").n_unique(), pl.len())
+    )
+    assert chosen.height == fc["unique_id"].n_unique()
+    assert (chosen["model"] == 1).all() and (chosen["len"] == 13).all()
+    assert "smooth/long" in result.summary["selected_model"]
+
+
 def test_brand_without_sales_is_a_clear_error(setup) -> None:  # type: ignore[no-untyped-def]
     brands, sales, cal, priors = setup
     with pytest.raises(NoSalesError, match=r"brand 'wines_a': no active series.*no sales rows"):

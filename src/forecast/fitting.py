@@ -22,7 +22,14 @@ from statsforecast import StatsForecast
 from statsforecast.models import Naive
 
 from forecast.calendar import POLARS_INTERVAL, SEASON_LENGTH, Frequency
-from forecast.models import BASELINE, build_models, fallback_model, seasonal_naive
+from forecast.models import (
+    BASELINE,
+    Family,
+    build_models,
+    fallback_model,
+    family_of,
+    seasonal_naive,
+)
 
 LEVELS = (80, 95)
 _Z = {80: 1.2815515655446004, 95: 1.959963984540054}  # two-sided normal quantiles
@@ -74,12 +81,44 @@ def forecast_smooth(
     n_jobs: int = 1,
     frequency: Frequency = "weekly",
 ) -> pl.DataFrame:
-    """Smooth-demand models on ``log1p(y) - offset``; returns long forecasts."""
+    """Smooth-demand models; returns long forecasts.
+
+    ``smooth``-family models fit ``log1p(y) - offset`` (the pooled priors removed);
+    ``seasonal``-family ones (own seasonality) fit ``log1p(y)`` of the series with at least
+    two full seasons only — shorter series get no rows for them.
+    """
+    own = [n for n in names if family_of(n) == "seasonal"]
+    plain = [n for n in names if n not in own]
+    m = SEASON_LENGTH[frequency]
+    long_ids = history.group_by("unique_id").len().filter(pl.col("len") >= 2 * m)
+    parts = [
+        _fit_log_scale(history, future, plain, "smooth", n_jobs, frequency),
+        _fit_log_scale(
+            history.join(long_ids.select("unique_id"), on="unique_id").with_columns(offset=0.0),
+            future.with_columns(offset=0.0),
+            own,
+            "seasonal",
+            n_jobs,
+            frequency,
+        ),
+    ]
+    return pl.concat(parts)
+
+
+def _fit_log_scale(
+    history: pl.DataFrame,
+    future: pl.DataFrame,
+    names: list[str],
+    family: Family,
+    n_jobs: int,
+    frequency: Frequency,
+) -> pl.DataFrame:
+    """Fit ``log1p(y) - offset``; map forecasts and bounds back with ``expm1(· + offset)``."""
     if history.is_empty() or not names:
         return _empty()
     horizon = int(future["step"].max())  # type: ignore[arg-type]
     z = history.with_columns(y=pl.col("y").clip(0).log1p() - pl.col("offset"))
-    models = build_models(names, "smooth")
+    models = build_models(names, family, SEASON_LENGTH[frequency])
     wide = _run(models, z, horizon, level=True, n_jobs=n_jobs, frequency=frequency)
     long = (
         _wide_to_long(wide, names, with_bounds=True)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from statsforecast.models import (
     ADIDA,
     IMAPA,
+    MSTL,
     TSB,
     AutoETS,
     CrostonSBA,
@@ -17,7 +18,7 @@ from statsforecast.models import (
     Theta,
 )
 
-Family = Literal["smooth", "intermittent"]
+Family = Literal["smooth", "seasonal", "intermittent"]
 
 
 @dataclass(frozen=True)
@@ -26,30 +27,48 @@ class ModelSpec:
 
     Attributes:
         family: ``smooth`` models fit de-seasonalised log1p series and give their own
-            intervals; ``intermittent`` ones fit de-seasonalised units and get
-            negative-binomial intervals around their rate.
-        build: Returns a fresh statsforecast model carrying the registry name as alias.
+            intervals; ``seasonal`` ones fit the log1p series with their *own* seasonality
+            (no priors) and only run on series with two full seasons; ``intermittent`` ones
+            fit de-seasonalised units and get negative-binomial intervals around their rate.
+        build: Returns a fresh statsforecast model for (registry name, season length).
     """
 
     family: Family
-    build: Callable[[str], Any]
+    build: Callable[[str, int], Any]
 
 
 MODELS: dict[str, ModelSpec] = {
     # Damped: on short weekly series an undamped trend extrapolates wildly.
-    "ets": ModelSpec("smooth", lambda name: AutoETS(model="ZZN", damped=True, alias=name)),
-    "theta": ModelSpec("smooth", lambda name: Theta(alias=name)),
-    "naive": ModelSpec("smooth", lambda name: Naive(alias=name)),
-    "ses": ModelSpec("smooth", lambda name: AutoETS(model="ANN", alias=name)),
-    "croston_sba": ModelSpec("intermittent", lambda name: CrostonSBA(alias=name)),
-    "tsb": ModelSpec("intermittent", lambda name: TSB(alpha_d=0.1, alpha_p=0.1, alias=name)),
-    "imapa": ModelSpec("intermittent", lambda name: IMAPA(alias=name)),
-    "adida": ModelSpec("intermittent", lambda name: ADIDA(alias=name)),
+    "ets": ModelSpec("smooth", lambda name, m: AutoETS(model="ZZN", damped=True, alias=name)),
+    "theta": ModelSpec("smooth", lambda name, m: Theta(alias=name)),
+    "naive": ModelSpec("smooth", lambda name, m: Naive(alias=name)),
+    "ses": ModelSpec("smooth", lambda name, m: AutoETS(model="ANN", alias=name)),
+    # A series' own seasonality, for long histories: seasonal ETS with 52 states is slow
+    # and rarely chosen, MSTL's decomposition is cheap (~14 ms a series).
+    "mstl": ModelSpec(
+        "seasonal",
+        lambda name, m: MSTL(
+            season_length=m, trend_forecaster=AutoETS(model="ZZN", damped=True), alias=name
+        ),
+    ),
+    "croston_sba": ModelSpec("intermittent", lambda name, m: CrostonSBA(alias=name)),
+    "tsb": ModelSpec("intermittent", lambda name, m: TSB(alpha_d=0.1, alpha_p=0.1, alias=name)),
+    "imapa": ModelSpec("intermittent", lambda name, m: IMAPA(alias=name)),
+    "adida": ModelSpec("intermittent", lambda name, m: ADIDA(alias=name)),
 }
 BASELINE = "snaive"
 
 
-def build_models(names: tuple[str, ...] | list[str], family: Family) -> list[Any]:
+def family_of(name: str) -> Family:
+    """The family of a registered model (KeyError naming the known ones otherwise)."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    return MODELS[name].family
+
+
+def build_models(
+    names: tuple[str, ...] | list[str], family: Family, season_length: int = 1
+) -> list[Any]:
     """statsforecast model instances for registry names, all of the given family.
 
     Raises:
@@ -59,7 +78,7 @@ def build_models(names: tuple[str, ...] | list[str], family: Family) -> list[Any
     if wrong:
         known = sorted(n for n, spec in MODELS.items() if spec.family == family)
         raise KeyError(f"not {family} model(s): {wrong}; {family} models: {known}")
-    return [MODELS[n].build(n) for n in names]
+    return [MODELS[n].build(n, season_length) for n in names]
 
 
 def fallback_model() -> Any:

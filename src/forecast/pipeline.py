@@ -22,7 +22,7 @@ from forecast.fitting import (
     future_frame,
 )
 from forecast.metrics import empty_scores, score_series, summarise
-from forecast.models import BASELINE
+from forecast.models import BASELINE, family_of
 from forecast.pooling import Pooling, Priors, shrink_series
 from forecast.priors import OwnEstimates, own_estimates, seasonal_offsets, series_estimates
 from forecast.series import INACTIVE_AFTER_WEEKS, demand_class, prepare_series
@@ -31,6 +31,7 @@ SELECTED = "selected"
 # Below this many weeks a trend cannot be told from noise (or from a launch ramp-up): such
 # series form their own segment, whose default is the level-only "ses", fitted for all.
 YOUNG_WEEKS = 26
+LONG_WEEKS = 104  # two seasons: own-seasonality models (``mstl``) need them
 COLD_START_MODEL = "ses"
 MIN_SERIES_TO_CHOOSE = 5
 
@@ -257,21 +258,30 @@ def backtest(
 
 
 def segment() -> pl.Expr:
-    """Model-choice segment of a series: its demand class, plus ``/young`` below 26 weeks."""
-    young = pl.col("history_weeks") < YOUNG_WEEKS
+    """Model-choice segment of a series: its demand class, plus ``/young`` below 26 weeks,
+    or ``/long`` for smooth series with two full seasons (where own-seasonality models run).
+    """
+    weeks = pl.col("history_weeks")
+    smooth = pl.col("demand_class") == "smooth"
     return (
-        pl.when(young)
+        pl.when(weeks < YOUNG_WEEKS)
         .then(pl.col("demand_class") + "/young")
+        .when(smooth & (weeks >= LONG_WEEKS))
+        .then(pl.lit("smooth/long"))
         .otherwise(pl.col("demand_class"))
         .alias("segment")
     )
 
 
 def default_models(brand: BrandConfig) -> dict[str, str]:
-    """Model per segment before any backtest: first candidates; ``ses`` for young smooth."""
-    first, sparse = brand.model.candidates[0], brand.model.intermittent_candidates[0]
+    """Model per segment before any backtest: the first candidate that runs there;
+    ``ses`` for young smooth series."""
+    candidates = brand.model.candidates
+    plain = next((c for c in candidates if family_of(c) == "smooth"), COLD_START_MODEL)
+    sparse = brand.model.intermittent_candidates[0]
     return {
-        "smooth": first,
+        "smooth/long": candidates[0],
+        "smooth": plain,
         "smooth/young": COLD_START_MODEL,
         "intermittent": sparse,
         "intermittent/young": sparse,
