@@ -21,7 +21,7 @@ from statsforecast.models import MSTL, AutoETS, Naive
 
 from forecast.calendar import event_calendar
 from forecast.config import SECTORS, BrandConfig, ModelSettings, load_brands
-from forecast.pipeline import default_models, forecast_at, origins, segment
+from forecast.pipeline import default_models, forecast_at, is_chosen, origins
 from forecast.pooling import Pooling, pool_priors
 from forecast.priors import own_estimates
 from forecast.series import history_bucket, prepare_series, series_id
@@ -69,8 +69,7 @@ def _origin(
             if per_brand[b].filter(pl.col("ds") <= origin).is_empty():
                 continue
             fc = forecast_at(cfg, per_brand[b], origin, priors, calendar, mode).forecasts
-            chosen = segment().replace_strict(default_models(cfg), default=None)
-            picked = fc.filter(pl.col("model") == chosen).with_columns(variant=pl.lit(mode))
+            picked = fc.filter(is_chosen(default_models(cfg))).with_columns(variant=pl.lit(mode))
             parts.append(picked.select("unique_id", "ds", "variant", "yhat", *INTERVAL))
             if mode == "partial":
                 snaive = fc.filter(pl.col("model") == "snaive").with_columns(

@@ -65,9 +65,15 @@ def _validate(settings: Settings) -> None:
         raise typer.Exit(2) from exc
 
 
-def _run_flow(flow_fn: Any, failure: str, **params: Any) -> dict[str, Any]:
-    """Run a flow in-process; a failed run prints ``failure`` and its error, exit code 1."""
-    state = flow_fn(**params, return_state=True)
+def _run_flow(flow_fn: Any, failure: str, settings: Settings, **params: Any) -> dict[str, Any]:
+    """Run a flow in-process on ``settings``' warehouse and configs; a failed run prints
+    ``failure`` and its error, exit code 1."""
+    state = flow_fn(
+        **params,
+        warehouse_path=str(settings.warehouse),
+        config_dir=str(settings.config_dir),
+        return_state=True,
+    )
     summary = state.result(raise_on_failure=False)
     if not isinstance(summary, dict):
         err.print(f"[bold red]{failure}[/]: {summary}")
@@ -135,13 +141,12 @@ def generate(
         summary = _run_flow(
             generate_sales_flow,
             "generation failed",
+            settings,
             end=last,
             start=_iso_date(start, "--start"),
             seed=seed,
             scale=scale,
             brands=brand,
-            warehouse_path=str(settings.warehouse),
-            config_dir=str(settings.config_dir),
         )
     console.print(
         f"[green]sales written[/]: {summary['rows']:,} rows, {summary['series']:,} series, "
@@ -175,12 +180,11 @@ def run(
         summary = _run_flow(
             forecast_flow,
             "run failed",
+            settings,
             as_of=_iso_date(as_of, "--as-of"),
             brands=brand,
             pooling=pooling,
             n_jobs=n_jobs,
-            warehouse_path=str(settings.warehouse),
-            config_dir=str(settings.config_dir),
         )
     colour = {"succeeded": "green", "partial": "yellow"}.get(summary["status"], "red")
     console.print(
@@ -224,12 +228,11 @@ def ingest(
     summary = _run_flow(
         ingest_flow,
         "nothing loaded",
+        settings,
         path=str(file),
         mapping=mapping,
         as_of=_iso_date(as_of, "--as-of"),
         date_format=date_format,
-        warehouse_path=str(settings.warehouse),
-        config_dir=str(settings.config_dir),
     )
     console.print(
         f"[green]{file}[/]: {summary['rows']:,} rows read — {summary['inserted']:,} new, "

@@ -209,8 +209,7 @@ def run_brand(
         brand, sales, cutoffs, priors, calendar, classes, actuals, pooling, n_jobs
     )
     chosen = choose_models(per_series, brand)
-    selected = pl.col("model") == segment().replace_strict(chosen, default=None)
-    forecasts = final.forecasts.with_columns(is_selected=selected.fill_null(False))
+    forecasts = final.forecasts.with_columns(is_selected=is_chosen(chosen).fill_null(False))
     metrics = _brand_metrics(per_series, chosen).with_columns(
         brand=pl.lit(brand.brand), sector=pl.lit(brand.sector)
     )
@@ -273,6 +272,11 @@ def segment() -> pl.Expr:
     )
 
 
+def is_chosen(chosen: dict[str, str]) -> pl.Expr:
+    """True on rows whose model is the one chosen for their series' segment."""
+    return pl.col("model") == segment().replace_strict(chosen, default=None)
+
+
 def default_models(brand: BrandConfig) -> dict[str, str]:
     """Model per segment before any backtest: the first candidate that runs there;
     ``ses`` for young smooth series."""
@@ -313,9 +317,7 @@ def _brand_metrics(per_series: pl.DataFrame, chosen: dict[str, str]) -> pl.DataF
     by_class = summarise(per_series, ["cutoff", "demand_class", "model"]).with_columns(
         is_selected=pl.col("model") == pl.col("demand_class").replace_strict(chosen, default=None)
     )
-    picked = per_series.filter(
-        pl.col("model") == segment().replace_strict(chosen, default=None)
-    ).with_columns(model=pl.lit(SELECTED))
+    picked = per_series.filter(is_chosen(chosen)).with_columns(model=pl.lit(SELECTED))
     overall = summarise(
         pl.concat([picked, per_series.filter(pl.col("model") == BASELINE)]), ["cutoff", "model"]
     ).with_columns(demand_class=pl.lit("all"), is_selected=pl.col("model") == SELECTED)
