@@ -19,13 +19,13 @@ import polars as pl
 from statsforecast import StatsForecast
 from statsforecast.models import MSTL, AutoETS, Naive
 
-from forecast.calendar import event_calendar
-from forecast.config import SECTORS, BrandConfig, ModelSettings, load_brands
-from forecast.pipeline import default_models, forecast_at, is_chosen, origins
-from forecast.pooling import Pooling, pool_priors
-from forecast.priors import own_estimates
-from forecast.series import history_bucket, prepare_series, series_id
-from forecast.synthetic import generate_sales
+from forecast.engine.pipeline import default_models, forecast_at, is_chosen, origins
+from forecast.engine.pooling import Pooling, pool_priors
+from forecast.engine.priors import own_estimates
+from forecast.engine.series import history_bucket, prepare_series, series_id
+from forecast.inputs.calendar import event_calendar
+from forecast.inputs.config import SECTORS, BrandConfig, ModelSettings, load_brands
+from forecast.inputs.synthetic import generate_sales
 
 MODES: tuple[Pooling, ...] = ("partial", "none", "full")
 VARIANTS = ("snaive", "mstl", "none", "full", "partial")

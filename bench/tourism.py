@@ -15,10 +15,10 @@ from typing import Any
 
 import polars as pl
 
-from forecast.calendar import event_calendar
-from forecast.pipeline import FitPlan, forecast_series
-from forecast.pooling import Pooling, pool_priors
-from forecast.priors import own_estimates
+from forecast.engine.pipeline import FitPlan, forecast_series
+from forecast.engine.pooling import Pooling, pool_priors
+from forecast.engine.priors import own_estimates
+from forecast.inputs.calendar import event_calendar
 
 TRAIN_END = date(2015, 10, 1)
 PLAN = FitPlan(horizon=8, smooth=("ets",), intermittent=("croston_sba",), frequency="quarterly")

@@ -19,14 +19,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from forecast import warehouse
-from forecast.calendar import event_calendar, monday_on_or_before
-from forecast.config import SECTORS, BrandConfig, load_brands
-from forecast.pipeline import estimate_brand, origins, run_brand
-from forecast.pooling import Pooling, Priors, pool_priors
-from forecast.priors import OwnEstimates
+from forecast.engine.pipeline import estimate_brand, origins, run_brand
+from forecast.engine.pooling import Pooling, Priors, pool_priors
+from forecast.engine.priors import OwnEstimates
+from forecast.engine.tables import prior_rows, run_brand_rows, weight_rows
+from forecast.inputs.calendar import event_calendar, monday_on_or_before
+from forecast.inputs.config import SECTORS, BrandConfig, load_brands
 from forecast.report import plot_sector_profiles, run_summary_markdown
 from forecast.settings import Settings
-from forecast.tables import prior_rows, run_brand_rows, weight_rows
 
 # Theta on a few weeks of history says so once per series; the fit is still used.
 warnings.filterwarnings("ignore", message="Too few residuals after burn-in", category=UserWarning)

@@ -11,9 +11,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from forecast import warehouse
-from forecast.config import BrandConfig, load_brands
+from forecast.inputs.config import BrandConfig, load_brands
+from forecast.inputs.synthetic import generate_brand, weeks_between
 from forecast.settings import Settings
-from forecast.synthetic import generate_brand, weeks_between
 
 DEFAULT_START = date(2023, 1, 2)
 

@@ -12,8 +12,14 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from forecast import warehouse
-from forecast.config import load_brands
-from forecast.ingest import IngestError, ValidatedSales, read_table, rename_columns, validate_sales
+from forecast.inputs.config import load_brands
+from forecast.inputs.ingest import (
+    IngestError,
+    ValidatedSales,
+    read_table,
+    rename_columns,
+    validate_sales,
+)
 from forecast.settings import Settings
 
 

@@ -7,7 +7,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from forecast.calendar import easter, event_calendar, season_position
+from forecast.inputs.calendar import easter, event_calendar, season_position
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from forecast import warehouse as wh
-from forecast.cli import app
+from forecast.edge.cli import app
 from tests.conftest import brand_toml
 
 runner = CliRunner()

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from forecast import warehouse as wh
-from forecast.config import load_brands
-from forecast.synthetic import generate_sales
+from forecast.inputs.config import load_brands
+from forecast.inputs.synthetic import generate_sales
 from tests.conftest import END, START, write_brands
 
 pytestmark = pytest.mark.flow

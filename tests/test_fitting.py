@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from numpy.testing import assert_allclose
 
-from forecast.fitting import (
+from forecast.engine.fitting import (
     BOUNDS,
     forecast_baseline,
     forecast_intermittent,

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from forecast import warehouse as wh
-from forecast.config import ConfigError
-from forecast.ingest import IngestError
+from forecast.inputs.config import ConfigError
+from forecast.inputs.ingest import IngestError
 from tests.conftest import END, START, brand_toml, write_brands
 
 pytestmark = pytest.mark.flow

@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from forecast.config import load_brands
-from forecast.ingest import IngestError, read_table, rename_columns, validate_sales
+from forecast.inputs.config import load_brands
+from forecast.inputs.ingest import IngestError, read_table, rename_columns, validate_sales
 
 CSV = """brand,region,product,ds,units,promo
 wines_a,europe,cognac_001,2024-06-03,12,false

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import polars as pl
 from numpy.testing import assert_allclose
 
-from forecast.metrics import score_series, summarise
+from forecast.engine.metrics import score_series, summarise
 
 CUT = date(2024, 1, 29)
 

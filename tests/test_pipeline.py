@@ -7,11 +7,11 @@ from datetime import date
 import polars as pl
 import pytest
 
-from forecast.calendar import event_calendar
-from forecast.config import SECTORS, load_brands
-from forecast.pipeline import NoSalesError, estimate_brand, origins, run_brand
-from forecast.pooling import pool_priors
-from forecast.synthetic import generate_sales
+from forecast.engine.pipeline import NoSalesError, estimate_brand, origins, run_brand
+from forecast.engine.pooling import pool_priors
+from forecast.inputs.calendar import event_calendar
+from forecast.inputs.config import SECTORS, load_brands
+from forecast.inputs.synthetic import generate_sales
 from tests.conftest import END, START, write_brands
 
 
@@ -80,7 +80,7 @@ def test_young_brand_without_backtest_uses_the_cold_start_model(setup) -> None: 
 
 
 def test_mstl_candidate_serves_long_series_and_every_series_keeps_one_choice(setup) -> None:  # type: ignore[no-untyped-def]
-    from forecast.config import ModelSettings
+    from forecast.inputs.config import ModelSettings
 
     brands, sales, cal, priors = setup
     brand = brands["selective_a"].model_copy(
@@ -127,9 +127,9 @@ def test_quarterly_series_forecast_with_priors() -> None:
 
     import numpy as np
 
-    from forecast.calendar import event_calendar
-    from forecast.pipeline import FitPlan, forecast_series
-    from forecast.priors import own_estimates
+    from forecast.engine.pipeline import FitPlan, forecast_series
+    from forecast.engine.priors import own_estimates
+    from forecast.inputs.calendar import event_calendar
 
     quarters = [date(2010 + q // 4, 3 * (q % 4) + 1, 1) for q in range(32)]
     rng = np.random.default_rng(0)

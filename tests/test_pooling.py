@@ -9,12 +9,12 @@ import polars as pl
 import pytest
 from numpy.testing import assert_allclose
 
-from forecast.calendar import event_calendar
-from forecast.config import SECTORS, load_brands
-from forecast.pooling import between_variance, pool_priors, shrink_series
-from forecast.priors import OwnEstimates, log_residuals, own_estimates, series_season
-from forecast.series import prepare_series
-from forecast.synthetic import generate_sales
+from forecast.engine.pooling import between_variance, pool_priors, shrink_series
+from forecast.engine.priors import OwnEstimates, log_residuals, own_estimates, series_season
+from forecast.engine.series import prepare_series
+from forecast.inputs.calendar import event_calendar
+from forecast.inputs.config import SECTORS, load_brands
+from forecast.inputs.synthetic import generate_sales
 from tests.conftest import END, START, panel
 
 WEEKS = np.arange(52)

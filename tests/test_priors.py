@@ -8,9 +8,9 @@ import numpy as np
 import polars as pl
 from numpy.testing import assert_allclose
 
-from forecast.calendar import event_calendar
-from forecast.priors import log_residuals, own_estimates, series_season
-from forecast.series import prepare_series
+from forecast.engine.priors import log_residuals, own_estimates, series_season
+from forecast.engine.series import prepare_series
+from forecast.inputs.calendar import event_calendar
 from tests.conftest import END, panel
 
 NO_EVENTS = pl.DataFrame(schema={"unique_id": pl.String, "ds": pl.Date})

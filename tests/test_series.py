@@ -7,7 +7,7 @@ from datetime import date
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from forecast.series import demand_class, history_bucket, prepare_series
+from forecast.engine.series import demand_class, history_bucket, prepare_series
 
 
 def _rows(product: str, weeks: list[date], units: list[float]) -> pl.DataFrame:

@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from forecast.config import load_brands
-from forecast.synthetic import generate_brand, generate_sales, sector_profile, weeks_between
+from forecast.inputs.config import load_brands
+from forecast.inputs.synthetic import generate_brand, generate_sales, sector_profile, weeks_between
 from tests.conftest import END, START
 
 

@@ -1,7 +1,7 @@
 """One brand through the pipeline: own estimates, then backtest, model choice and forecasts.
 
 A run calls :func:`estimate_brand` for every brand, pools the estimates
-(:func:`forecast.priors.pool_priors`) once per forecast origin, then calls
+(:func:`forecast.engine.priors.pool_priors`) once per forecast origin, then calls
 :func:`run_brand` for every brand. Both are pure: polars in, polars out.
 """
 
@@ -13,19 +13,19 @@ from typing import Any
 
 import polars as pl
 
-from forecast.calendar import Frequency, monday_on_or_before
-from forecast.config import BrandConfig
-from forecast.fitting import (
+from forecast.engine.fitting import (
     forecast_baseline,
     forecast_intermittent,
     forecast_smooth,
     future_frame,
 )
-from forecast.metrics import empty_scores, score_series, summarise
-from forecast.models import BASELINE, family_of
-from forecast.pooling import Pooling, Priors, shrink_series
-from forecast.priors import OwnEstimates, own_estimates, seasonal_offsets, series_estimates
-from forecast.series import INACTIVE_AFTER_WEEKS, demand_class, prepare_series
+from forecast.engine.metrics import empty_scores, score_series, summarise
+from forecast.engine.models import BASELINE, family_of
+from forecast.engine.pooling import Pooling, Priors, shrink_series
+from forecast.engine.priors import OwnEstimates, own_estimates, seasonal_offsets, series_estimates
+from forecast.engine.series import INACTIVE_AFTER_WEEKS, demand_class, prepare_series
+from forecast.inputs.calendar import Frequency, monday_on_or_before
+from forecast.inputs.config import BrandConfig
 
 SELECTED = "selected"
 # Below this many weeks a trend cannot be told from noise (or from a launch ramp-up): such

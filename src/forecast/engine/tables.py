@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from forecast.pooling import Priors
+from forecast.engine.pooling import Priors
 
 RUN_BRAND_COLUMNS = {
     "brand": pl.String,

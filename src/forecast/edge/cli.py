@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from forecast import warehouse
-from forecast.config import ConfigError, brand_json_schema, load_brands
+from forecast.inputs.config import ConfigError, brand_json_schema, load_brands
 from forecast.settings import Settings
 
 app = typer.Typer(
@@ -305,8 +305,8 @@ def serve(
     settings = _settings(None, None)
     _validate(settings)
     _prefect_defaults()
-    from flows.serve import DEFAULT_API_URL
-    from flows.serve import run as serve_deployments
+    from forecast.edge.serve import DEFAULT_API_URL
+    from forecast.edge.serve import run as serve_deployments
 
     url = api_url or os.environ.get("PREFECT_API_URL") or DEFAULT_API_URL
     raise typer.Exit(serve_deployments(url, every))

@@ -21,8 +21,8 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from forecast.calendar import event_calendar, season_position
-from forecast.config import BrandConfig
+from forecast.inputs.calendar import event_calendar, season_position
+from forecast.inputs.config import BrandConfig
 
 _WEEKS = np.arange(52)
 # Archetypes: (centre week, amplitude on log scale, width in weeks) bumps per sector.

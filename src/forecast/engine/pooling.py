@@ -1,6 +1,6 @@
 """Pools and empirical-Bayes shrinkage: brands toward sectors, sectors toward the group.
 
-Own estimates (see :mod:`forecast.priors`) are combined in a normal–normal hierarchy:
+Own estimates (see :mod:`forecast.engine.priors`) are combined in a normal–normal hierarchy:
 
     own_b ~ N(theta_b, s_b²),   theta_b ~ N(mu_pool, tau²_pool),   mu_pool ~ N(mu_group, tau²_group)
 
@@ -18,8 +18,8 @@ from typing import Literal
 
 import polars as pl
 
-from forecast.calendar import SEASON_LENGTH, Frequency
-from forecast.priors import OwnEstimates
+from forecast.engine.priors import OwnEstimates
+from forecast.inputs.calendar import SEASON_LENGTH, Frequency
 
 GROUP = "group"
 Pooling = Literal["partial", "none", "full"]

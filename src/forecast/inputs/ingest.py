@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from forecast.config import BrandConfig
+from forecast.inputs.config import BrandConfig
 
 REQUIRED = ("brand", "region", "product", "ds", "units")
 OPTIONAL = ("price", "promo")

@@ -3,7 +3,7 @@
 Seasonality and event uplifts cross brand boundaries; level, trend and noise do not. On the
 log1p scale every brand gets an *own* estimate of its season profile (one value per position
 in the year) and of its event uplifts, with the sampling variance of that estimate;
-:mod:`forecast.pooling` then shrinks them toward their pools. :func:`seasonal_offsets` turns
+:mod:`forecast.engine.pooling` then shrinks them toward their pools. :func:`seasonal_offsets` turns
 a series' final profile and its brand's event uplifts into the offset the fits remove.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from forecast.calendar import SEASON_LENGTH, Frequency, season_position
+from forecast.inputs.calendar import SEASON_LENGTH, Frequency, season_position
 
 # Adjacent-week smoothing before pooling: a week-of-year mean from 2-3 years is noisy.
 _KERNEL = {"weekly": (0.25, 0.5, 0.25), "monthly": (0.0, 1.0, 0.0), "quarterly": (0.0, 1.0, 0.0)}

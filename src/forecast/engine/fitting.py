@@ -21,8 +21,7 @@ from scipy import stats
 from statsforecast import StatsForecast
 from statsforecast.models import Naive
 
-from forecast.calendar import POLARS_INTERVAL, SEASON_LENGTH, Frequency
-from forecast.models import (
+from forecast.engine.models import (
     BASELINE,
     Family,
     build_models,
@@ -30,6 +29,7 @@ from forecast.models import (
     family_of,
     seasonal_naive,
 )
+from forecast.inputs.calendar import POLARS_INTERVAL, SEASON_LENGTH, Frequency
 
 LEVELS = (80, 95)
 _Z = {80: 1.2815515655446004, 95: 1.959963984540054}  # two-sided normal quantiles

@@ -1,0 +1,1 @@
+"""The edge people touch: the ``forecast`` command line and the local Prefect server runner."""

@@ -1,0 +1,1 @@
+"""Engine: series → own estimates → pooled priors → fits → backtest scores → run results."""
