@@ -19,9 +19,11 @@ import polars as pl
 from statsforecast import StatsForecast
 from statsforecast.models import MSTL, AutoETS, Naive
 
-from forecast.engine.pipeline import default_models, forecast_at, is_chosen, origins
+from forecast.engine.backtest import origins
+from forecast.engine.forecasting import forecast_at
 from forecast.engine.pooling import Pooling, pool_priors
 from forecast.engine.priors import own_estimates
+from forecast.engine.selection import default_models, is_chosen
 from forecast.engine.series import history_bucket, prepare_series, series_id
 from forecast.inputs.calendar import event_calendar
 from forecast.inputs.config import SECTORS, BrandConfig, ModelSettings, load_brands

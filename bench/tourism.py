@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from forecast.engine.pipeline import FitPlan, forecast_series
+from forecast.engine.forecasting import FitPlan, forecast_series
 from forecast.engine.pooling import Pooling, pool_priors
 from forecast.engine.priors import own_estimates
 from forecast.inputs.calendar import event_calendar

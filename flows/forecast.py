@@ -19,7 +19,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from forecast import warehouse
-from forecast.engine.pipeline import estimate_brand, origins, run_brand
+from forecast.engine.backtest import origins
+from forecast.engine.pipeline import estimate_brand, run_brand
 from forecast.engine.pooling import Pooling, Priors, pool_priors
 from forecast.engine.priors import OwnEstimates
 from forecast.engine.tables import prior_rows, run_brand_rows, weight_rows

@@ -7,7 +7,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from forecast.engine.pipeline import NoSalesError, estimate_brand, origins, run_brand
+from forecast.engine.backtest import origins
+from forecast.engine.forecasting import NoSalesError
+from forecast.engine.pipeline import estimate_brand, run_brand
 from forecast.engine.pooling import pool_priors
 from forecast.inputs.calendar import event_calendar
 from forecast.inputs.config import SECTORS, load_brands
@@ -127,7 +129,7 @@ def test_quarterly_series_forecast_with_priors() -> None:
 
     import numpy as np
 
-    from forecast.engine.pipeline import FitPlan, forecast_series
+    from forecast.engine.forecasting import FitPlan, forecast_series
     from forecast.engine.priors import own_estimates
     from forecast.inputs.calendar import event_calendar
 

@@ -1,0 +1,151 @@
+"""One brand at one origin: its series, shrunk profiles and offsets, then every model's fit.
+
+:func:`forecast_at` prepares a brand's series up to an origin and calls
+:func:`forecast_series`, which shrinks each series' season profile toward the brand's
+pooled one, removes the seasonal offsets, fits every candidate model by demand class
+(:mod:`forecast.engine.fitting`) and the seasonal-naive baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from forecast.engine.fitting import (
+    forecast_baseline,
+    forecast_intermittent,
+    forecast_smooth,
+    future_frame,
+)
+from forecast.engine.pooling import Pooling, Priors, shrink_series
+from forecast.engine.priors import seasonal_offsets, series_estimates
+from forecast.engine.selection import COLD_START_MODEL
+from forecast.engine.series import INACTIVE_AFTER_WEEKS, demand_class, prepare_series
+from forecast.inputs.calendar import Frequency
+from forecast.inputs.config import BrandConfig
+
+
+class NoSalesError(ValueError):
+    """A brand has no sales at all up to the as-of date."""
+
+
+@dataclass(frozen=True)
+class BrandForecast:
+    """Forecasts of one brand at one origin, with what produced them.
+
+    Attributes:
+        forecasts: ``unique_id, brand, region, product, ds, step, model, demand_class,
+            yhat, lo_80, hi_80, lo_95, hi_95`` — every model for every active series.
+        series_weights: ``unique_id, own_weight`` of each series' season profile.
+        n_inactive: Series skipped because they have not sold for 26 weeks.
+        history: The prepared series (``unique_id, ..., ds, y``) the fit saw.
+    """
+
+    forecasts: pl.DataFrame
+    series_weights: pl.DataFrame
+    n_inactive: int
+    history: pl.DataFrame
+
+
+def forecast_at(
+    brand: BrandConfig,
+    sales: pl.DataFrame,
+    as_of: date,
+    priors: Priors,
+    calendar: pl.DataFrame,
+    pooling: Pooling = "partial",
+    n_jobs: int = 1,
+    classes: pl.DataFrame | None = None,
+) -> BrandForecast:
+    """Forecast every active series of a brand from ``as_of`` with the given priors.
+
+    Args:
+        classes: ``unique_id, demand_class`` to use (backtests reuse the as-of classes so
+            each series is judged in the family it will be forecast with); computed if None.
+
+    Raises:
+        NoSalesError: The brand has no active series up to ``as_of``.
+    """
+    series, inactive = prepare_series(sales, as_of)
+    if series.is_empty():
+        why = (
+            f"all {inactive.height} series have sold nothing in the "
+            f"{INACTIVE_AFTER_WEEKS} weeks up to {as_of}"
+            if inactive.height
+            else f"no sales rows up to {as_of}"
+        )
+        raise NoSalesError(f"brand {brand.brand!r}: no active series to forecast: {why}")
+    classes = demand_class(series) if classes is None else classes
+    series = series.join(classes.select("unique_id"), on="unique_id")
+    mine = priors.brands.filter(pl.col("brand") == brand.brand)
+    smooth = tuple(dict.fromkeys((*brand.model.candidates, COLD_START_MODEL)))
+    plan = FitPlan(brand.horizon, smooth, brand.model.intermittent_candidates)
+    long, weights = forecast_series(series, classes, mine, calendar, plan, pooling, n_jobs)
+    keys = series.group_by("unique_id", "brand", "region", "product").agg(
+        history_weeks=pl.len().cast(pl.Int16)
+    )
+    forecasts = long.join(keys, on="unique_id")
+    if forecasts["yhat"].null_count():
+        bad = forecasts.filter(pl.col("yhat").is_null())["unique_id"].unique().head(5).to_list()
+        raise ValueError(f"brand {brand.brand!r}: models returned no value for series {bad}")
+    return BrandForecast(forecasts, weights, inactive.height, series)
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """What to fit: horizon, competing models per demand class, and the data frequency."""
+
+    horizon: int
+    smooth: tuple[str, ...]
+    intermittent: tuple[str, ...]
+    frequency: Frequency = "weekly"
+
+
+def forecast_series(
+    series: pl.DataFrame,
+    classes: pl.DataFrame,
+    priors: pl.DataFrame,
+    calendar: pl.DataFrame,
+    plan: FitPlan,
+    pooling: Pooling = "partial",
+    n_jobs: int = 1,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Forecast series of one brand (or any member of a pool) with its pooled priors.
+
+    Args:
+        series: ``unique_id, region, ds, y`` on a complete grid of ``plan.frequency``.
+        classes: ``unique_id, demand_class``.
+        priors: The member's rows of ``Priors.brands`` (``kind, key, shrunk``).
+        calendar: Moving events (ignored unless weekly).
+
+    Returns:
+        ``(forecasts, series_weights)``: long forecasts with ``step`` and ``demand_class``
+        for every model, and each series' own weight on its season profile.
+    """
+    profile = priors.filter(pl.col("kind") == "season").select("key", "shrunk")
+    events = priors.filter(pl.col("kind") == "event").select("key", "shrunk")
+    _, _, per_series = series_estimates(series, calendar, plan.frequency)
+    ids = series["unique_id"].unique()
+    profiles, weights = shrink_series(per_series, profile, ids, pooling)
+    freq = plan.frequency
+    history = seasonal_offsets(series, profiles, events, calendar, freq).join(
+        classes, on="unique_id"
+    )
+    future = seasonal_offsets(
+        future_frame(series, plan.horizon, freq), profiles, events, calendar, freq
+    )
+    smooth = history.filter(pl.col("demand_class") == "smooth")
+    sparse = history.filter(pl.col("demand_class") == "intermittent")
+    long = pl.concat(
+        [
+            forecast_smooth(smooth, future, list(plan.smooth), n_jobs, freq),
+            forecast_intermittent(sparse, future, list(plan.intermittent), freq),
+            forecast_baseline(series, plan.horizon, freq),
+        ]
+    )
+    forecasts = long.join(future.select("unique_id", "ds", "step"), on=["unique_id", "ds"]).join(
+        classes, on="unique_id"
+    )
+    return forecasts, weights
