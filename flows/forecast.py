@@ -127,14 +127,10 @@ def forecast_flow(
 ) -> RunSummary:
     """Forecast every brand (or the listed ones) from ``as_of`` and publish the run.
 
-    Args:
-        as_of: Forecast origin; only sales up to its week (Monday) are used. Default: the
-            last week with sales.
-        brands: Brand ids to run; default all brands in the config folder.
-        pooling: ``partial`` (default), or ``none`` / ``full`` to run the extremes.
-        n_jobs: statsforecast worker processes inside each brand task.
-        warehouse_path: DuckDB file (default ``FORECAST_WAREHOUSE``).
-        config_dir: Brand configs (default ``FORECAST_CONFIG_DIR``).
+    Parameters are those of ``RunRequest.resolve``: ``as_of`` (default the last sales week,
+    snapped to its Monday), ``brands`` (default all), ``pooling`` (``partial``, or the
+    extremes ``none`` / ``full``), ``n_jobs`` (statsforecast processes per brand task), and
+    the warehouse and config folder (default ``FORECAST_WAREHOUSE`` / ``FORECAST_CONFIG_DIR``).
     """
     request = RunRequest.resolve(
         Workspace.load(warehouse_path, config_dir), as_of, brands, pooling, n_jobs

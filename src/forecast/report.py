@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
@@ -50,11 +51,8 @@ def plot_sector_profiles(priors: pl.DataFrame, weights: pl.DataFrame, pool: str)
     brands = season.filter(pl.col("level") == "brand", pl.col("pool") == pool)
     pooled = season.filter(pl.col("level") == "sector", pl.col("pool") == pool).sort("pos")
     group = season.filter(pl.col("level") == "group").sort("pos")
-    own_weight = dict(
-        weights.filter(pl.col("level") == "brand", pl.col("kind") == "season")
-        .select("name", "own_weight")
-        .iter_rows()
-    )
+    season_weights = weights.filter(pl.col("level") == "brand", pl.col("kind") == "season")
+    own_weight = dict(season_weights.select("name", "own_weight").iter_rows())
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)
     for i, (brand, rows) in enumerate(brands.sort("pos").group_by("brand", maintain_order=True)):
         colour = f"C{i % 10}"
@@ -72,6 +70,11 @@ def plot_sector_profiles(priors: pl.DataFrame, weights: pl.DataFrame, pool: str)
         title=f"{pool}: brand profiles (dotted: own estimate, solid: used) vs pool",
     )
     ax.legend(fontsize=7, ncol=2, loc="upper left")
+    return _png(fig)
+
+
+def _png(fig: Any) -> bytes:
+    """The figure as PNG bytes; the figure is closed (no window, no leak)."""
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

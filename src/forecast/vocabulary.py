@@ -48,7 +48,8 @@ Pooling = Literal["partial", "none", "full"]
 POOLINGS: tuple[Pooling, ...] = get_args(Pooling)
 GROUP = "group"  # the pool of pools (all sectors)
 
-DemandClass = Literal["smooth", "intermittent"]
+DemandClass = Literal["smooth", "intermittent"]  # by average inter-demand interval (1.32)
+DEMAND_CLASSES: tuple[DemandClass, ...] = get_args(DemandClass)
 RunStatus = Literal["running", "succeeded", "partial", "failed", "abandoned"]
 BrandStatus = Literal["succeeded", "failed", "skipped"]
 

@@ -43,16 +43,10 @@ def score_series(cv: pl.DataFrame, train: pl.DataFrame, seasonality: int = 1) ->
         return empty_scores()
     models = sorted(cv["model"].unique())
     intervals = all(b in cv.columns for b in BOUNDS)
-    metrics: list[Callable[..., Any]] = [
-        partial(losses.mase, seasonality=seasonality),
-        partial(losses.rmsse, seasonality=seasonality),
-        losses.smape,
-        *((losses.coverage, losses.scaled_crps) if intervals else ()),
-    ]
     ids = cv.select("unique_id").unique()
     scores = evaluate(
         _wide(cv, BOUNDS if intervals else ()),
-        metrics,
+        _metrics(seasonality, intervals),
         models=models,
         train_df=train.join(ids, on="unique_id").select("unique_id", "ds", "y"),
         level=list(LEVELS) if intervals else None,
@@ -70,6 +64,16 @@ def score_series(cv: pl.DataFrame, train: pl.DataFrame, seasonality: int = 1) ->
     out = sums.join(per_metric, on=_KEYS, how="left")
     missing = [pl.lit(None, pl.Float64).alias(c) for c in SCORES if c not in out.columns]
     return out.with_columns(missing).select(*empty_scores().columns)
+
+
+def _metrics(seasonality: int, intervals: bool) -> list[Callable[..., Any]]:
+    """The utilsforecast losses behind ``SCORES`` (interval ones only with bounds)."""
+    point: list[Callable[..., Any]] = [
+        partial(losses.mase, seasonality=seasonality),
+        partial(losses.rmsse, seasonality=seasonality),
+        losses.smape,
+    ]
+    return [*point, losses.coverage, losses.scaled_crps] if intervals else point
 
 
 def _wide(cv: pl.DataFrame, bounds: tuple[str, ...]) -> pl.DataFrame:
