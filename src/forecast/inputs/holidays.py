@@ -194,7 +194,7 @@ def _occurrences(
 
 
 def _named_dates(spec: Named, calendar: str, first: int, last: int) -> list[date]:
-    """Each year's dates from the first calendar holding the holiday that year: own, then reference."""
+    """Each year's dates from the first calendar holding the holiday: own, then reference."""
     own = spec.own == "all" or calendar.split("-")[0] in spec.own
     by_year: dict[int, list[date]] = {}
     for source in ((calendar,) if own else ()) + spec.reference:
@@ -236,9 +236,7 @@ def _adopts(markets: Markets, event: str, market: str, calendar: str) -> bool:
     return bool({EVERY_COUNTRY, calendar, calendar.split("-")[0]} & countries)
 
 
-def _adopted(
-    markets: Markets, names: Sequence[str]
-) -> list[tuple[str, Event, str, str, float]]:
+def _adopted(markets: Markets, names: Sequence[str]) -> list[tuple[str, Event, str, str, float]]:
     """(event name, event, market, calendar, share) for every event a market's calendars keep."""
     problems = event_problems(markets)
     if problems:
@@ -313,7 +311,9 @@ def event_calendar(
         placed = pl.concat(
             [
                 dates.with_columns(ds=week, weight=pl.col("share")),
-                lead.with_columns(ds=week - pl.duration(weeks=1), weight=pl.col("share") * LEAD_WEIGHT),
+                lead.with_columns(
+                    ds=week - pl.duration(weeks=1), weight=pl.col("share") * LEAD_WEIGHT
+                ),
             ]
         )
     return (

@@ -79,10 +79,12 @@ def default_markets_file() -> Path:
 
 def iso_code_problem(code: str) -> str | None:
     """Why ``code`` is not an ISO 3166-1 alpha-2 country or ISO 3166-2 subdivision, or None."""
-    if len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None:
-        return None
-    if "-" in code and pycountry.subdivisions.get(code=code) is not None:
-        return None
+    # pycountry matches case-insensitively; codes in our files are upper case only.
+    if code == code.upper():
+        if len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None:
+            return None
+        if "-" in code and pycountry.subdivisions.get(code=code) is not None:
+            return None
     hint = f" (codes are upper case: {code.upper()!r})" if code != code.upper() else ""
     return f"{code!r} is not an ISO 3166-1 alpha-2 country code or ISO 3166-2 subdivision{hint}"
 
@@ -116,7 +118,8 @@ def load_markets(path: Path) -> Markets:
 
 
 def _equal_shares(countries: tuple[str, ...]) -> dict[str, float]:
-    return {code: 1.0 / len(countries) for code in countries}
+    unique = dict.fromkeys(countries)
+    return {code: 1.0 / len(unique) for code in unique}
 
 
 def _file_problems(markets: Markets, raw: _MarketsFile) -> list[str]:
@@ -133,7 +136,9 @@ def _file_problems(markets: Markets, raw: _MarketsFile) -> list[str]:
                 problems.append(f"{src}: groups.{name}.countries: {why}")
         if len(set(group.countries)) < len(group.countries):
             problems.append(f"{src}: groups.{name}.countries: a country is listed twice")
-    for name, shares in markets.follows.items():
+    explicit = {name: m.follows for name, m in raw.markets.items()}
+    explicit |= {name: g.follows for name, g in raw.groups.items() if g.follows is not None}
+    for name, shares in explicit.items():
         problems.extend(_share_problems(markets, name, shares))
     for event, where in raw.events.items():
         problems.extend(_adoption_problems(markets, event, where))
@@ -180,7 +185,8 @@ def validate_markets(markets: Markets, names: Sequence[str], where: str) -> tupl
     Raises:
         MarketError: One line per unknown, repeated or overlapping market.
     """
-    problems, holder = [], {}
+    problems: list[str] = []
+    holder: dict[str, str] = {}
     known = set(markets.groups) | markets.own_markets
     for name in names:
         if name not in known and (why := iso_code_problem(name)) is not None:
