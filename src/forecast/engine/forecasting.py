@@ -21,10 +21,9 @@ from forecast.engine.fitting import (
 )
 from forecast.engine.pooling import Pooling, Priors, shrink_series
 from forecast.engine.priors import seasonal_offsets, series_estimates
-from forecast.engine.selection import COLD_START_MODEL
-from forecast.engine.series import INACTIVE_AFTER_WEEKS, demand_class, prepare_series
-from forecast.inputs.calendar import Frequency
+from forecast.engine.series import demand_class, prepare_series
 from forecast.inputs.config import BrandConfig
+from forecast.vocabulary import COLD_START_MODEL, INACTIVE_AFTER_WEEKS, Frequency
 
 
 class NoSalesError(ValueError):

@@ -14,15 +14,12 @@ The same rule shrinks pools toward the group, and series toward their brand
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import polars as pl
 
 from forecast.engine.priors import OwnEstimates
-from forecast.inputs.calendar import SEASON_LENGTH, Frequency
+from forecast.vocabulary import GROUP, SEASON_LENGTH, Frequency, Pooling
 
-GROUP = "group"
-Pooling = Literal["partial", "none", "full"]
 # Fewer members than this cannot measure their own spread; they use everyone's.
 MIN_MEMBERS_FOR_OWN_SPREAD = 3
 
