@@ -8,7 +8,6 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from forecast.inputs.calendar import ALL_REGIONS
 from forecast.inputs.markets import (
     MarketError,
     Markets,
@@ -19,6 +18,7 @@ from forecast.inputs.markets import (
     membership,
     validate_markets,
 )
+from forecast.vocabulary import REGIONS
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def _problems(tmp_path: Path, extra: str) -> list[str]:
 
 
 def test_legacy_regions_are_markets(markets: Markets) -> None:
-    assert validate_markets(markets, list(ALL_REGIONS), "x.toml") == ALL_REGIONS
+    assert validate_markets(markets, list(REGIONS), "x.toml") == REGIONS
     assert markets.own_markets == {"travel_retail"}
 
 
