@@ -19,6 +19,7 @@ from forecast.inputs.ingest import (
     rename_columns,
     validate_sales,
 )
+from forecast.planning.products import refuse_unmastered
 from forecast.request import Workspace
 
 
@@ -52,6 +53,7 @@ def ingest_flow(
     source = str(Path(path))
     raw = rename_columns(read_table(Path(path)), mapping or {}, source)
     checked = validate_sales(raw, workspace.brands, as_of, date_format)
+    checked = refuse_unmastered(checked, warehouse.read_products(workspace.warehouse))
     counts = write_task(workspace.warehouse, checked, source)
     summary = {"source": source, "rows": raw.height, **counts}
     reasons = checked.rejected.group_by("reason").len().sort("len", descending=True).head(10)

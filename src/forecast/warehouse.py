@@ -358,3 +358,65 @@ def as_of_default(path: Path) -> date:
     if value is None:
         raise WarehouseError(f"{path}: table sales is empty — generate or ingest sales first")
     return value if isinstance(value, date) else datetime.fromisoformat(str(value)).date()
+
+
+# ---------------------------------------------------------------------------------------
+# Planning: product master, level forecasts, overrides, monitoring (forecast.planning).
+
+PLANNING_TABLES = (
+    "series_hierarchy",
+    "level_forecasts",
+    "level_scales",
+    "reconciliations",
+    "level_backtest_metrics",
+)
+
+
+def read_products(path: Path) -> pl.DataFrame:
+    """The product master (empty when there is no warehouse yet)."""
+    if not Path(path).exists():
+        return pl.DataFrame(
+            schema={"brand": pl.String, "product": pl.String, "category": pl.String}
+        )
+    return query(
+        path,
+        "SELECT brand, product, category, collection, launch_date, price_band FROM product "
+        "ORDER BY brand, product",
+    )
+
+
+def read_sold_products(path: Path) -> pl.DataFrame:
+    """``brand, product`` pairs that have sales."""
+    if not Path(path).exists():
+        return pl.DataFrame(schema={"brand": pl.String, "product": pl.String})
+    return query(path, "SELECT DISTINCT brand, product FROM sales ORDER BY ALL")
+
+
+def write_products(
+    path: Path, accepted: pl.DataFrame, rejected: pl.DataFrame, source: str, replace: bool
+) -> int:
+    """Upsert master rows (or, ``replace``, replace the brands present) and record refusals.
+
+    The refusals of ``source`` replace its earlier ones. Returns the rows written.
+    """
+    with publish(path) as con:
+        con.register("incoming", accepted)
+        if replace:
+            con.execute("DELETE FROM product WHERE brand IN (SELECT DISTINCT brand FROM incoming)")
+        else:
+            con.execute(
+                "DELETE FROM product p USING incoming i WHERE p.brand = i.brand "
+                "AND p.product = i.product"
+            )
+        con.execute(
+            "INSERT INTO product BY NAME SELECT *, ? AS source, now() AS loaded_at FROM incoming",
+            [source],
+        )
+        con.execute("DELETE FROM rejected_products WHERE source = ?", [source])
+        con.register("refused", rejected)
+        con.execute(
+            "INSERT INTO rejected_products BY NAME "
+            "SELECT *, ? AS source, now() AS rejected_at FROM refused",
+            [source],
+        )
+    return accepted.height

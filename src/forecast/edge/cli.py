@@ -18,6 +18,8 @@ from rich.table import Table
 from forecast import warehouse
 from forecast.inputs.calendar import week_start
 from forecast.inputs.config import ConfigError, brand_json_schema
+from forecast.inputs.ingest import IngestError, read_table
+from forecast.planning.products import ProductFileError, validate_products
 from forecast.request import RequestError, RunRequest, Workspace, settings_for
 from forecast.vocabulary import Pooling
 
@@ -347,6 +349,47 @@ def schema(
     """Write the JSON Schema of a brand file (for editor validation)."""
     out.write_text(json.dumps(brand_json_schema(), indent=2) + "\n")
     console.print(f"wrote {out}")
+
+
+@app.command("ingest-products")
+def ingest_products(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV or Parquet: brand, product, category [, collection, launch_date, price_band]."
+        ),
+    ],
+    warehouse_path: WarehouseOpt = None,
+    config_dir: ConfigOpt = None,
+) -> None:
+    """Load a product master; one refused row refuses the file (see rejected_products)."""
+    workspace = _workspace(warehouse_path, config_dir)
+    db, source = workspace.warehouse, str(file)
+    try:
+        raw = read_table(file)
+        checked = validate_products(
+            raw,
+            workspace.brands,
+            warehouse.read_products(db),
+            warehouse.read_sold_products(db),
+            source,
+        )
+    except (IngestError, ProductFileError) as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    valid = checked.rejected.is_empty()
+    accepted = checked.accepted if valid else checked.accepted.clear()
+    warehouse.write_products(db, accepted, checked.rejected, source, replace=False)
+    if valid:
+        console.print(f"[green]{file}[/]: {accepted.height:,} products loaded into `product`")
+        return
+    err.print(
+        f"[red]{file}: {checked.rejected.height} row(s) refused, nothing loaded[/] "
+        "(all of them are in rejected_products):"
+    )
+    for row, reason in checked.rejected.select("row_number", "reason").head(10).iter_rows():
+        err.print(f"  • row {row}: {reason}")
+    raise typer.Exit(1)
 
 
 def main() -> None:
