@@ -57,3 +57,20 @@ SELECT w.name AS brand, w.sector, w.pool, w.kind, w.own_weight, 1 - w.own_weight
        w.series_weight_mean, w.series_weight_min, w.series_weight_max, w.run_id
 FROM prior_weights w JOIN latest_brand_runs l ON l.run_id = w.run_id AND l.brand = w.name
 WHERE w.level = 'brand';
+
+-- ---------------------------------------------------------------------------------------
+-- Planning views. Documented in warehouse/README.md ("Planning views").
+
+-- The latest reconciled run: latest as_of, then latest reconciliation, of a finished run.
+CREATE OR REPLACE VIEW latest_reconciliation AS
+SELECT c.*
+FROM reconciliations c JOIN forecast_runs r USING (run_id)
+WHERE r.status IN ('succeeded', 'partial')
+QUALIFY row_number() OVER (ORDER BY c.as_of DESC, c.reconciled_at DESC) = 1;
+
+-- Coherent forecasts of the latest reconciled run at every level, week / month / quarter.
+CREATE OR REPLACE VIEW forecasts_by_level AS
+SELECT f.level, f.granularity, f.sector, f.brand, f.market, f.category, f.product, f.ds,
+       f.step, f.weeks, f.period_weeks, f.yhat, f.lo_80, f.hi_80, f.lo_95, f.hi_95,
+       f.base, f.snaive, f.run_id, l.as_of, l.path AS reconciliation
+FROM level_forecasts f JOIN latest_reconciliation l USING (run_id);

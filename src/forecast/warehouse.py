@@ -420,3 +420,35 @@ def write_products(
             [source],
         )
     return accepted.height
+
+
+def read_run_forecasts(path: Path, run_id: str) -> pl.DataFrame:
+    """A run's statistical forecast (``is_selected``) and seasonal-naive rows."""
+    return query(
+        path,
+        "SELECT sector, brand, region, product, ds, step, model, is_selected, yhat, "
+        "lo_80, hi_80, lo_95, hi_95 FROM forecasts "
+        "WHERE run_id = ? AND (is_selected OR model = 'snaive') ORDER BY ALL",
+        [run_id],
+    )
+
+
+def write_levels(path: Path, run_id: str, tables: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """Replace a run's rows of the planning tables given, in one atomic publish.
+
+    Args:
+        tables: Table name (one of ``PLANNING_TABLES``) → rows without ``run_id``.
+
+    Returns:
+        Rows written per table.
+    """
+    unknown = set(tables) - set(PLANNING_TABLES)
+    if unknown:
+        raise WarehouseError(f"not planning tables: {sorted(unknown)}")
+    with publish(path) as con:
+        for table, frame in tables.items():
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+            con.register("incoming", frame.with_columns(run_id=pl.lit(run_id)))
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
+    return {t: f.height for t, f in tables.items()}

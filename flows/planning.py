@@ -1,0 +1,44 @@
+"""Prefect tasks of the planner's loop, run after a forecast run is published."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from forecast import warehouse
+from forecast.engine.runs import RunSummary
+from forecast.planning.coherent import plan_levels
+from forecast.request import RunRequest
+
+
+@task(name="reconcile-levels", cache_policy=NO_CACHE)
+def reconcile_task(request: RunRequest, run_id: str) -> dict[str, Any]:
+    """Coherent forecasts at every level and period of a published run, then published."""
+    started = time.perf_counter()
+    db = request.workspace.warehouse
+    statistical = warehouse.read_run_forecasts(db, run_id)
+    if statistical.is_empty():
+        return {"path": None, "reason": "no published forecast"}
+    brands = sorted(statistical["brand"].unique())
+    sales = warehouse.read_sales(db, brands, request.as_of)
+    sectors = {b: c.sector for b, c in request.brands.items()}
+    levels = plan_levels(
+        statistical, sales, warehouse.read_products(db), sectors, request.as_of, request.n_jobs
+    )
+    tables = levels.tables(request.as_of, time.perf_counter() - started)
+    warehouse.write_levels(db, run_id, tables)
+    return tables["reconciliations"].to_dicts()[0]
+
+
+def plan_after_run(request: RunRequest, summary: RunSummary) -> None:
+    """The planner's loop after a run: levels; a failure is logged, never fails the run."""
+    if summary.status == "failed":
+        return
+    try:
+        outcome = reconcile_task(request, summary.run_id)
+        print(f"reconciliation: {outcome['path']} ({outcome['reason']})")
+    except Exception:  # the statistical forecast is published either way
+        get_run_logger().exception("planning after run %s failed", summary.run_id)
