@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from itertools import pairwise
 
 import numpy as np
 import polars as pl
@@ -42,7 +43,7 @@ def _bottom(weeks: int = 120) -> pl.DataFrame:
 
 def assert_coherent(frame: pl.DataFrame, value: str = "yhat") -> None:
     """Every parent equals the sum of its children, at every pair of adjacent levels."""
-    for parent, child in zip(LEVELS, LEVELS[1:], strict=False):
+    for parent, child in pairwise(LEVELS):
         keys = list(LEVEL_KEYS[parent])
         up = frame.filter(pl.col("level") == parent).select(*keys, "ds", value)
         down = (
