@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from forecast import warehouse
 from forecast.engine.runs import RunSummary
 from forecast.planning.coherent import plan_levels
+from forecast.planning.monitoring import monitor_markdown, movers
 from forecast.request import RunRequest
 
 
@@ -33,6 +36,15 @@ def reconcile_task(request: RunRequest, run_id: str) -> dict[str, Any]:
     return tables["reconciliations"].to_dicts()[0]
 
 
+@task(name="monitor", cache_policy=NO_CACHE)
+def monitor_task(db: Path) -> str:
+    """Alarms and accuracy movers as a markdown artifact (what ``forecast monitor`` prints)."""
+    frames = warehouse.monitor_frames(db)
+    text = monitor_markdown(frames["alarms"], movers(frames["brand_runs"], frames["backtest"]))
+    create_markdown_artifact(text, key="forecast-monitor", description="alarms and movers")
+    return text
+
+
 def plan_after_run(request: RunRequest, summary: RunSummary) -> None:
     """The planner's loop after a run: levels; a failure is logged, never fails the run."""
     if summary.status == "failed":
@@ -40,5 +52,6 @@ def plan_after_run(request: RunRequest, summary: RunSummary) -> None:
     try:
         outcome = reconcile_task(request, summary.run_id)
         print(f"reconciliation: {outcome['path']} ({outcome['reason']})")
+        monitor_task(request.workspace.warehouse)
     except Exception:  # the statistical forecast is published either way
         get_run_logger().exception("planning after run %s failed", summary.run_id)

@@ -74,3 +74,84 @@ SELECT f.level, f.granularity, f.sector, f.brand, f.market, f.category, f.produc
        f.step, f.weeks, f.period_weeks, f.yhat, f.lo_80, f.hi_80, f.lo_95, f.hi_95,
        f.base, f.snaive, f.run_id, l.as_of, l.path AS reconciliation
 FROM level_forecasts f JOIN latest_reconciliation l USING (run_id);
+
+-- Each series' place in the hierarchy, from the latest run that forecast it.
+CREATE OR REPLACE VIEW current_hierarchy AS
+SELECT h.brand, h.region, h.product, h.sector, h.market, h.category, h.category_source
+FROM series_hierarchy h JOIN forecast_runs r USING (run_id)
+QUALIFY row_number() OVER (
+    PARTITION BY h.brand, h.region, h.product ORDER BY r.as_of DESC, r.started_at DESC) = 1;
+
+-- Weekly actuals at every level (sales summed through current_hierarchy).
+CREATE OR REPLACE VIEW level_actuals AS
+SELECT CASE grouping(h.sector, h.brand, h.market, h.category, h.product)
+           WHEN 31 THEN 'group' WHEN 15 THEN 'sector' WHEN 7 THEN 'brand'
+           WHEN 3 THEN 'brand_market' WHEN 1 THEN 'category_market' ELSE 'product_market'
+       END AS level,
+       h.sector, h.brand, h.market, h.category, h.product, s.ds, sum(s.units) AS actual
+FROM sales s JOIN current_hierarchy h USING (brand, region, product)
+GROUP BY GROUPING SETS (
+    (s.ds), (s.ds, h.sector), (s.ds, h.sector, h.brand), (s.ds, h.sector, h.brand, h.market),
+    (s.ds, h.sector, h.brand, h.market, h.category),
+    (s.ds, h.sector, h.brand, h.market, h.category, h.product));
+
+-- Every finished run's weekly level forecasts next to the actual once its week has passed
+-- (a series without a sales row in a passed week sold 0). statistical = reconciled forecast,
+-- final = with overrides, snaive = seasonal naive; scale = the series' MASE denominator.
+CREATE OR REPLACE VIEW level_forecast_vs_actual AS
+SELECT f.run_id, r.as_of, f.level, f.sector, f.brand, f.market, f.category, f.product, f.ds,
+       f.step, f.yhat AS statistical, coalesce(x.yhat, f.yhat) AS final, f.snaive,
+       f.lo_80, f.hi_80, f.lo_95, f.hi_95, coalesce(a.actual, 0) AS actual,
+       f.yhat - coalesce(a.actual, 0) AS error, sc.scale
+FROM level_forecasts f
+JOIN forecast_runs r USING (run_id)
+LEFT JOIN final_level_forecasts x
+  ON x.run_id = f.run_id AND x.granularity = 'week' AND x.level = f.level AND x.ds = f.ds
+ AND x.sector IS NOT DISTINCT FROM f.sector AND x.brand IS NOT DISTINCT FROM f.brand
+ AND x.market IS NOT DISTINCT FROM f.market AND x.category IS NOT DISTINCT FROM f.category
+ AND x.product IS NOT DISTINCT FROM f.product
+LEFT JOIN level_actuals a
+  ON a.level = f.level AND a.ds = f.ds
+ AND a.sector IS NOT DISTINCT FROM f.sector AND a.brand IS NOT DISTINCT FROM f.brand
+ AND a.market IS NOT DISTINCT FROM f.market AND a.category IS NOT DISTINCT FROM f.category
+ AND a.product IS NOT DISTINCT FROM f.product
+LEFT JOIN level_scales sc
+  ON sc.run_id = f.run_id AND sc.level = f.level
+ AND sc.sector IS NOT DISTINCT FROM f.sector AND sc.brand IS NOT DISTINCT FROM f.brand
+ AND sc.market IS NOT DISTINCT FROM f.market AND sc.category IS NOT DISTINCT FROM f.category
+ AND sc.product IS NOT DISTINCT FROM f.product
+WHERE f.granularity = 'week' AND r.status IN ('succeeded', 'partial')
+  AND f.ds <= (SELECT max(ds) FROM sales);
+
+-- Accuracy of published forecasts as actuals arrive: per run, level, brand (NULL for group
+-- and sector rows) and lead time (step, weeks ahead).
+CREATE OR REPLACE VIEW accuracy_by_level AS
+SELECT run_id, as_of, level, sector, brand, step, count(*) AS n_points,
+       count(DISTINCT (market, category, product)) AS n_series,
+       sum(abs(error)) / nullif(sum(abs(actual)), 0) AS wape,
+       sum(error) / nullif(sum(abs(actual)), 0) AS bias,
+       avg(abs(error) / scale) FILTER (WHERE scale > 0) AS mase,
+       avg((actual BETWEEN lo_80 AND hi_80)::INT) AS coverage_80,
+       avg((actual BETWEEN lo_95 AND hi_95)::INT) AS coverage_95,
+       sum(abs(final - actual)) / nullif(sum(abs(actual)), 0) AS final_wape,
+       sum(abs(actual)) AS sum_actual
+FROM level_forecast_vs_actual
+GROUP BY ALL;
+
+-- Tracking signal per series: over its last 13 passed weeks, each scored with the most
+-- recent forecast made before it, Σ error / mean |error|. Beyond ±4: a biased forecast.
+CREATE OR REPLACE VIEW tracking_signals AS
+WITH latest AS (
+    SELECT * FROM level_forecast_vs_actual
+    QUALIFY row_number() OVER (
+        PARTITION BY level, sector, brand, market, category, product, ds ORDER BY as_of DESC) = 1
+), recent AS (
+    SELECT * FROM latest
+    QUALIFY row_number() OVER (
+        PARTITION BY level, sector, brand, market, category, product ORDER BY ds DESC) <= 13
+)
+SELECT level, sector, brand, market, category, product, count(*) AS n_weeks,
+       max(ds) AS last_week, sum(error) AS sum_error, avg(abs(error)) AS mad,
+       sum(error) / nullif(avg(abs(error)), 0) AS tracking_signal,
+       coalesce(abs(sum(error) / nullif(avg(abs(error)), 0)) > 4, false) AS alarm
+FROM recent GROUP BY ALL;

@@ -452,3 +452,24 @@ def write_levels(path: Path, run_id: str, tables: dict[str, pl.DataFrame]) -> di
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
             con.unregister("incoming")
     return {t: f.height for t, f in tables.items()}
+
+
+def monitor_frames(path: Path) -> dict[str, pl.DataFrame]:
+    """What ``forecast monitor`` shows: tracking-signal alarms, brand accuracy per run, and
+    each run's backtest WAPE of its chosen models."""
+    return {
+        "alarms": query(
+            path, "SELECT * FROM tracking_signals WHERE alarm ORDER BY abs(tracking_signal) DESC"
+        ),
+        "brand_runs": query(
+            path,
+            "SELECT run_id, as_of, brand, sum(abs(error)) / nullif(sum(abs(actual)), 0) AS wape, "
+            "sum(error) / nullif(sum(abs(actual)), 0) AS bias, count(*) AS n_points "
+            "FROM level_forecast_vs_actual WHERE level = 'brand' GROUP BY ALL",
+        ),
+        "backtest": query(
+            path,
+            "SELECT run_id, brand, sum(wape * sum_actual) / nullif(sum(sum_actual), 0) AS wape "
+            "FROM backtest_metrics WHERE model = 'selected' GROUP BY ALL",
+        ),
+    }

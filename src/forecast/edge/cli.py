@@ -19,6 +19,7 @@ from forecast import warehouse
 from forecast.inputs.calendar import week_start
 from forecast.inputs.config import ConfigError, brand_json_schema
 from forecast.inputs.ingest import IngestError, read_table
+from forecast.planning.monitoring import movers, series_label
 from forecast.planning.products import ProductFileError, validate_products
 from forecast.request import RequestError, RunRequest, Workspace, settings_for
 from forecast.vocabulary import Pooling
@@ -390,6 +391,32 @@ def ingest_products(
     for row, reason in checked.rejected.select("row_number", "reason").head(10).iter_rows():
         err.print(f"  • row {row}: {reason}")
     raise typer.Exit(1)
+
+
+@app.command()
+def monitor(
+    limit: Annotated[int, typer.Option(help="How many alarms and brands to show.")] = 15,
+    warehouse_path: WarehouseOpt = None,
+) -> None:
+    """Tracking-signal alarms and the brands whose accuracy moved most since the last run."""
+    db = settings_for(warehouse_path).warehouse
+    frames = warehouse.monitor_frames(db)  # a WarehouseError becomes one line in main()
+    alarms = frames["alarms"]
+    if alarms.is_empty():
+        console.print("[green]no tracking-signal alarm[/] (|Σ error / MAD| ≤ 4 everywhere)")
+    else:
+        shown = alarms.head(limit).select(
+            "level",
+            series=pl.struct(alarms.columns).map_elements(series_label, return_dtype=pl.String),
+            weeks="n_weeks",
+            signal=pl.col("tracking_signal").round(1),
+        )
+        _print_frame(shown, f"{alarms.height} tracking-signal alarms (|signal| > 4)")
+    moved = movers(frames["brand_runs"], frames["backtest"])
+    if moved.is_empty():
+        console.print("no published forecast has actuals yet")
+        return
+    _print_frame(moved.head(limit).drop("run_id"), "brands whose WAPE moved most")
 
 
 def main() -> None:
