@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from forecast import warehouse
 from forecast.engine.runs import RunSummary
 from forecast.planning.coherent import plan_levels
+from forecast.planning.final import final_forecasts
 from forecast.planning.monitoring import monitor_markdown, movers
 from forecast.request import RunRequest
 
@@ -52,6 +53,20 @@ def plan_after_run(request: RunRequest, summary: RunSummary) -> None:
     try:
         outcome = reconcile_task(request, summary.run_id)
         print(f"reconciliation: {outcome['path']} ({outcome['reason']})")
+        final_task(request.workspace.warehouse, summary.run_id)
         monitor_task(request.workspace.warehouse)
     except Exception:  # the statistical forecast is published either way
         get_run_logger().exception("planning after run %s failed", summary.run_id)
+
+
+def refresh_final(db: Path, run_id: str) -> dict[str, int]:
+    """Recompute a run's final forecast from its statistical one and the active overrides."""
+    weekly = warehouse.read_level_weeks(db, run_id)
+    final, applied = final_forecasts(weekly, warehouse.read_overrides(db, "active"))
+    return warehouse.write_final(db, run_id, final, applied)
+
+
+@task(name="final-forecasts", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def final_task(db: Path, run_id: str) -> dict[str, int]:
+    """The run's final forecast: statistical + the overrides still active."""
+    return refresh_final(db, run_id)

@@ -155,3 +155,11 @@ SELECT level, sector, brand, market, category, product, count(*) AS n_weeks,
        sum(error) / nullif(avg(abs(error)), 0) AS tracking_signal,
        coalesce(abs(sum(error) / nullif(avg(abs(error)), 0)) > 4, false) AS alarm
 FROM recent GROUP BY ALL;
+
+-- What planners export: the latest reconciled run's statistical forecast plus the active
+-- overrides, at every level and granularity (coherent, ≥ 0).
+CREATE OR REPLACE VIEW final_forecasts AS
+SELECT f.level, f.granularity, f.sector, f.brand, f.market, f.category, f.product, f.ds,
+       f.step, f.weeks, f.statistical, f.yhat, f.lo_80, f.hi_80, f.lo_95, f.hi_95,
+       f.overridden, f.run_id, l.as_of
+FROM final_level_forecasts f JOIN latest_reconciliation l USING (run_id);

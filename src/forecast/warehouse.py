@@ -473,3 +473,81 @@ def monitor_frames(path: Path) -> dict[str, pl.DataFrame]:
             "FROM backtest_metrics WHERE model = 'selected' GROUP BY ALL",
         ),
     }
+
+
+def latest_reconciled_run(path: Path) -> tuple[str, date] | None:
+    """``(run_id, as_of)`` of the run ``forecasts_by_level`` shows, or None."""
+    rows = query(path, "SELECT run_id, as_of FROM latest_reconciliation")
+    return (rows["run_id"][0], rows["as_of"][0]) if rows.height else None
+
+
+def read_level_weeks(path: Path, run_id: str, level: str | None = None) -> pl.DataFrame:
+    """A run's weekly ``level_forecasts`` rows (one level, or all)."""
+    return query(
+        path,
+        "SELECT * EXCLUDE (run_id) FROM level_forecasts WHERE run_id = ? AND granularity = 'week' "
+        "AND (? IS NULL OR level = ?) ORDER BY level, sector, brand, market, category, product, ds",
+        [run_id, level, level],
+    )
+
+
+def read_overrides(path: Path, status: str | None = None) -> pl.DataFrame:
+    """Overrides (all, or those of one status), oldest first."""
+    return query(
+        path,
+        "SELECT * FROM overrides WHERE ? IS NULL OR status = ? ORDER BY created_at, row_number",
+        [status, status],
+    )
+
+
+def write_overrides(
+    path: Path,
+    accepted: pl.DataFrame,
+    superseded: pl.DataFrame,
+    rejected: pl.DataFrame,
+    source: str,
+) -> None:
+    """Store new overrides, mark the ones they supersede, record refusals of ``source``."""
+    with publish(path) as con:
+        con.register("incoming", accepted)
+        con.execute(
+            "INSERT INTO overrides BY NAME "
+            "SELECT *, ? AS source, now() AS created_at FROM incoming",
+            [source],
+        )
+        con.register("lost", superseded)
+        con.execute(
+            "UPDATE overrides o SET status = 'superseded', status_reason = l.status_reason, "
+            "changed_at = now() FROM lost l WHERE o.override_id = l.override_id"
+        )
+        con.execute("DELETE FROM rejected_overrides WHERE source = ?", [source])
+        con.register("refused", rejected)
+        con.execute(
+            "INSERT INTO rejected_overrides BY NAME "
+            "SELECT *, ? AS source, now() AS rejected_at FROM refused",
+            [source],
+        )
+
+
+def withdraw_overrides(path: Path, ids: list[str], reason: str) -> list[str]:
+    """Mark active overrides withdrawn; returns the ids that were active."""
+    with publish(path) as con:
+        rows = con.execute(
+            "UPDATE overrides SET status = 'withdrawn', status_reason = ?, changed_at = now() "
+            "WHERE status = 'active' AND override_id IN (SELECT unnest(?)) RETURNING override_id",
+            [reason, ids],
+        ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def write_final(
+    path: Path, run_id: str, final: pl.DataFrame, applied: pl.DataFrame
+) -> dict[str, int]:
+    """Replace a run's ``final_level_forecasts`` and ``override_applications``, atomically."""
+    with publish(path) as con:
+        for table, frame in (("final_level_forecasts", final), ("override_applications", applied)):
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+            con.register("incoming", frame.with_columns(run_id=pl.lit(run_id)))
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
+    return {"final_level_forecasts": final.height, "override_applications": applied.height}

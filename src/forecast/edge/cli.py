@@ -20,6 +20,7 @@ from forecast.inputs.calendar import week_start
 from forecast.inputs.config import ConfigError, brand_json_schema
 from forecast.inputs.ingest import IngestError, read_table
 from forecast.planning.monitoring import movers, series_label
+from forecast.planning.overrides import OverrideFileError, validate_overrides
 from forecast.planning.products import ProductFileError, validate_products
 from forecast.request import RequestError, RunRequest, Workspace, settings_for
 from forecast.vocabulary import Pooling
@@ -417,6 +418,72 @@ def monitor(
         console.print("no published forecast has actuals yet")
         return
     _print_frame(moved.head(limit).drop("run_id"), "brands whose WAPE moved most")
+
+
+@app.command()
+def override(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="CSV/Parquet: brand [, market, category, product], start, end, "
+            "value | percent_change, reason, author."
+        ),
+    ] = None,
+    withdraw: Annotated[
+        list[str] | None, typer.Option("--withdraw", help="Withdraw this override id (repeatable).")
+    ] = None,
+    warehouse_path: WarehouseOpt = None,
+) -> None:
+    """Planner overrides on the latest forecast; one refused row refuses the file."""
+    db = settings_for(warehouse_path).warehouse
+    latest = warehouse.latest_reconciled_run(db)
+    if latest is None:
+        err.print(f"[red]{db}: no reconciled forecast yet — run `forecast run` first[/]")
+        raise typer.Exit(1)
+    _prefect_defaults()
+    from flows.planning import refresh_final
+
+    if withdraw:
+        done = warehouse.withdraw_overrides(db, list(withdraw), "withdrawn from the command line")
+        console.print(f"withdrawn: {', '.join(done) or 'none (no active override has that id)'}")
+    if file is not None:
+        _load_overrides(db, file, *latest)
+    written = refresh_final(db, latest[0])
+    console.print(f"final_forecasts of run {latest[0]}: {written['final_level_forecasts']:,} rows")
+
+
+def _load_overrides(db: Path, file: Path, run_id: str, as_of: date) -> None:
+    """Validate an override file against the latest forecast and store it, or refuse it."""
+    keys = warehouse.read_level_weeks(db, run_id, "product_market")
+    existing = warehouse.read_overrides(db)
+    try:
+        checked = validate_overrides(
+            read_table(file),
+            keys,
+            as_of + timedelta(weeks=1),
+            existing.filter(pl.col("status") == "active"),
+            str(file),
+            existing["override_id"].to_list(),
+        )
+    except (IngestError, OverrideFileError) as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    if not checked.rejected.is_empty():
+        nothing = checked.accepted.clear(), checked.superseded.clear()
+        warehouse.write_overrides(db, *nothing, checked.rejected, str(file))
+        err.print(
+            f"[red]{file}: {checked.rejected.height} row(s) refused, nothing applied[/] "
+            "(all of them are in rejected_overrides):"
+        )
+        for row, reason in checked.rejected.select("row_number", "reason").head(10).iter_rows():
+            err.print(f"  • row {row}: {reason}")
+        raise typer.Exit(1)
+    warehouse.write_overrides(db, checked.accepted, checked.superseded, checked.rejected, str(file))
+    lost = checked.accepted.filter(pl.col("status") == "superseded").height
+    console.print(
+        f"[green]{file}[/]: {checked.accepted.height} override(s) stored, "
+        f"{lost + checked.superseded.height} superseded by a later one on the same key"
+    )
 
 
 def main() -> None:
