@@ -163,3 +163,55 @@ SELECT f.level, f.granularity, f.sector, f.brand, f.market, f.category, f.produc
        f.step, f.weeks, f.statistical, f.yhat, f.lo_80, f.hi_80, f.lo_95, f.hi_95,
        f.overridden, f.run_id, l.as_of
 FROM final_level_forecasts f JOIN latest_reconciliation l USING (run_id);
+
+-- Forecast value added, per level, brand (NULL for group and sector rows) and lead time,
+-- over every run's forecasts whose weeks have passed: seasonal naive → statistical → final.
+-- fva_statistical = naive WAPE − statistical WAPE (> 0: the models add value);
+-- fva_overrides = statistical WAPE − final WAPE (> 0: the overrides add value).
+CREATE OR REPLACE VIEW fva AS
+SELECT level, sector, brand, step, count(*) AS n_points, count(DISTINCT run_id) AS n_runs,
+       sum(abs(snaive - actual)) / nullif(sum(abs(actual)), 0) AS naive_wape,
+       sum(abs(statistical - actual)) / nullif(sum(abs(actual)), 0) AS statistical_wape,
+       sum(abs(final - actual)) / nullif(sum(abs(actual)), 0) AS final_wape,
+       avg(abs(snaive - actual) / scale) FILTER (WHERE scale > 0) AS naive_mase,
+       avg(abs(statistical - actual) / scale) FILTER (WHERE scale > 0) AS statistical_mase,
+       avg(abs(final - actual) / scale) FILTER (WHERE scale > 0) AS final_mase,
+       sum(snaive - actual) / nullif(sum(abs(actual)), 0) AS naive_bias,
+       sum(statistical - actual) / nullif(sum(abs(actual)), 0) AS statistical_bias,
+       sum(final - actual) / nullif(sum(abs(actual)), 0) AS final_bias,
+       (sum(abs(snaive - actual)) - sum(abs(statistical - actual)))
+           / nullif(sum(abs(actual)), 0) AS fva_statistical,
+       (sum(abs(statistical - actual)) - sum(abs(final - actual)))
+           / nullif(sum(abs(actual)), 0) AS fva_overrides
+FROM level_forecast_vs_actual
+WHERE snaive IS NOT NULL
+GROUP BY ALL;
+
+-- Each override in each run it shaped, scored on its own level, scope and passed weeks:
+-- did it bring the forecast closer to the actual? direction: up / down; size: small when
+-- it moved the statistical forecast by less than 10 %.
+CREATE OR REPLACE VIEW override_outcomes AS
+SELECT o.override_id, o.level, o.brand, o.market, o.category, o.product, o.author, o.reason,
+       a.run_id, count(*) AS n_weeks,
+       CASE WHEN a.final >= a.statistical THEN 'up' ELSE 'down' END AS direction,
+       CASE WHEN abs(a.final - a.statistical) < 0.1 * a.statistical THEN 'small' ELSE 'large' END
+           AS size,
+       (a.final - a.statistical) / nullif(a.statistical, 0) AS adjustment,
+       sum(abs(f.statistical - f.actual)) AS statistical_abs_error,
+       sum(abs(f.final - f.actual)) AS final_abs_error,
+       sum(abs(f.final - f.actual)) < sum(abs(f.statistical - f.actual)) AS helped
+FROM override_applications a
+JOIN overrides o USING (override_id)
+JOIN level_forecast_vs_actual f
+  ON f.run_id = a.run_id AND f.level = o.level AND f.brand = o.brand
+ AND f.market IS NOT DISTINCT FROM o.market AND f.category IS NOT DISTINCT FROM o.category
+ AND f.product IS NOT DISTINCT FROM o.product
+ AND f.ds BETWEEN o.period_start AND o.period_end
+GROUP BY ALL;
+
+-- Share of overrides that helped, by direction and size.
+CREATE OR REPLACE VIEW fva_overrides AS
+SELECT direction, size, count(*) AS n_overrides, avg(helped::INT) AS share_helped,
+       avg(adjustment) AS mean_adjustment,
+       sum(statistical_abs_error - final_abs_error) AS units_error_removed
+FROM override_outcomes GROUP BY ALL;

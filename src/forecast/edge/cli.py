@@ -22,6 +22,7 @@ from forecast.inputs.ingest import IngestError, read_table
 from forecast.planning.monitoring import movers, series_label
 from forecast.planning.overrides import OverrideFileError, validate_overrides
 from forecast.planning.products import ProductFileError, validate_products
+from forecast.planning.value_added import expected_brand_demand, simulate_planner
 from forecast.request import RequestError, RunRequest, Workspace, settings_for
 from forecast.vocabulary import Pooling
 
@@ -270,6 +271,7 @@ def demo(
         if done.exit_code:
             raise
     db = settings_for(warehouse_path, config_dir).warehouse
+    _demo_planner(_workspace(warehouse_path, config_dir))
     _print_frame(
         warehouse.query(
             db,
@@ -484,6 +486,27 @@ def _load_overrides(db: Path, file: Path, run_id: str, as_of: date) -> None:
         f"[green]{file}[/]: {checked.accepted.height} override(s) stored, "
         f"{lost + checked.superseded.height} superseded by a later one on the same key"
     )
+
+
+def _demo_planner(workspace: Workspace) -> None:
+    """The demo's simulated planner: overrides written to a file and loaded like any other."""
+    db = workspace.warehouse
+    latest = warehouse.latest_reconciled_run(db)
+    if latest is None:
+        return
+    run_id, as_of = latest
+    statistical = warehouse.read_level_weeks(db, run_id, "brand").select("brand", "ds", "yhat")
+    horizon = int(statistical["ds"].n_unique())
+    expected = expected_brand_demand(
+        workspace.brands, date(2023, 1, 2), as_of + timedelta(weeks=horizon)
+    )
+    planned = simulate_planner(statistical, expected.filter(pl.col("ds") > as_of))
+    path = db.parent / f"demo_overrides_{as_of}.csv"
+    planned.write_csv(path)
+    _load_overrides(db, path, run_id, as_of)
+    from flows.planning import refresh_final
+
+    refresh_final(db, run_id)
 
 
 def main() -> None:

@@ -308,7 +308,8 @@ def applications(final: pl.DataFrame, overrides: pl.DataFrame) -> pl.DataFrame:
 
 def empty_overrides(columns: Sequence[str] = ()) -> pl.DataFrame:
     """No overrides (the frame ``apply_overrides`` accepts)."""
-    schema: dict[str, pl.DataType] = {c: pl.String() for c in ("override_id", "level", *SCOPE)}
+    text = ("override_id", "level", *SCOPE, "reason", "author", "status", "status_reason")
+    schema: dict[str, pl.DataType] = {c: pl.String() for c in text}
     schema.update(
         period_start=pl.Date(),
         period_end=pl.Date(),
