@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -15,6 +17,7 @@ from forecast.engine.runs import RunSummary
 from forecast.planning.coherent import plan_levels
 from forecast.planning.final import final_forecasts
 from forecast.planning.monitoring import monitor_markdown, movers
+from forecast.report import fan_chart, fva_chart
 from forecast.request import RunRequest
 
 
@@ -46,6 +49,37 @@ def monitor_task(db: Path) -> str:
     return text
 
 
+@task(name="planning-charts", cache_policy=NO_CACHE)
+def charts_task(db: Path, run_id: str) -> list[Path]:
+    """Per sector: its largest brand's fan chart and the sector's FVA chart, as PNG files and
+    markdown artifacts."""
+    folder = Path(db).parent / "plots" / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    fva = warehouse.read_sector_fva(db)
+    paths = []
+    for sector, brand in warehouse.largest_brands(db, run_id).iter_rows():
+        fan = warehouse.read_fan(db, "brand", {"brand": brand})
+        title = f"brand: {brand}"
+        png_fan = fan_chart(fan["history"], fan["forecast"], fan["overrides"], title, fan["as_of"])
+        png_fva = fva_chart(
+            fva.filter(pl.col("sector") == sector), f"{sector}: forecast value added"
+        )
+        for name, png in ((f"fan-{brand}", png_fan), (f"fva-{sector}", png_fva)):
+            (folder / f"{name}.png").write_bytes(png)
+            paths.append(folder / f"{name}.png")
+        create_markdown_artifact(
+            f"# {sector}\n\n![{brand} fan chart]({_data_url(png_fan)})\n\n"
+            f"![{sector} FVA]({_data_url(png_fva)})\n\nFiles: `{folder}`",
+            key=f"planning-{sector.replace('_', '-')}",
+            description=f"{sector}: fan chart of {brand}, forecast value added per brand",
+        )
+    return paths
+
+
+def _data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
 def plan_after_run(request: RunRequest, summary: RunSummary) -> None:
     """The planner's loop after a run: levels; a failure is logged, never fails the run."""
     if summary.status == "failed":
@@ -55,6 +89,7 @@ def plan_after_run(request: RunRequest, summary: RunSummary) -> None:
         print(f"reconciliation: {outcome['path']} ({outcome['reason']})")
         final_task(request.workspace.warehouse, summary.run_id)
         monitor_task(request.workspace.warehouse)
+        charts_task(request.workspace.warehouse, summary.run_id)
     except Exception:  # the statistical forecast is published either way
         get_run_logger().exception("planning after run %s failed", summary.run_id)
 

@@ -551,3 +551,101 @@ def write_final(
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
             con.unregister("incoming")
     return {"final_level_forecasts": final.height, "override_applications": applied.height}
+
+
+_KEY_COLUMNS = ("sector", "brand", "market", "category", "product")
+
+
+def read_fan(path: Path, level: str, keys: dict[str, str]) -> dict[str, Any]:
+    """What a fan chart of one series of the latest reconciled run draws.
+
+    Args:
+        level: A level name (``vocabulary.LEVELS``).
+        keys: Key column → value; a key column of the level left out matches any value.
+
+    Returns:
+        ``as_of``, ``series`` (the matching key combinations: exactly one to draw),
+        ``forecast`` (``ds, yhat, lo_80 … hi_95, final``), ``history`` (``ds, actual``) and
+        ``overrides`` (``override_id, period_start, period_end, label``).
+    """
+    unknown = set(keys) - set(_KEY_COLUMNS)
+    if unknown:
+        raise WarehouseError(f"unknown key column(s) {sorted(unknown)}; use {_KEY_COLUMNS}")
+    match = " AND ".join(f"(?::VARCHAR IS NULL OR f.{c} = ?)" for c in _KEY_COLUMNS)
+    params: list[Any] = [level]
+    for c in _KEY_COLUMNS:
+        params += [keys.get(c), keys.get(c)]
+    where = f"f.level = ? AND {match}"
+    series = query(
+        path,
+        f"SELECT DISTINCT sector, brand, market, category, product FROM forecasts_by_level f "
+        f"WHERE {where}",
+        params,
+    )
+    out: dict[str, Any] = {"series": series}
+    if series.height != 1:
+        return out
+    out["as_of"] = query(path, "SELECT as_of FROM latest_reconciliation")["as_of"][0]
+    out["forecast"] = query(
+        path,
+        "SELECT f.ds, f.yhat, f.lo_80, f.hi_80, f.lo_95, f.hi_95, "
+        "coalesce(x.yhat, f.yhat) AS final "
+        "FROM forecasts_by_level f LEFT JOIN final_forecasts x ON x.granularity = 'week' "
+        "AND x.level = f.level AND x.ds = f.ds "
+        + "".join(f"AND x.{c} IS NOT DISTINCT FROM f.{c} " for c in _KEY_COLUMNS)
+        + f"WHERE f.granularity = 'week' AND {where} ORDER BY f.ds",
+        params,
+    )
+    out["history"] = query(
+        path, f"SELECT ds, actual FROM level_actuals f WHERE {where} ORDER BY ds", params
+    )
+    row = series.row(0, named=True)
+    out["overrides"] = query(
+        path,
+        "SELECT DISTINCT o.override_id, o.period_start, o.period_end, "
+        "o.override_id || ': ' || coalesce(o.percent_change::VARCHAR || ' %', "
+        "o.value::VARCHAR || '/wk') || ' ' || o.author AS label "
+        "FROM overrides o JOIN override_applications a USING (override_id) "
+        "JOIN latest_reconciliation l ON l.run_id = a.run_id "
+        "WHERE (?::VARCHAR IS NULL OR o.brand = ?) "
+        "AND (?::VARCHAR IS NULL OR o.brand IN "
+        "(SELECT brand FROM current_hierarchy WHERE sector = ?)) "
+        + "".join(
+            f"AND (o.{c} IS NULL OR ?::VARCHAR IS NULL OR o.{c} = ?) "
+            for c in ("market", "category", "product")
+        )
+        + "ORDER BY o.period_start",
+        [
+            row["brand"],
+            row["brand"],
+            row["sector"],
+            row["sector"],
+            *[v for c in ("market", "category", "product") for v in (row[c], row[c])],
+        ],
+    )
+    return out
+
+
+def read_sector_fva(path: Path) -> pl.DataFrame:
+    """Brand-level forecast value added over every lead time: one row per brand."""
+    return query(
+        path,
+        "SELECT sector, brand, count(*) AS n_points, "
+        "sum(abs(snaive - actual)) / nullif(sum(abs(actual)), 0) AS naive_wape, "
+        "sum(abs(statistical - actual)) / nullif(sum(abs(actual)), 0) AS statistical_wape, "
+        "sum(abs(final - actual)) / nullif(sum(abs(actual)), 0) AS final_wape "
+        "FROM level_forecast_vs_actual WHERE level = 'brand' AND snaive IS NOT NULL "
+        "GROUP BY ALL ORDER BY sector, brand",
+    )
+
+
+def largest_brands(path: Path, run_id: str) -> pl.DataFrame:
+    """``sector, brand``: each sector's brand with the largest forecast in a run."""
+    return query(
+        path,
+        "SELECT sector, arg_max(brand, total) AS brand FROM ("
+        "SELECT sector, brand, sum(yhat) AS total FROM level_forecasts "
+        "WHERE run_id = ? AND level = 'brand' AND granularity = 'week' GROUP BY ALL) "
+        "GROUP BY sector ORDER BY sector",
+        [run_id],
+    )

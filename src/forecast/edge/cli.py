@@ -23,8 +23,9 @@ from forecast.planning.monitoring import movers, series_label
 from forecast.planning.overrides import OverrideFileError, validate_overrides
 from forecast.planning.products import ProductFileError, validate_products
 from forecast.planning.value_added import expected_brand_demand, simulate_planner
+from forecast.report import fan_chart
 from forecast.request import RequestError, RunRequest, Workspace, settings_for
-from forecast.vocabulary import Pooling
+from forecast.vocabulary import LEVELS, Pooling
 
 app = typer.Typer(
     help="maison-forecast: multi-brand demand forecasts with pooled cross-brand priors.",
@@ -507,6 +508,42 @@ def _demo_planner(workspace: Workspace) -> None:
     from flows.planning import refresh_final
 
     refresh_final(db, run_id)
+
+
+@app.command()
+def plot(
+    level: Annotated[str, typer.Option(help="group | sector | brand | brand_market | …")] = "brand",
+    key: Annotated[
+        list[str] | None,
+        typer.Option("--key", "-k", help="column=value, e.g. -k brand=parfums_iris (repeatable)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="PNG file (default warehouse/plots/…).")] = None,
+    warehouse_path: WarehouseOpt = None,
+) -> None:
+    """Fan chart of one series of the latest forecast: history, bands, overrides, actuals."""
+    db = settings_for(warehouse_path).warehouse
+    if level not in LEVELS:
+        raise typer.BadParameter(
+            f"{level!r} is not one of {', '.join(LEVELS)}", param_hint="--level"
+        )
+    keys = dict(item.split("=", 1) for item in key or [] if "=" in item)
+    if len(keys) != len(key or []):
+        raise typer.BadParameter(
+            "takes column=value, e.g. -k brand=parfums_iris", param_hint="--key"
+        )
+    data = warehouse.read_fan(db, level, keys)
+    if data["series"].height != 1:
+        err.print(f"[red]{level} {keys or ''}: {data['series'].height} series match; name one[/]")
+        _print_frame(data["series"].head(10), "matching series (first 10)")
+        raise typer.Exit(2)
+    label = series_label(data["series"].row(0, named=True))
+    png = fan_chart(
+        data["history"], data["forecast"], data["overrides"], f"{level}: {label}", data["as_of"]
+    )
+    path = out or db.parent / "plots" / f"fan-{level}-{label.replace('/', '_')}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png)
+    console.print(f"wrote {path}")
 
 
 def main() -> None:
