@@ -455,8 +455,9 @@ def write_levels(path: Path, run_id: str, tables: dict[str, pl.DataFrame]) -> di
 
 
 def monitor_frames(path: Path) -> dict[str, pl.DataFrame]:
-    """What ``forecast monitor`` shows: tracking-signal alarms, brand accuracy per run, and
-    each run's backtest WAPE of its chosen models."""
+    """What ``forecast monitor`` shows: tracking-signal alarms, each brand's accuracy per run
+    and each run's backtest WAPE of its chosen models — both over the brand's series
+    (Σ|error| / Σ actual at product × market), so the two compare."""
     return {
         "alarms": query(
             path, "SELECT * FROM tracking_signals WHERE alarm ORDER BY abs(tracking_signal) DESC"
@@ -465,7 +466,7 @@ def monitor_frames(path: Path) -> dict[str, pl.DataFrame]:
             path,
             "SELECT run_id, as_of, brand, sum(abs(error)) / nullif(sum(abs(actual)), 0) AS wape, "
             "sum(error) / nullif(sum(abs(actual)), 0) AS bias, count(*) AS n_points "
-            "FROM level_forecast_vs_actual WHERE level = 'brand' GROUP BY ALL",
+            "FROM level_forecast_vs_actual WHERE level = 'product_market' GROUP BY ALL",
         ),
         "backtest": query(
             path,

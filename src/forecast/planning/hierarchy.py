@@ -125,7 +125,11 @@ MAX_ADJUSTMENT = 1.0
 
 
 def reconcile(
-    base: pl.DataFrame, history: pl.DataFrame, structure: Structure, intervals: bool = True
+    base: pl.DataFrame,
+    history: pl.DataFrame,
+    structure: Structure,
+    intervals: bool = True,
+    insample: pl.DataFrame | None = None,
 ) -> Reconciled:
     """Reconcile base forecasts of every series: MinT (shrinkage, then diagonal), else BottomUp.
 
@@ -138,8 +142,11 @@ def reconcile(
         base: ``unique_id, ds, yhat, lo_80, hi_80, lo_95, hi_95`` for every series.
         history: ``unique_id, ds, y`` of every series (see :func:`to_levels`).
         intervals: Reconcile the 80/95 % intervals too (normality); else bounds are null.
+        insample: ``unique_id, ds, y, yhat`` fitted values to take W from instead of the
+            naive errors (benchmarks compare the two).
     """
-    hat, y_df = _to_hf(base), naive_insample(history)
+    hat = _to_hf(base)
+    y_df = naive_insample(history) if insample is None else insample
     problems: list[str] = []
     for method in METHODS:
         try:

@@ -15,8 +15,8 @@ def movers(brand_runs: pl.DataFrame, backtest: pl.DataFrame) -> pl.DataFrame:
     """Per brand, how its WAPE moved: latest evaluated run against the one before it.
 
     Args:
-        brand_runs: ``run_id, as_of, brand, wape, bias, n_points`` — brand-level accuracy of
-            each run's published forecasts on the actuals arrived so far.
+        brand_runs: ``run_id, as_of, brand, wape, bias, n_points`` — accuracy of each run's
+            published forecasts of the brand's series on the actuals arrived so far.
         backtest: ``run_id, brand, wape`` — each run's backtest WAPE of its chosen models,
             the comparison when a brand has only one evaluated run.
 
