@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench bench-hierarchy clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: lint
 ## bench: pooled priors vs no pooling vs full pooling (writes bench/out/, see bench/RESULTS.md)
 bench: install
 	$(BIN)/python bench/run.py
+
+## bench-hierarchy: reconciliation by level — Australian tourism beside its published table, synthetic group
+bench-hierarchy: install
+	$(BIN)/python bench/hierarchy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .prefect warehouse/*.duckdb*
