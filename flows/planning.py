@@ -53,7 +53,7 @@ def monitor_task(db: Path) -> str:
 def charts_task(db: Path, run_id: str) -> list[Path]:
     """Per sector: its largest brand's fan chart and the sector's FVA chart, as PNG files and
     markdown artifacts."""
-    folder = Path(db).parent / "plots" / run_id
+    folder = Path(db).parent / "plots" / run_id / "planning"
     folder.mkdir(parents=True, exist_ok=True)
     fva = warehouse.read_sector_fva(db)
     paths = []

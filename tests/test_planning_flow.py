@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from forecast import warehouse as wh
 from forecast.edge.cli import app
 from forecast.planning.monitoring import movers
+from forecast.vocabulary import LEVELS
 from tests.conftest import END, START, write_brands
 from tests.test_hierarchy import assert_coherent
 
@@ -54,14 +55,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> dic
 def test_forecasts_by_level_sum_exactly_and_are_never_negative(loop: dict[str, Any]) -> None:
     db: Path = loop["db"]
     levels = wh.query(db, "SELECT * FROM level_forecasts WHERE run_id = ?", [loop["first"].run_id])
-    assert set(levels["level"]) == {
-        "group",
-        "sector",
-        "brand",
-        "brand_market",
-        "category_market",
-        "product_market",
-    }
+    assert set(levels["level"]) == set(LEVELS)
     for granularity in ("week", "month", "quarter"):
         assert_coherent(levels.filter(pl.col("granularity") == granularity))
     assert (levels["yhat"] >= 0).all() and (levels["lo_95"] >= 0).all()
@@ -143,14 +137,7 @@ def test_overrides_carry_forward_to_the_next_run(loop: dict[str, Any]) -> None:
 def test_accuracy_monitor_and_fva_show_figures_once_actuals_arrive(loop: dict[str, Any]) -> None:
     db: Path = loop["db"]
     acc = wh.query(db, "SELECT * FROM accuracy_by_level WHERE run_id = ?", [loop["first"].run_id])
-    assert set(acc["level"]) == {
-        "group",
-        "sector",
-        "brand",
-        "brand_market",
-        "category_market",
-        "product_market",
-    }
+    assert set(acc["level"]) == set(LEVELS)
     assert acc["step"].unique().to_list() == [1] and acc["wape"].is_not_null().all()
     brand = acc.filter(pl.col("level") == "brand")
     assert brand["brand"].n_unique() == brand.height == 6
@@ -182,7 +169,7 @@ def test_the_flow_publishes_the_monitor_and_charts(loop: dict[str, Any]) -> None
     assert monitor is not None and "Brands whose accuracy moved most" in str(monitor.data)
     chart = Artifact.get("planning-wines-spirits")
     assert chart is not None and "![wines_a fan chart](data:image/png;base64," in str(chart.data)
-    pngs = sorted(p.name for p in (db.parent / "plots" / loop["second"].run_id).glob("f*.png"))
+    pngs = sorted(p.name for p in (db.parent / "plots" / loop["second"].run_id / "planning").glob("*.png"))
     assert "fan-wines_a.png" in pngs and "fva-watches_jewelry.png" in pngs
     out = CliRunner().invoke(
         app,
@@ -204,3 +191,26 @@ def test_the_flow_publishes_the_monitor_and_charts(loop: dict[str, Any]) -> None
     assert (db.parent / "fan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     many = CliRunner().invoke(app, ["plot", "--level", "brand", "--warehouse", str(db)])
     assert many.exit_code == 2 and "6 series match" in many.output
+
+
+def test_a_bad_override_file_changes_nothing_and_withdrawal_does(loop: dict[str, Any]) -> None:
+    db: Path = loop["db"]
+    before = wh.query(db, "SELECT * FROM final_forecasts ORDER BY ALL")
+    bad = db.parent / "bad.csv"
+    bad.write_text(
+        "brand,start,end,percent_change,reason,author\n"
+        f"wines_a,{END + timedelta(weeks=1)},{END + timedelta(weeks=2)},10,fine,claire\n"
+        f"wines_a,{END + timedelta(weeks=1)},{END + timedelta(weeks=2)},-120,too much,claire\n"
+    )
+    out = CliRunner().invoke(app, ["override", str(bad), "--warehouse", str(db)])
+    assert out.exit_code == 1 and "row 2: percent_change -120.0 is below -100 %" in out.output
+    assert_frame_equal(before, wh.query(db, "SELECT * FROM final_forecasts ORDER BY ALL"))
+    assert wh.query(db, "SELECT count(*) AS n FROM overrides")["n"][0] == 2
+    out = CliRunner().invoke(app, ["override", "--withdraw", "plan-1", "--warehouse", str(db)])
+    assert out.exit_code == 0 and "withdrawn: plan-1" in out.output
+    wines = wh.query(
+        db,
+        "SELECT sum(yhat) AS final, sum(statistical) AS stat FROM final_forecasts "
+        "WHERE brand = 'wines_a' AND level = 'brand' AND granularity = 'week'",
+    ).row(0)
+    assert wines[0] == pytest.approx(wines[1])  # only plan-1 touched wines_a

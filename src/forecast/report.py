@@ -100,22 +100,11 @@ def fan_chart(
     past = history.filter(pl.col("ds") <= as_of, pl.col("ds") > first)
     later = history.filter(pl.col("ds") > as_of)
     ax.plot(past["ds"], past["actual"], color="black", lw=1.2, label="actuals")
-    ax.fill_between(
-        forecast["ds"],
-        forecast["lo_95"],
-        forecast["hi_95"],
-        color=_BLUE,
-        alpha=0.15,
-        label="95 % interval",
-    )
-    ax.fill_between(
-        forecast["ds"],
-        forecast["lo_80"],
-        forecast["hi_80"],
-        color=_BLUE,
-        alpha=0.3,
-        label="80 % interval",
-    )
+    for level, alpha in ((95, 0.15), (80, 0.3)):
+        lo, hi = forecast[f"lo_{level}"], forecast[f"hi_{level}"]
+        ax.fill_between(
+            forecast["ds"], lo, hi, color=_BLUE, alpha=alpha, label=f"{level} % interval"
+        )
     ax.plot(forecast["ds"], forecast["yhat"], color=_BLUE, lw=2, label="statistical forecast")
     if (forecast["final"] - forecast["yhat"]).abs().max() > 1e-9:  # type: ignore[operator]
         ax.plot(

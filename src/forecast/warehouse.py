@@ -412,14 +412,21 @@ def write_products(
             "INSERT INTO product BY NAME SELECT *, ? AS source, now() AS loaded_at FROM incoming",
             [source],
         )
-        con.execute("DELETE FROM rejected_products WHERE source = ?", [source])
-        con.register("refused", rejected)
-        con.execute(
-            "INSERT INTO rejected_products BY NAME "
-            "SELECT *, ? AS source, now() AS rejected_at FROM refused",
-            [source],
-        )
+        _replace_refusals(con, "rejected_products", rejected, source)
     return accepted.height
+
+
+def _replace_refusals(
+    con: duckdb.DuckDBPyConnection, table: str, rejected: pl.DataFrame, source: str
+) -> None:
+    """The refusals of ``source`` in ``table`` (a ``rejected_*`` table) replace its earlier ones."""
+    con.execute(f"DELETE FROM {table} WHERE source = ?", [source])
+    con.register("refused", rejected)
+    con.execute(
+        f"INSERT INTO {table} BY NAME SELECT *, ? AS source, now() AS rejected_at FROM refused",
+        [source],
+    )
+    con.unregister("refused")
 
 
 def read_run_forecasts(path: Path, run_id: str) -> pl.DataFrame:
@@ -521,13 +528,7 @@ def write_overrides(
             "UPDATE overrides o SET status = 'superseded', status_reason = l.status_reason, "
             "changed_at = now() FROM lost l WHERE o.override_id = l.override_id"
         )
-        con.execute("DELETE FROM rejected_overrides WHERE source = ?", [source])
-        con.register("refused", rejected)
-        con.execute(
-            "INSERT INTO rejected_overrides BY NAME "
-            "SELECT *, ? AS source, now() AS rejected_at FROM refused",
-            [source],
-        )
+        _replace_refusals(con, "rejected_overrides", rejected, source)
 
 
 def withdraw_overrides(path: Path, ids: list[str], reason: str) -> list[str]:

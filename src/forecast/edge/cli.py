@@ -8,7 +8,7 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, NoReturn, cast
 
 import polars as pl
 import typer
@@ -388,13 +388,7 @@ def ingest_products(
     if valid:
         console.print(f"[green]{file}[/]: {accepted.height:,} products loaded into `product`")
         return
-    err.print(
-        f"[red]{file}: {checked.rejected.height} row(s) refused, nothing loaded[/] "
-        "(all of them are in rejected_products):"
-    )
-    for row, reason in checked.rejected.select("row_number", "reason").head(10).iter_rows():
-        err.print(f"  • row {row}: {reason}")
-    raise typer.Exit(1)
+    _refuse_file(file, checked.rejected, "rejected_products")
 
 
 @app.command()
@@ -455,6 +449,17 @@ def override(
     console.print(f"final_forecasts of run {latest[0]}: {written['final_level_forecasts']:,} rows")
 
 
+def _refuse_file(file: Path, rejected: pl.DataFrame, table: str) -> NoReturn:
+    """One line per refused row (the first ten), then exit code 1: nothing was loaded."""
+    err.print(
+        f"[red]{file}: {rejected.height} row(s) refused, nothing loaded[/] "
+        f"(all of them are in {table}):"
+    )
+    for row, reason in rejected.select("row_number", "reason").head(10).iter_rows():
+        err.print(f"  • row {row}: {reason}")
+    raise typer.Exit(1)
+
+
 def _load_overrides(db: Path, file: Path, run_id: str, as_of: date) -> None:
     """Validate an override file against the latest forecast and store it, or refuse it."""
     keys = warehouse.read_level_weeks(db, run_id, "product_market")
@@ -474,13 +479,7 @@ def _load_overrides(db: Path, file: Path, run_id: str, as_of: date) -> None:
     if not checked.rejected.is_empty():
         nothing = checked.accepted.clear(), checked.superseded.clear()
         warehouse.write_overrides(db, *nothing, checked.rejected, str(file))
-        err.print(
-            f"[red]{file}: {checked.rejected.height} row(s) refused, nothing applied[/] "
-            "(all of them are in rejected_overrides):"
-        )
-        for row, reason in checked.rejected.select("row_number", "reason").head(10).iter_rows():
-            err.print(f"  • row {row}: {reason}")
-        raise typer.Exit(1)
+        _refuse_file(file, checked.rejected, "rejected_overrides")
     warehouse.write_overrides(db, checked.accepted, checked.superseded, checked.rejected, str(file))
     lost = checked.accepted.filter(pl.col("status") == "superseded").height
     console.print(
