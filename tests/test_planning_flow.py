@@ -169,7 +169,9 @@ def test_the_flow_publishes_the_monitor_and_charts(loop: dict[str, Any]) -> None
     assert monitor is not None and "Brands whose accuracy moved most" in str(monitor.data)
     chart = Artifact.get("planning-wines-spirits")
     assert chart is not None and "![wines_a fan chart](data:image/png;base64," in str(chart.data)
-    pngs = sorted(p.name for p in (db.parent / "plots" / loop["second"].run_id / "planning").glob("*.png"))
+    pngs = sorted(
+        p.name for p in (db.parent / "plots" / loop["second"].run_id / "planning").glob("*.png")
+    )
     assert "fan-wines_a.png" in pngs and "fva-watches_jewelry.png" in pngs
     out = CliRunner().invoke(
         app,
