@@ -73,32 +73,41 @@ def validate_overrides(
     missing = [c for c in ("brand", "start", "end", "reason", "author") if c not in raw.columns]
     if missing:
         raise OverrideFileError(f"{source}: missing column(s) {missing}; found {raw.columns}")
-    text = raw.select(
+    text = _as_text(raw)
+    typed = _typed(text, _ids(source, text.height, set(taken)))
+    checked = typed.join(
+        _known_scopes(keys), on=list(SCOPE), how="left", nulls_equal=True
+    ).with_columns(reasons=_reasons(first_week))
+    valid = checked.filter(pl.col("reasons").list.len() == 0).drop("known_scope", "reasons")
+    accepted, superseded = _supersede(valid, active)
+    refused = checked.filter(pl.col("reasons").list.len() > 0).select(
+        "row_number",
+        *[c for c in TEXT if c != "reason"],  # the planner's reason is not kept for a refusal
+        reason=pl.col("reasons").list.join("; "),
+    )
+    return ValidatedOverrides(
+        accepted.with_columns(period_start=pl.max_horizontal("period_start", pl.lit(first_week))),
+        refused.rename({"start": "period_start", "end": "period_end"}),
+        superseded,
+    )
+
+
+def _as_text(raw: pl.DataFrame) -> pl.DataFrame:
+    """Every file column as stripped text (empty = null), absent optional ones null."""
+    return raw.select(
         pl.col(c).cast(pl.String).str.strip_chars().replace("", None)
         if c in raw.columns
         else pl.lit(None, pl.String).alias(c)
         for c in TEXT
     ).with_row_index("row_number", offset=1)
-    typed = _typed(text, _ids(source, text.height, set(taken)))
-    known = pl.concat(
-        [keys.select(SCOPE[:n]).unique().with_columns(known_scope=pl.lit(n)) for n in SCOPE_LEVELS],
-        how="diagonal",
-    )
-    checked = typed.join(known, on=list(SCOPE), how="left", nulls_equal=True).with_columns(
-        reasons=_reasons(first_week)
-    )
-    valid = checked.filter(pl.col("reasons").list.len() == 0).drop("known_scope", "reasons")
-    refused = checked.filter(pl.col("reasons").list.len() > 0)
-    accepted, superseded = _supersede(valid, active)
-    return ValidatedOverrides(
-        accepted.with_columns(period_start=pl.max_horizontal("period_start", pl.lit(first_week))),
-        refused.select(
-            "row_number",
-            *[c for c in TEXT if c != "reason"],  # the planner's reason is not kept for a refusal
-            reason=pl.col("reasons").list.join("; "),
-        ).rename({"start": "period_start", "end": "period_end"}),
-        superseded,
-    )
+
+
+def _known_scopes(keys: pl.DataFrame) -> pl.DataFrame:
+    """Every scope the latest forecast has, at each depth (brand; brand, market; …)."""
+    parts = [
+        keys.select(SCOPE[:n]).unique().with_columns(known_scope=pl.lit(n)) for n in SCOPE_LEVELS
+    ]
+    return pl.concat(parts, how="diagonal")
 
 
 def _ids(source: str, n: int, taken: set[str]) -> list[str]:
