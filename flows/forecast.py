@@ -68,7 +68,7 @@ def pool_task(
 @task(name="forecast-brand", cache_policy=NO_CACHE)
 def forecast_task(
     db: Path,
-    run_id: str,
+    attempt_id: str,
     brand: BrandConfig,
     as_of: date,
     priors: dict[date, Priors],
@@ -93,12 +93,12 @@ def forecast_task(
         result = run_brand(brand, sales, as_of, mine, calendar, pooling, n_jobs)
         warehouse.stage(
             db,
-            run_id,
+            attempt_id,
             "forecasts",
             brand.brand,
             result.forecasts.with_columns(sector=pl.lit(brand.sector)),
         )
-        warehouse.stage(db, run_id, "backtest_metrics", brand.brand, result.metrics)
+        warehouse.stage(db, attempt_id, "backtest_metrics", brand.brand, result.metrics)
         row.update(result.summary, status="succeeded", series_weights=result.series_weights)
     except Exception as exc:  # one brand failing must not stop the others
         get_run_logger().exception("brand %s failed", brand.brand)
@@ -139,13 +139,15 @@ def plot_task(db: Path, run_id: str, priors: pl.DataFrame, weights: pl.DataFrame
 
 
 @task(name="open-run", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def open_run_task(db: Path, run: dict[str, Any]) -> int:
+def open_run_task(db: Path, run: dict[str, Any]) -> warehouse.Attempt:
     return warehouse.open_run(db, run)
 
 
 @task(name="publish-run", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def finish_run_task(db: Path, run_id: str, status: str, summary: dict[str, Any]) -> dict[str, int]:
-    return warehouse.finish_run(db, run_id, status, summary)
+def finish_run_task(
+    db: Path, attempt_id: str, status: str, summary: dict[str, Any]
+) -> dict[str, int]:
+    return warehouse.finish_run(db, attempt_id, status, summary)
 
 
 @flow(name="forecast", log_prints=True)
@@ -174,7 +176,7 @@ def forecast_flow(
     as_of = monday_on_or_before(as_of or warehouse.as_of_default(db))  # weeks start on Monday
     run_id, config_hash = run_key(as_of, configs, pooling)
     started = time.perf_counter()
-    abandoned = open_run_task(
+    attempt = open_run_task(
         db,
         {
             "run_id": run_id,
@@ -186,19 +188,23 @@ def forecast_flow(
             "package_versions": json.dumps(_versions()),
         },
     )
-    if abandoned:
-        print(f"marked {abandoned} run(s) abandoned: their process died mid-run")
+    if attempt.abandoned:
+        print(f"marked {attempt.abandoned} run(s) abandoned: their process died mid-run")
     try:
-        rows = _forecast_brands(db, run_id, configs, as_of, pooling, n_jobs)
+        rows = _forecast_brands(db, attempt, configs, as_of, pooling, n_jobs)
     except Exception as exc:
-        finish_run_task(db, run_id, "failed", {"message": f"{type(exc).__name__}: {exc}"})
+        finish_run_task(
+            db, attempt.attempt_id, "failed", {"message": f"{type(exc).__name__}: {exc}"}
+        )
         raise
     failed = [r["brand"] for r in rows if r["status"] == "failed"]
     ran = [r for r in rows if r["status"] != "skipped"]
     status = "failed" if len(failed) == len(ran) else "partial" if failed else "succeeded"
     n_series = sum(r.get("n_series", 0) for r in rows)
     message = f"failed brands: {', '.join(failed)}" if failed else None
-    written = finish_run_task(db, run_id, status, {"n_series": n_series, "message": message})
+    written = finish_run_task(
+        db, attempt.attempt_id, status, {"n_series": n_series, "message": message}
+    )
     summary = {
         "run_id": run_id,
         "as_of": str(as_of),
@@ -225,7 +231,7 @@ def _select(configs: dict[str, BrandConfig], brands: list[str] | None) -> dict[s
 
 def _forecast_brands(
     db: Path,
-    run_id: str,
+    attempt: warehouse.Attempt,
     configs: dict[str, BrandConfig],
     as_of: date,
     pooling: Pooling,
@@ -242,7 +248,7 @@ def _forecast_brands(
     priors = {c: pool_task.submit([own[b][c] for b in configs], pools, pooling) for c in cutoffs}
     pooled = {c: f.result() for c, f in priors.items()}
     futures = [
-        forecast_task.submit(db, run_id, b, as_of, pooled, calendar, pooling, n_jobs)
+        forecast_task.submit(db, attempt.attempt_id, b, as_of, pooled, calendar, pooling, n_jobs)
         for b in configs.values()
     ]
     rows = [f.result() for f in futures]
@@ -255,8 +261,8 @@ def _forecast_brands(
     ]
     priors_table = prior_rows(pooled[as_of])
     weights_table = weight_rows(pooled[as_of], stats, weights, sectors)
-    warehouse.stage(db, run_id, "priors", "all", priors_table)
-    warehouse.stage(db, run_id, "prior_weights", "all", weights_table)
-    plot_task(db, run_id, priors_table, weights_table)
-    warehouse.stage(db, run_id, "run_brands", "all", run_brand_rows(rows))
+    warehouse.stage(db, attempt.attempt_id, "priors", "all", priors_table)
+    warehouse.stage(db, attempt.attempt_id, "prior_weights", "all", weights_table)
+    plot_task(db, attempt.run_id, priors_table, weights_table)
+    warehouse.stage(db, attempt.attempt_id, "run_brands", "all", run_brand_rows(rows))
     return rows

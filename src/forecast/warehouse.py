@@ -17,8 +17,10 @@ import os
 import shutil
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
@@ -27,7 +29,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RESULT_TABLES = ("run_brands", "forecasts", "backtest_metrics", "priors", "prior_weights")
 _LOCK_TIMEOUT_S = 600.0
 
@@ -48,7 +50,7 @@ def _apply_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_sql_file("schema.sql"))
     con.execute(_sql_file("views.sql"))
     version = _scalar(con, "SELECT max(version) FROM schema_version")
-    if version is None:
+    if version is None or version < SCHEMA_VERSION:
         con.execute("INSERT INTO schema_version VALUES (?, now())", [SCHEMA_VERSION])
     elif version > SCHEMA_VERSION:
         raise WarehouseError(
@@ -258,29 +260,70 @@ def read_sales(path: Path, brands: list[str], as_of: date) -> pl.DataFrame:
     )
 
 
-def open_run(path: Path, run: dict[str, Any]) -> int:
-    """Record a run as ``running`` (replacing any earlier run with the same id).
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt at a run key: results are staged under ``attempt_id`` until published.
 
-    Runs left ``running`` by a process of this host that no longer exists are marked
-    ``abandoned`` first. Returns how many were.
+    Attributes:
+        run_id: The run key (same as-of, configs and options → same key).
+        attempt_id: This attempt; a re-run of the key is a new attempt.
+        abandoned: Attempts of dead processes this one found and marked ``abandoned``.
     """
-    host = socket.gethostname()
+
+    run_id: str
+    attempt_id: str
+    abandoned: int
+
+
+class RunInProgress(WarehouseError):
+    """Another live process is running the same run key."""
+
+
+def open_run(path: Path, run: dict[str, Any]) -> Attempt:
+    """Record a new attempt at ``run['run_id']`` as ``running``; nothing visible changes.
+
+    The key's published results stay as they are until :func:`finish_run` swaps in this
+    attempt's. Attempts left ``running`` by a dead process of this host are marked
+    ``abandoned`` first and their staged results deleted.
+
+    Raises:
+        RunInProgress: When a live process is already running the same run key.
+    """
+    host, run_id = socket.gethostname(), run["run_id"]
+    attempt_id = f"{run_id}.{uuid.uuid4().hex[:8]}"
     with publish(path) as con:
-        stale = con.execute(
-            "SELECT run_id, pid FROM forecast_runs WHERE status = 'running' AND host = ?", [host]
+        dead = _abandon_dead(con, path, host)
+        busy = con.execute(
+            "SELECT pid, host, started_at FROM forecast_runs WHERE run_id = ? AND status = "
+            "'running'",
+            [run_id],
         ).fetchall()
-        dead = [run_id for run_id, pid in stale if pid is None or not _alive(pid)]
-        con.execute(
-            "UPDATE forecast_runs SET status = 'abandoned', finished_at = now(), "
-            "message = 'process died before the run finished' "
-            "WHERE run_id IN (SELECT unnest(?))",
-            [dead],
-        )
-        for table in ("forecast_runs", *RESULT_TABLES):
-            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run["run_id"]])
-        row = {**run, "status": "running", "host": host, "pid": os.getpid()}
-        con.register("new_run", pl.DataFrame([row]))
+        if busy:
+            pid, where, since = busy[0]
+            raise RunInProgress(
+                f"{path}: run {run_id} is already running (pid {pid} on {where}, started "
+                f"{since:%Y-%m-%d %H:%M:%S}); wait for it, or stop that process and retry"
+            )
+        row = {**run, "attempt_id": attempt_id, "status": "running", "host": host}
+        con.register("new_run", pl.DataFrame([{**row, "pid": os.getpid()}]))
         con.execute("INSERT INTO forecast_runs BY NAME SELECT *, now() AS started_at FROM new_run")
+    return Attempt(run_id, attempt_id, dead)
+
+
+def _abandon_dead(con: duckdb.DuckDBPyConnection, path: Path, host: str) -> int:
+    """Mark attempts of dead processes on this host ``abandoned``; drop their staged files."""
+    stale = con.execute(
+        "SELECT attempt_id, pid FROM forecast_runs WHERE status = 'running' AND host = ?", [host]
+    ).fetchall()
+    dead = [attempt for attempt, pid in stale if pid is None or not _alive(pid)]
+    con.execute(
+        "UPDATE forecast_runs SET status = 'abandoned', finished_at = now(), "
+        "message = 'process died before the run finished' "
+        "WHERE attempt_id IN (SELECT unnest(?))",
+        [dead],
+    )
+    for attempt in dead:
+        shutil.rmtree(staging_dir(path, attempt), ignore_errors=True)
     return len(dead)
 
 
@@ -294,50 +337,78 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def staging_dir(path: Path, run_id: str) -> Path:
-    """Where a run's per-brand results wait until the run is published."""
-    return Path(path).parent / f"{Path(path).stem}.staging" / run_id
+def staging_dir(path: Path, attempt_id: str) -> Path:
+    """Where an attempt's per-brand results (or a sales batch) wait until published."""
+    return Path(path).parent / f"{Path(path).stem}.staging" / attempt_id
 
 
-def stage(path: Path, run_id: str, table: str, part: str, frame: pl.DataFrame) -> None:
-    """Stage one part (a brand, or 'all') of a result table for the run's final publish."""
+def stage(path: Path, attempt_id: str, table: str, part: str, frame: pl.DataFrame) -> None:
+    """Stage one part (a brand, or 'all') of a result table for the attempt's publish."""
     if table not in RESULT_TABLES:
         raise WarehouseError(f"unknown result table {table!r}; expected one of {RESULT_TABLES}")
-    folder = staging_dir(path, run_id) / table
+    folder = staging_dir(path, attempt_id) / table
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{part}.parquet.tmp"
-    frame.with_columns(run_id=pl.lit(run_id)).write_parquet(tmp)
+    frame.drop("run_id", strict=False).write_parquet(tmp)
     os.replace(tmp, folder / f"{part}.parquet")
 
 
-def finish_run(path: Path, run_id: str, status: str, summary: dict[str, Any]) -> dict[str, int]:
-    """Merge the run's staged results and set its final status, in one atomic publish.
+def finish_run(path: Path, attempt_id: str, status: str, summary: dict[str, Any]) -> dict[str, int]:
+    """End an attempt in one atomic publish; what readers see changes only here.
+
+    A ``succeeded`` or ``partial`` attempt replaces every result of its run key with its
+    staged results, and the key's earlier finished attempts are dropped (a re-run replaces,
+    never duplicates). A ``failed`` attempt is recorded and leaves the key's published
+    results as they were.
 
     Returns:
-        Rows written per result table.
+        Rows of the run key per result table after the publish.
     """
-    staged = staging_dir(path, run_id)
-    written: dict[str, int] = {}
+    staged = staging_dir(path, attempt_id)
     with publish(path) as con:
-        for table in RESULT_TABLES:
-            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
-            files = sorted(str(f) for f in (staged / table).glob("*.parquet"))
-            if files:
-                insert = (
-                    f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, union_by_name=true)"
-                )
-                con.execute(insert, [files])
-            written[table] = int(
-                _scalar(con, f"SELECT count(*) FROM {table} WHERE run_id = ?", [run_id])
-            )
+        run_id = _scalar(con, "SELECT run_id FROM forecast_runs WHERE attempt_id = ?", [attempt_id])
+        if run_id is None:
+            raise WarehouseError(f"{path}: no run attempt {attempt_id!r} to finish")
+        if status in ("succeeded", "partial"):
+            _swap_results(con, run_id, attempt_id, staged)
+        written = {
+            t: int(_scalar(con, f"SELECT count(*) FROM {t} WHERE run_id = ?", [run_id]))
+            for t in RESULT_TABLES
+        }
         con.execute(
             "UPDATE forecast_runs SET status = ?, finished_at = now(), "
             "duration_s = epoch(now() - started_at), n_series = ?, n_rows = ?, message = ? "
-            "WHERE run_id = ?",
-            [status, summary.get("n_series"), written["forecasts"], summary.get("message"), run_id],
+            "WHERE attempt_id = ?",
+            [
+                status,
+                summary.get("n_series"),
+                written["forecasts"] if status != "failed" else 0,
+                summary.get("message"),
+                attempt_id,
+            ],
         )
     shutil.rmtree(staged, ignore_errors=True)
     return written
+
+
+def _swap_results(
+    con: duckdb.DuckDBPyConnection, run_id: str, attempt_id: str, staged: Path
+) -> None:
+    """Replace the run key's results and earlier finished attempts by this attempt's."""
+    for table in RESULT_TABLES:
+        con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+        files = sorted(str(f) for f in (staged / table).glob("*.parquet"))
+        if files:
+            con.execute(
+                f"INSERT INTO {table} BY NAME SELECT *, ? AS run_id "
+                "FROM read_parquet(?, union_by_name=true)",
+                [run_id, files],
+            )
+    con.execute(
+        "DELETE FROM forecast_runs WHERE run_id = ? AND attempt_id IS DISTINCT FROM ? "
+        "AND status <> 'running'",
+        [run_id, attempt_id],
+    )
 
 
 def recent_runs(path: Path, limit: int = 10) -> pl.DataFrame:
