@@ -12,6 +12,7 @@ run is never visible.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -120,16 +121,31 @@ def publish(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             tmp.unlink(missing_ok=True)
 
 
+# `forecast sql`: no file, network, extension or other database; settings frozen after.
+_Config = dict[str, str | bool | int | float | list[str]]
+_LOCKED_DOWN: _Config = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+ANALYST_STATEMENTS = ("SELECT", "EXPLAIN")
+
+
 @contextmanager
-def reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Read-only connection to the published warehouse."""
+def reader(path: Path, locked: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Read-only connection to the published warehouse (``locked``: see :func:`analyst_query`)."""
     path = Path(path)
     if not path.exists():
         raise WarehouseError(
             f"{path}: no warehouse yet — run `forecast generate` or `forecast ingest FILE` first"
         )
+    if path.is_dir():
+        raise WarehouseError(f"{path}: is a folder; the warehouse is a DuckDB file")
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        config: _Config = _LOCKED_DOWN if locked else {}
+        con = duckdb.connect(str(path), read_only=True, config=config)
     except duckdb.Error as exc:
         raise WarehouseError(f"{path}: cannot open read-only: {exc}") from exc
     try:
@@ -152,6 +168,69 @@ def query(path: Path, sql: str, params: list[Any] | None = None) -> pl.DataFrame
         return con.sql(sql, params=params or None).pl()
 
 
+def analyst_query(path: Path, sql: str) -> pl.DataFrame:
+    """``forecast sql``: one SELECT (or EXPLAIN) over the warehouse's own tables and views.
+
+    The connection is read-only with DuckDB's external access off and its configuration
+    locked, so no statement can read or write another file (``COPY``, ``EXPORT``,
+    ``read_csv``, ``glob``), attach another database, install or load an extension, or
+    change a setting; text with more than one statement is refused before it runs.
+
+    Raises:
+        WarehouseError: The text is not one allowed statement, or DuckDB refuses it.
+    """
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"{path}: {exc}") from exc
+    if len(statements) != 1:
+        raise WarehouseError(f"forecast sql runs exactly one statement; got {len(statements)}")
+    kind = statements[0].type.name
+    if kind not in ANALYST_STATEMENTS:
+        raise WarehouseError(
+            f"forecast sql runs read-only queries (SELECT, EXPLAIN); {kind} is not allowed"
+        )
+    with reader(path, locked=True) as con:
+        return con.sql(sql).pl()
+
+
+def refusal_summary(path: Path, source: str, limit: int = 10) -> pl.DataFrame:
+    """Why rows of ``source`` were refused: reason, rows, first row number."""
+    return query(
+        path,
+        "SELECT reason, count(*) AS rows, min(row_number) AS first_row FROM rejected_sales "
+        "WHERE source = ? GROUP BY 1 ORDER BY 2 DESC, 3 LIMIT ?",
+        [source, limit],
+    )
+
+
+def brand_statuses(path: Path, run_id: str) -> pl.DataFrame:
+    """Each brand of a run: status, series, rows, chosen model, seconds, error."""
+    return query(
+        path,
+        "SELECT brand, status, n_series, n_rows, selected_model, round(seconds, 1) AS seconds, "
+        "error FROM run_brands WHERE run_id = ? ORDER BY status, brand",
+        [run_id],
+    )
+
+
+def latest_by_sector(path: Path) -> pl.DataFrame:
+    """What analysts see now, per sector: brands, series and rows of ``latest_forecasts``."""
+    return query(
+        path,
+        "SELECT sector, count(DISTINCT brand) AS brands, count(DISTINCT unique_id) AS series, "
+        "count(*) AS rows FROM latest_forecasts GROUP BY 1 ORDER BY 1",
+    )
+
+
+def first_sales(path: Path) -> dict[str, date]:
+    """The first week with sales of every brand in the warehouse."""
+    if not Path(path).exists():
+        return {}
+    frame = query(path, "SELECT brand, min(ds) AS first FROM sales GROUP BY 1")
+    return dict(frame.iter_rows())
+
+
 def stage_sales(
     path: Path, batch: str, part: str, sales: pl.DataFrame, truth: pl.DataFrame | None
 ) -> None:
@@ -165,11 +244,18 @@ def stage_sales(
             os.replace(tmp, folder / name / f"{part}.parquet")
 
 
-def publish_sales(path: Path, batch: str, source: str) -> int:
+def publish_sales(path: Path, batch: str, source: str, replace_real: bool = False) -> int:
     """Replace all sales (and truth) of the brands in a staged batch, in one publish.
+
+    Args:
+        replace_real: Also replace brands that hold ingested (real) sales; without it such
+            a batch is refused and nothing changes.
 
     Returns:
         Sales rows written.
+
+    Raises:
+        WarehouseError: Nothing staged, or the batch would delete ingested sales.
     """
     folder = staging_dir(path, batch)
     files = {
@@ -180,6 +266,8 @@ def publish_sales(path: Path, batch: str, source: str) -> int:
     with publish(path) as con:
         con.read_parquet(files["sales"]).create_view("new_sales")
         brands = "SELECT DISTINCT brand FROM new_sales"
+        if not replace_real:
+            _refuse_real(con, path, brands, folder)
         con.execute(f"DELETE FROM sales WHERE brand IN ({brands})")
         con.execute(f"DELETE FROM sales_truth WHERE brand IN ({brands})")
         con.execute(
@@ -192,8 +280,43 @@ def publish_sales(path: Path, batch: str, source: str) -> int:
                 [files["sales_truth"]],
             )
         rows = int(_scalar(con, "SELECT count(*) FROM new_sales"))
-    shutil.rmtree(folder, ignore_errors=True)
+    _drop_staged(folder)
     return rows
+
+
+_REAL = "source NOT LIKE 'synthetic:%'"
+
+
+def _refuse_real(con: duckdb.DuckDBPyConnection, path: Path, brands: str, batch: Path) -> None:
+    found = con.execute(
+        f"SELECT brand, count(*) FROM sales WHERE {_REAL} AND brand IN ({brands}) "
+        "GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    if found:
+        shutil.rmtree(batch, ignore_errors=True)
+        raise WarehouseError(f"{path}: {real_sales_message(found)}")
+
+
+def real_sales(path: Path, brands: list[str]) -> list[tuple[str, int]]:
+    """``(brand, rows)`` of ingested (not synthetic) sales among ``brands``."""
+    if not Path(path).exists():
+        return []
+    frame = query(
+        path,
+        f"SELECT brand, count(*) AS n FROM sales WHERE {_REAL} "
+        "AND brand IN (SELECT unnest(?)) GROUP BY 1 ORDER BY 1",
+        [brands],
+    )
+    return [(b, int(n)) for b, n in frame.iter_rows()]
+
+
+def real_sales_message(found: list[tuple[str, int]]) -> str:
+    """One line: which brands hold ingested sales that synthetic generation would delete."""
+    held = ", ".join(f"{b} ({n:,} rows)" for b, n in found)
+    return (
+        f"generating would delete ingested sales of {held}; nothing was changed — pick other "
+        "brands, another warehouse, or pass --replace-real to delete them"
+    )
 
 
 def replace_sales(path: Path, sales: pl.DataFrame, truth: pl.DataFrame | None, source: str) -> int:
@@ -342,6 +465,13 @@ def staging_dir(path: Path, attempt_id: str) -> Path:
     return Path(path).parent / f"{Path(path).stem}.staging" / attempt_id
 
 
+def _drop_staged(folder: Path) -> None:
+    """Delete a published batch's staged files, and the staging folder once it is empty."""
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()
+
+
 def stage(path: Path, attempt_id: str, table: str, part: str, frame: pl.DataFrame) -> None:
     """Stage one part (a brand, or 'all') of a result table for the attempt's publish."""
     if table not in RESULT_TABLES:
@@ -387,7 +517,7 @@ def finish_run(path: Path, attempt_id: str, status: str, summary: dict[str, Any]
                 attempt_id,
             ],
         )
-    shutil.rmtree(staged, ignore_errors=True)
+    _drop_staged(staged)
     return written
 
 
