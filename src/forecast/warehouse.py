@@ -92,33 +92,44 @@ def publish(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """Change the warehouse atomically: copy, write in one transaction, replace.
 
     Raises:
-        WarehouseError: With the file name, when DuckDB refuses a statement.
+        WarehouseError: Naming the warehouse file (never the private copy, lock or
+            staging files), when DuckDB refuses a statement or the file cannot be written.
     """
     path = Path(path)
-    with _writer_lock(path):
-        for pattern in (f"{path.name}.*.tmp", f"{path.name}.*.tmp.wal"):  # a killed writer's
-            for stale in path.parent.glob(pattern):
-                stale.unlink()
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        if path.exists():
-            shutil.copyfile(path, tmp)
-        try:
-            con = duckdb.connect(str(tmp))
+    if path.is_dir():
+        raise WarehouseError(f"{path}: is a folder; the warehouse is a DuckDB file")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with _writer_lock(path):
+            for pattern in (f"{path.name}.*.tmp", f"{path.name}.*.tmp.wal"):  # a killed writer's
+                for stale in path.parent.glob(pattern):
+                    stale.unlink()
+            if path.exists():
+                shutil.copyfile(path, tmp)
             try:
-                con.execute("BEGIN")
-                _apply_schema(con)
-                yield con
-                con.execute("COMMIT")
-                con.execute("CHECKPOINT")
+                yield from _write_copy(tmp)
+                os.replace(tmp, path)
             finally:
-                con.close()
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except duckdb.Error as exc:
-            raise WarehouseError(f"{path}: {exc}") from exc
-        finally:
-            tmp.unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"{path}: {str(exc).replace(str(tmp), str(path))}") from exc
+    except OSError as exc:
+        raise WarehouseError(f"{path}: cannot write the warehouse: {exc.strerror or exc}") from exc
+
+
+def _write_copy(tmp: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on the private copy, checkpointed and synced to disk."""
+    con = duckdb.connect(str(tmp))
+    try:
+        con.execute("BEGIN")
+        _apply_schema(con)
+        yield con
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
 
 
 # `forecast sql`: no file, network, extension or other database; settings frozen after.
@@ -323,7 +334,7 @@ def replace_sales(path: Path, sales: pl.DataFrame, truth: pl.DataFrame | None, s
     """Replace all sales (and truth) of the brands present in ``sales``; returns rows written."""
     batch = f"sales-{os.getpid()}-{time.time_ns()}"
     stage_sales(path, batch, "all", sales, truth)
-    return publish_sales(path, batch, source)
+    return publish_sales(path, batch, source, replace_real=True)
 
 
 def upsert_sales(

@@ -416,11 +416,20 @@ def sql(
     db = _settings(warehouse_path, None).warehouse
     frame = _read(warehouse.analyst_query, db, query)
     if fmt is Format.csv:
-        sys.stdout.write(frame.write_csv())
+        sys.stdout.write(_flat(frame).write_csv())
     elif fmt is Format.json:
         sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=1) + "\n")
     else:
         _print_frame(frame)
+
+
+def _flat(frame: pl.DataFrame) -> pl.DataFrame:
+    """Nested columns (lists, structs, maps) as JSON text: CSV holds flat values only."""
+    nested = [c for c, t in frame.schema.items() if t.is_nested()]
+    return frame.with_columns(
+        pl.Series(c, [json.dumps(v, default=str) for v in frame[c].to_list()], pl.String)
+        for c in nested
+    )
 
 
 @app.command()
