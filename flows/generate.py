@@ -11,9 +11,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from forecast import warehouse
-from forecast.inputs.config import BrandConfig, load_brands
+from forecast.inputs.config import BrandConfig
 from forecast.inputs.synthetic import generate_brand, weeks_between
-from forecast.settings import Settings
+from forecast.request import Workspace
 
 DEFAULT_START = date(2023, 1, 2)
 
@@ -51,15 +51,10 @@ def generate_sales_flow(
     same arguments rewrites identical data. A brand holding ingested (real) sales is
     refused before anything is generated, unless ``replace_real`` says to delete them.
     """
-    settings = Settings()
-    db = Path(warehouse_path or settings.warehouse)
-    configs = load_brands(Path(config_dir or settings.config_dir))
-    unknown = sorted(set(brands or []) - set(configs))
-    if unknown:
-        raise ValueError(f"unknown brand(s) {unknown}; known brands: {sorted(configs)}")
+    workspace = Workspace.load(warehouse_path, config_dir)
+    db, chosen = workspace.warehouse, workspace.select(brands).values()
     weeks = weeks_between(start, end)
     batch = f"generate-{flow_run.get_id() or 'local'}"
-    chosen = [configs[b] for b in brands] if brands else list(configs.values())
     real = warehouse.real_sales(db, [b.brand for b in chosen])
     if real and not replace_real:
         raise warehouse.WarehouseError(f"{db}: {warehouse.real_sales_message(real)}")

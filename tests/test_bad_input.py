@@ -164,7 +164,7 @@ def test_unknown_brands_are_named(tmp_path: Path, db: Path, no_prefect: None) ->
     code, out = _cli(
         "run", "--brand", "nobody", "--config-dir", _configs(tmp_path), "--warehouse", db
     )
-    assert (code, out) == (2, "unknown brand(s) nobody; known: wines_a")
+    assert (code, out) == (2, "unknown brand(s) ['nobody']; known brands: ['wines_a']")
 
 
 @pytest.mark.parametrize(
@@ -237,3 +237,9 @@ def test_serving_beyond_loopback_warns(url: str, warns: bool) -> None:
     assert (warning is not None) == warns
     if warning:
         assert "reachable from the network" in warning and "no authentication" in warning
+
+
+def test_the_pooling_option_lists_the_vocabulary() -> None:
+    from forecast.vocabulary import POOLINGS
+
+    assert tuple(p.value for p in cli.Pooling) == POOLINGS

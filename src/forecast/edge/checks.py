@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
-from forecast.inputs.calendar import monday_on_or_before
+from forecast.inputs.calendar import week_start
 from forecast.inputs.config import BrandConfig
 
 
@@ -15,16 +15,6 @@ class InputProblem(ValueError):
     def __init__(self, message: str, code: int = 2) -> None:
         super().__init__(message)
         self.code = code
-
-
-def select_brands(
-    configs: Mapping[str, BrandConfig], brands: list[str] | None
-) -> dict[str, BrandConfig]:
-    """The configs of ``brands`` (all when None), or a problem naming the unknown ones."""
-    unknown = sorted(set(brands or []) - set(configs))
-    if unknown:
-        raise InputProblem(f"unknown brand(s) {', '.join(unknown)}; known: {', '.join(configs)}")
-    return {b: configs[b] for b in brands} if brands else dict(configs)
 
 
 def check_launches(configs: Mapping[str, BrandConfig], first_sales: Mapping[str, date]) -> None:
@@ -40,7 +30,7 @@ def check_launches(configs: Mapping[str, BrandConfig], first_sales: Mapping[str,
 
 def check_something_to_forecast(configs: Mapping[str, BrandConfig], as_of: date) -> date:
     """The as-of week, unless every brand launches after it (nothing would be forecast)."""
-    week = monday_on_or_before(as_of)
+    week = week_start(as_of)
     if all(c.launch_date > week for c in configs.values()):
         launches = ", ".join(f"{b} {c.launch_date}" for b, c in configs.items())
         raise InputProblem(

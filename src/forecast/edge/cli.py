@@ -23,15 +23,11 @@ from rich.table import Table
 
 from forecast import warehouse
 from forecast.edge import prefect_env
-from forecast.edge.checks import (
-    InputProblem,
-    check_launches,
-    check_something_to_forecast,
-    select_brands,
-)
-from forecast.inputs.config import BrandConfig, ConfigError, brand_json_schema, load_brands
+from forecast.edge.checks import InputProblem, check_launches, check_something_to_forecast
+from forecast.inputs.calendar import week_start
+from forecast.inputs.config import ConfigError, brand_json_schema
 from forecast.inputs.ingest import IngestError, check_date_format, check_file
-from forecast.settings import Settings
+from forecast.request import RequestError, RunRequest, Workspace, settings_for
 
 app = typer.Typer(
     help="maison-forecast: multi-brand demand forecasts with pooled cross-brand priors.",
@@ -43,6 +39,8 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 class Pooling(StrEnum):
+    """``--pooling``: the vocabulary's pooling modes (a test keeps the two equal)."""
+
     partial = "partial"
     none = "none"
     full = "full"
@@ -69,62 +67,42 @@ VerboseOpt = Annotated[
 ]
 
 
-def _settings(warehouse_path: Path | None, config_dir: Path | None) -> Settings:
-    overrides: dict[str, Any] = {}
-    if warehouse_path:
-        overrides["warehouse"] = warehouse_path
-    if config_dir:
-        overrides["config_dir"] = config_dir
-    return Settings(**overrides)
-
-
 def _fail(message: str, code: int = 1) -> NoReturn:
     """One red line on stderr, then exit with ``code``."""
     err.print(f"[red]{escape(message)}[/]")
     raise typer.Exit(code)
 
 
-def _configs(settings: Settings, brands: list[str] | None = None) -> dict[str, BrandConfig]:
-    """Valid configs of the chosen brands, or every problem listed and exit code 2."""
+def _workspace(warehouse_path: Path | None, config_dir: Path | None) -> Workspace:
+    """Settings and every brand config, or every config problem listed and exit code 2."""
     try:
-        configs = load_brands(settings.config_dir)
+        return Workspace.load(warehouse_path, config_dir)
     except ConfigError as exc:
-        err.print(
-            f"[bold red]Invalid brand configuration[/] in {escape(str(settings.config_dir))}:"
-        )
+        folder = settings_for(warehouse_path, config_dir).config_dir
+        err.print(f"[bold red]Invalid brand configuration[/] in {escape(str(folder))}:")
         for problem in exc.problems:
             err.print(f"  • {escape(problem)}")
         raise typer.Exit(2) from exc
-    try:
-        return select_brands(configs, brands)
-    except InputProblem as exc:
-        _fail(str(exc), exc.code)
 
 
-def _run_flow(
-    target: str, failure: str, settings: Settings, verbose: bool, **params: Any
-) -> dict[str, Any]:
-    """Run ``module:flow`` in-process on ``settings``' warehouse and configs.
+def _run_flow(target: str, failure: str, db: Path, verbose: bool, **params: Any) -> Any:
+    """Run ``module:flow`` in-process with ``params``; returns what the flow returned.
 
-    Prefect is configured and imported only here, after every input was checked. A failed
-    run prints ``failure`` and its error as one line (exit code 1).
+    Prefect is configured (its home beside the warehouse ``db``) and imported only here,
+    after every input was checked. A failed run prints ``failure`` and its error as one
+    line (exit code 1).
     """
-    home = prefect_env.configure(settings.warehouse)
+    home = prefect_env.configure(db)
     log = home / "forecast.log"
     module, name = target.split(":")
     flow_fn = getattr(importlib.import_module(module), name)
     try:
         with prefect_env.flow_api(home), prefect_env.flow_logs(log, verbose):
-            state = flow_fn(
-                **params,
-                warehouse_path=str(settings.warehouse),
-                config_dir=str(settings.config_dir),
-                return_state=True,
-            )
+            state = flow_fn(**params, return_state=True)
     except prefect_env.PrefectUnavailable as exc:
         _fail(str(exc))
     summary = state.result(raise_on_failure=False)
-    if not isinstance(summary, dict):
+    if isinstance(summary, BaseException):
         known = (warehouse.WarehouseError, IngestError, ConfigError, ValueError)
         reason = str(summary) if isinstance(summary, known) else repr(summary)
         _fail(f"{failure}: {reason}" + ("" if verbose else f" (Prefect log: {log})"))
@@ -144,8 +122,7 @@ def _day(value: datetime | None) -> date | None:
 
 
 def _last_complete_week() -> date:
-    today = date.today()
-    return today - timedelta(days=today.weekday() + 7)
+    return week_start(date.today()) - timedelta(weeks=1)
 
 
 def _print_frame(frame: pl.DataFrame, title: str | None = None) -> None:
@@ -189,20 +166,25 @@ def generate(
 
     A brand that holds ingested sales is refused, unless --replace-real.
     """
-    settings = _settings(warehouse_path, config_dir)
-    configs = _configs(settings, brand)
+    workspace = _workspace(warehouse_path, config_dir)
+    try:
+        chosen = workspace.select(brand)
+    except RequestError as exc:
+        _fail(str(exc), 2)
     last = _day(end) or _last_complete_week()
     if last < start.date():
         _fail(f"--end {last} is before --start {start.date()}", 2)
-    real = _read(warehouse.real_sales, settings.warehouse, list(configs))
+    real = _read(warehouse.real_sales, workspace.warehouse, list(chosen))
     if real and not replace_real:
-        _fail(f"{settings.warehouse}: {warehouse.real_sales_message(real)}", 2)
+        _fail(f"{workspace.warehouse}: {warehouse.real_sales_message(real)}", 2)
     with console.status("Generating synthetic sales…"):
         summary = _run_flow(
             "flows.generate:generate_sales_flow",
             "generation failed",
-            settings,
+            workspace.warehouse,
             verbose,
+            warehouse_path=str(workspace.warehouse),
+            config_dir=str(workspace.config_dir),
             end=last,
             start=start.date(),
             seed=seed,
@@ -212,7 +194,8 @@ def generate(
         )
     console.print(
         f"[green]sales written[/]: {summary['rows']:,} rows, {summary['series']:,} series, "
-        f"{summary['brands']} brands, {summary['start']} → {summary['end']} in {settings.warehouse}"
+        f"{summary['brands']} brands, {summary['start']} → {summary['end']} "
+        f"in {workspace.warehouse}"
     )
 
 
@@ -234,34 +217,32 @@ def run(
     verbose: VerboseOpt = False,
 ) -> None:
     """Run the forecast flow: priors, backtests, fits; publish forecasts to the warehouse."""
-    settings = _settings(warehouse_path, config_dir)
-    configs = _configs(settings, brand)
-    origin = _day(as_of) or _read(warehouse.as_of_default, settings.warehouse)
+    workspace = _workspace(warehouse_path, config_dir)
     try:
-        check_launches(configs, _read(warehouse.first_sales, settings.warehouse))
-        check_something_to_forecast(configs, origin)
-    except InputProblem as exc:
-        _fail(str(exc), exc.code)
+        request = RunRequest.resolve(workspace, _day(as_of), brand, pooling.value, n_jobs)
+        check_launches(request.brands, warehouse.first_sales(workspace.warehouse))
+        check_something_to_forecast(request.brands, request.as_of)
+    except (RequestError, InputProblem) as exc:
+        _fail(str(exc), getattr(exc, "code", 2))
+    except warehouse.WarehouseError as exc:
+        _fail(str(exc))
     with console.status("Forecasting (estimate → pool → backtest → fit → publish)…"):
         summary = _run_flow(
             "flows.forecast:forecast_flow",
             "run failed",
-            settings,
+            workspace.warehouse,
             verbose,
-            as_of=_day(as_of),
-            brands=brand,
-            pooling=pooling.value,
-            n_jobs=n_jobs,
+            **request.parameters(),
         )
-    colour = {"succeeded": "green", "partial": "yellow"}.get(summary["status"], "red")
+    colour = {"succeeded": "green", "partial": "yellow"}.get(summary.status, "red")
     console.print(
-        f"[{colour}]run {summary['run_id']} {summary['status']}[/]: {summary['brands']} brands, "
-        f"{summary['n_series']:,} series, {summary['rows']['forecasts']:,} forecast rows "
-        f"in {summary['seconds']:.1f} s"
+        f"[{colour}]run {summary.run_id} {summary.status}[/]: {summary.brands} brands, "
+        f"{summary.n_series:,} series, {summary.rows['forecasts']:,} forecast rows "
+        f"in {summary.seconds:.1f} s"
     )
-    if summary["failed"]:
-        err.print(f"failed brands: {', '.join(summary['failed'])} — see `forecast status`")
-    raise typer.Exit(0 if summary["status"] != "failed" else 1)
+    if summary.message:
+        err.print(f"{escape(summary.message)} — see `forecast status`")
+    raise typer.Exit(0 if summary.status != "failed" else 1)
 
 
 @app.command()
@@ -287,8 +268,7 @@ def ingest(
     verbose: VerboseOpt = False,
 ) -> None:
     """Load real weekly sales; refused rows go to rejected_sales with their reason."""
-    settings = _settings(warehouse_path, config_dir)
-    _configs(settings)
+    workspace = _workspace(warehouse_path, config_dir)
     mapping = dict(item.split("=", 1) for item in map_ or [] if "=" in item)
     if len(mapping) != len(map_ or []):
         _fail("--map takes ours=theirs, e.g. --map ds=week_start", 2)
@@ -300,8 +280,10 @@ def ingest(
     summary = _run_flow(
         "flows.ingest:ingest_flow",
         "nothing loaded",
-        settings,
+        workspace.warehouse,
         verbose,
+        warehouse_path=str(workspace.warehouse),
+        config_dir=str(workspace.config_dir),
         path=str(file),
         mapping=mapping,
         as_of=_day(as_of),
@@ -316,7 +298,7 @@ def ingest(
     )
     if summary["rejected"]:
         _print_frame(
-            warehouse.refusal_summary(settings.warehouse, summary["source"]),
+            warehouse.refusal_summary(workspace.warehouse, summary["source"]),
             "refused rows (all of them are in rejected_sales)",
         )
 
@@ -352,7 +334,7 @@ def demo(
     except typer.Exit as done:
         if done.exit_code:
             raise
-    db = _settings(warehouse_path, config_dir).warehouse
+    db = settings_for(warehouse_path, config_dir).warehouse
     _print_frame(warehouse.latest_by_sector(db), "latest_forecasts by sector")
     console.print(f'Next: forecast sql "SELECT * FROM accuracy_by_sector"  (file: {db})')
 
@@ -369,9 +351,7 @@ def serve(
     ] = None,
 ) -> None:
     """Start a local Prefect server if none answers, serve the deployments; Ctrl-C stops both."""
-    settings = _settings(None, None)
-    _configs(settings)
-    prefect_env.configure(settings.warehouse)
+    prefect_env.configure(_workspace(None, None).warehouse)
     from forecast.edge.serve import DEFAULT_API_URL, exposure_warning
     from forecast.edge.serve import run as serve_deployments
 
@@ -398,7 +378,7 @@ def status(
     warehouse_path: WarehouseOpt = None,
 ) -> None:
     """Recent runs, and the brands of the latest one."""
-    db = _settings(warehouse_path, None).warehouse
+    db = settings_for(warehouse_path).warehouse
     runs = _read(warehouse.recent_runs, db, limit)
     _print_frame(runs, f"recent runs in {db}")
     if runs.height:
@@ -413,7 +393,7 @@ def sql(
     warehouse_path: WarehouseOpt = None,
 ) -> None:
     """One read-only query on the warehouse's tables and views (no files, no other database)."""
-    db = _settings(warehouse_path, None).warehouse
+    db = settings_for(warehouse_path).warehouse
     frame = _read(warehouse.analyst_query, db, query)
     if fmt is Format.csv:
         sys.stdout.write(_flat(frame).write_csv())

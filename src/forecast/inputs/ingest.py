@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from forecast.inputs.calendar import monday_on_or_before
+from forecast.inputs.calendar import week_start
 from forecast.inputs.config import BrandConfig
 
 REQUIRED = ("brand", "region", "product", "ds", "units")
@@ -226,7 +226,7 @@ def _row_checks(
 ) -> list[tuple[pl.Expr, pl.Expr]]:
     """(refused when, reason) pairs over the typed columns, in the order reasons are listed."""
     regions = {b: list(c.regions) for b, c in brands.items()}
-    launches = {b: monday_on_or_before(c.launch_date) for b, c in brands.items()}
+    launches = {b: week_start(c.launch_date) for b, c in brands.items()}
     known_regions = pl.col("brand").replace_strict(
         regions, default=None, return_dtype=pl.List(pl.String)
     )
