@@ -34,7 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
+console = Console(soft_wrap=True)  # one result, one line: scripts grep it
 err = Console(stderr=True, soft_wrap=True)
 
 

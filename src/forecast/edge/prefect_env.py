@@ -42,6 +42,7 @@ def configure(warehouse: Path) -> Path:
     )
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    Path(home).mkdir(parents=True, exist_ok=True)  # Prefect warns at import when it cannot
     return Path(home)
 
 
