@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS rejected_sales (
 );
 
 -- One row per run attempt. Key: attempt_id. At most one published (succeeded | partial) row
--- per run_id: publishing an attempt replaces the key's earlier finished attempts.
+-- per run_id: publishing an attempt replaces the key's earlier published one.
 CREATE TABLE IF NOT EXISTS forecast_runs (
     run_id           VARCHAR   NOT NULL,
     attempt_id       VARCHAR,             -- <run_id>.<8 hex>; results are staged under it

@@ -498,9 +498,9 @@ def finish_run(path: Path, attempt_id: str, status: str, summary: dict[str, Any]
     """End an attempt in one atomic publish; what readers see changes only here.
 
     A ``succeeded`` or ``partial`` attempt replaces every result of its run key with its
-    staged results, and the key's earlier finished attempts are dropped (a re-run replaces,
-    never duplicates). A ``failed`` attempt is recorded and leaves the key's published
-    results as they were.
+    staged results, and the key's earlier published attempt is dropped (a re-run replaces,
+    never duplicates; failed and abandoned attempts stay as history). A ``failed`` attempt
+    is recorded and leaves the key's published results as they were.
 
     Returns:
         Rows of the run key per result table after the publish.
@@ -535,7 +535,7 @@ def finish_run(path: Path, attempt_id: str, status: str, summary: dict[str, Any]
 def _swap_results(
     con: duckdb.DuckDBPyConnection, run_id: str, attempt_id: str, staged: Path
 ) -> None:
-    """Replace the run key's results and earlier finished attempts by this attempt's."""
+    """Replace the run key's results and earlier published attempt by this attempt's."""
     for table in RESULT_TABLES:
         con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
         files = sorted(str(f) for f in (staged / table).glob("*.parquet"))
@@ -545,9 +545,9 @@ def _swap_results(
                 "FROM read_parquet(?, union_by_name=true)",
                 [run_id, files],
             )
-    con.execute(
+    con.execute(  # failed and abandoned attempts stay as history
         "DELETE FROM forecast_runs WHERE run_id = ? AND attempt_id IS DISTINCT FROM ? "
-        "AND status <> 'running'",
+        "AND status IN ('succeeded', 'partial')",
         [run_id, attempt_id],
     )
 
