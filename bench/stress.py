@@ -39,9 +39,9 @@ from forecast.inputs.synthetic import generate_sales  # noqa: E402
 
 FORECAST = Path(sys.executable).with_name("forecast")
 BRANDS = {
-    "cognac_a": ("wines_spirits", '["europe", "china"]', "cognac", 4),
-    "watch_a": ("watches_jewelry", '["europe"]', "rings", 4),
-    "bag_a": ("fashion_leather", '["europe", "americas"]', "handbags", 3),
+    "cognac_a": ("wines_spirits", '["europe", "china"]', "cognac", 12),
+    "watch_a": ("watches_jewelry", '["europe"]', "rings", 10),
+    "bag_a": ("fashion_leather", '["europe", "americas"]', "handbags", 10),
 }
 # Run keys: brands and as-of. The first is the one started concurrently and repeatedly.
 KEYS = [
@@ -137,7 +137,9 @@ class Runs:
                     self.children |= _descendants(proc.pid)
             time.sleep(0.2)
 
-    def start(self, key: tuple[str, ...], kill_after: float | None) -> None:
+    def start(self, key: tuple[str, ...], kill_after: float | None, mid_run: bool) -> None:
+        """Start a run; SIGKILL it ``kill_after`` s after it starts (or after it opened its
+        attempt, when ``mid_run``)."""
         proc = subprocess.Popen(
             [str(FORECAST), *_args(key)],
             env=self.env,
@@ -148,17 +150,23 @@ class Runs:
         )
         self.live.append((proc, kill_after is not None))
         if kill_after is not None:
-            threading.Timer(kill_after, self._kill, [proc]).start()
+            threading.Thread(target=self._kill, args=[proc, kill_after, mid_run]).start()
 
-    def _kill(self, proc: subprocess.Popen[str]) -> None:
-        """SIGKILL, noting whether the run had opened its attempt (it was writing) or not."""
-        if proc.poll() is not None:
-            return
+    def _opened(self, proc: subprocess.Popen[str]) -> bool:
         sql = "SELECT count(*) AS n FROM forecast_runs WHERE status = 'running' AND pid = ?"
         try:
-            opened = wh.query(Path(self.env["FORECAST_WAREHOUSE"]), sql, [proc.pid])["n"][0]
+            return bool(wh.query(Path(self.env["FORECAST_WAREHOUSE"]), sql, [proc.pid])["n"][0])
         except wh.WarehouseError:
-            opened = 0
+            return False
+
+    def _kill(self, proc: subprocess.Popen[str], after: float, mid_run: bool) -> None:
+        """SIGKILL, noting whether the run had opened its attempt (it was writing) or not."""
+        while mid_run and proc.poll() is None and not self._opened(proc):
+            time.sleep(0.05)
+        time.sleep(after)
+        if proc.poll() is not None:
+            return
+        opened = self._opened(proc)
         proc.kill()
         self.kills["mid_run" if opened else "before_open"] += 1
 
@@ -210,18 +218,19 @@ def main() -> int:
         db = Path(env["FORECAST_WAREHOUSE"])
         (root / "cwd").mkdir()
         runs = Runs(env, root / "cwd")
-        runs.start(KEYS[0], None)  # something published before the analyst starts
+        runs.start(KEYS[0], None, False)  # something published before the analyst starts
         runs.wait()
         stop, report = root / "stop", root / "analyst.json"
         analyst = subprocess.Popen([sys.executable, "-c", ANALYST, str(db), str(stop), str(report)])
         for _ in range(args.rounds):
             for i in range(args.concurrent):
                 key = KEYS[0] if i < 2 else rng.choice(KEYS)  # two of each wave share a key
-                kill = rng.uniform(2.0, 25.0) if rng.random() < args.kill_share else None
-                runs.start(key, kill)
+                killed, mid_run = rng.random() < args.kill_share, rng.random() < 0.7
+                kill = rng.uniform(0.0, 3.0) if mid_run else rng.uniform(1.0, 20.0)
+                runs.start(key, kill if killed else None, mid_run)
                 time.sleep(rng.uniform(0.0, 0.5))
             runs.wait()
-        runs.start(KEYS[1], None)  # the next run marks the killed attempts abandoned
+        runs.start(KEYS[1], None, False)  # the next run marks the killed attempts abandoned
         runs.wait()
         time.sleep(1.0)
         stop.touch()
