@@ -97,7 +97,8 @@ def _run_flow(target: str, failure: str, db: Path, verbose: bool, **params: Any)
     module, name = target.split(":")
     flow_fn = getattr(importlib.import_module(module), name)
     try:
-        with prefect_env.flow_api(home), prefect_env.flow_logs(log, verbose):
+        # Logs stay in the file until the API is stopped: draining Prefect's queues logs too.
+        with prefect_env.flow_logs(log, verbose), prefect_env.flow_api(home):
             state = flow_fn(**params, return_state=True)
     except prefect_env.PrefectUnavailable as exc:
         _fail(str(exc))
