@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: install demo test lint bench bench-hierarchy clean
+.PHONY: install demo test lint bench bench-hierarchy stress clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,5 +36,9 @@ bench: install
 bench-hierarchy: install
 	$(BIN)/python bench/hierarchy.py
 
+## stress: concurrent, repeated and killed runs while an analyst reads (see bench/stress.py)
+stress: install
+	$(BIN)/python bench/stress.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .prefect warehouse/*.duckdb*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .prefect warehouse/.prefect warehouse/*.duckdb*
