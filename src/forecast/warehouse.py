@@ -817,8 +817,8 @@ def read_fan(path: Path, level: str, keys: dict[str, str]) -> dict[str, Any]:
     out["overrides"] = query(
         path,
         "SELECT DISTINCT o.override_id, o.period_start, o.period_end, "
-        "o.override_id || ': ' || coalesce(o.percent_change::VARCHAR || ' %', "
-        "o.value::VARCHAR || '/wk') || ' ' || o.author AS label "
+        "coalesce(printf('%+.1f %%', o.percent_change), printf('%.0f/wk', o.value)) "
+        "|| ' ' || o.author AS label "
         "FROM overrides o JOIN override_applications a USING (override_id) "
         "JOIN latest_reconciliation l ON l.run_id = a.run_id "
         "WHERE (?::VARCHAR IS NULL OR o.brand = ?) "
