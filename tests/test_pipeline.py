@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
@@ -32,12 +32,13 @@ def setup(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     return brands, sales, cal, priors
 
 
-def test_origins_are_one_horizon_apart() -> None:
-    assert origins(date(2024, 12, 31), 13, 2) == [
-        date(2024, 7, 1),
-        date(2024, 9, 30),
-        date(2024, 12, 30),
-    ]
+def test_origins_keep_one_window_a_year_before_the_forecast() -> None:
+    end = date(2024, 12, 30)
+    assert origins(date(2024, 12, 31), 13, 2) == [date(2024, 1, 1), date(2024, 9, 30), end]
+    # four windows 13 weeks apart already reach a year back; eight go further
+    assert origins(end, 13, 4) == [end - timedelta(weeks=w) for w in (52, 39, 26, 13, 0)]
+    assert origins(end, 8, 3)[:-1] == [end - timedelta(weeks=w) for w in (52, 16, 8)]
+    assert origins(end, 13, 1) == [end - timedelta(weeks=13), end]
 
 
 def test_every_series_gets_every_model_and_exactly_one_selected(setup) -> None:  # type: ignore[no-untyped-def]
@@ -64,7 +65,7 @@ def test_every_series_gets_every_model_and_exactly_one_selected(setup) -> None: 
         and (selected["len"] == 13).all()
     )
     assert (fc["yhat"] >= 0).all() and fc.select("unique_id", "step", "model").is_unique().all()
-    assert set(result.metrics["cutoff"].unique().to_list()) == {date(2024, 7, 1), date(2024, 9, 30)}
+    assert set(result.metrics["cutoff"].unique().to_list()) == {date(2024, 1, 1), date(2024, 9, 30)}
     overall = result.metrics.filter(pl.col("demand_class") == "all")
     assert set(overall["model"]) == {"selected", "snaive"}
 

@@ -23,7 +23,9 @@ SECTORS: tuple[str, ...] = Sector.__args__  # type: ignore[attr-defined]
 Region = Literal[
     "europe", "americas", "china", "japan", "asia_pacific", "middle_east", "travel_retail"
 ]
-SmoothModel = Literal["ets", "theta", "ses", "naive", "mstl"]
+SmoothModel = Literal[
+    "ets", "theta", "ses", "naive", "mstl", "theta_seasonal", "ets_seasonal", "median"
+]
 IntermittentModel = Literal["croston_sba", "tsb", "imapa", "adida"]
 
 
