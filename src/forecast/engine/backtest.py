@@ -14,21 +14,28 @@ from forecast.engine.pooling import Pooling, Priors
 from forecast.inputs.calendar import SEASON_LENGTH, monday_on_or_before
 from forecast.inputs.config import BrandConfig
 
-SEASON_WEEKS = SEASON_LENGTH["weekly"]
-
 
 def origins(as_of: date, horizon: int, windows: int) -> list[date]:
-    """Backtest origins, oldest first, then the as-of week itself.
+    """Backtest origins of weekly series, oldest first, then the as-of week itself
+    (see :func:`window_offsets`)."""
+    end = monday_on_or_before(as_of)
+    back = window_offsets(horizon, windows, SEASON_LENGTH["weekly"])
+    return [end - timedelta(weeks=w) for w in back] + [end]
+
+
+def window_offsets(horizon: int, windows: int, season_length: int) -> list[int]:
+    """How many periods before the forecast origin each backtest origin sits, oldest first.
 
     The latest ``windows - 1`` origins are one horizon apart; with two windows or more the
-    oldest one sits a year before the as-of week, so one window forecasts the same weeks of
-    the year as the forecast will (spring windows alone would choose the model for
-    Christmas). Where a year back is already one of them, the next horizon back is added.
+    oldest one sits a season (a year) before the forecast origin, so one window forecasts
+    the same part of the year as the forecast will (spring windows alone would choose the
+    model for Christmas). Where a season back is already one of them, the next horizon
+    back is added instead.
     """
-    end = monday_on_or_before(as_of)
     back = [horizon * k for k in range(1, windows)]
-    back.append(SEASON_WEEKS if windows > 1 and SEASON_WEEKS not in back else horizon * windows)
-    return [end - timedelta(weeks=w) for w in sorted(set(back), reverse=True)] + [end]
+    seasonal = windows > 1 and season_length not in back
+    back.append(season_length if seasonal else horizon * windows)
+    return sorted(set(back), reverse=True)
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,26 @@ def backtest(
             )
         except NoSalesError:  # launched after this origin: nothing to backtest there
             continue
-        scale = noise_scale(fc.history)
-        folds.append(fc.forecasts.join(scale, on="unique_id").with_columns(cutoff=pl.lit(cutoff)))
+        folds.append(fold(fc.forecasts, fc.history, cutoff))
+    return score_folds(folds, actuals, classes)
+
+
+def fold(forecasts: pl.DataFrame, history: pl.DataFrame, cutoff: date) -> pl.DataFrame:
+    """One origin's forecasts tagged with it and with each series' noise scale there."""
+    scale = noise_scale(history)
+    return forecasts.join(scale, on="unique_id").with_columns(cutoff=pl.lit(cutoff))
+
+
+def score_folds(
+    folds: list[pl.DataFrame], actuals: pl.DataFrame, classes: pl.DataFrame
+) -> Backtest:
+    """Scores and points of the given folds (see :func:`fold`) against ``actuals``.
+
+    Args:
+        folds: Forecasts with ``step, demand_class, history_weeks, scale, cutoff``.
+        actuals: ``unique_id, ds, y`` — the whole history.
+        classes: ``unique_id, demand_class`` the series are judged in.
+    """
     if not folds:
         scores = empty_scores().with_columns(
             demand_class=pl.lit(None, pl.String), history_weeks=pl.lit(None, pl.Int16)

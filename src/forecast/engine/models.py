@@ -48,7 +48,7 @@ class ModelSpec:
 
 MODELS: dict[str, ModelSpec] = {
     # Damped: on short weekly series an undamped trend extrapolates wildly.
-    "ets": ModelSpec("smooth", lambda name, m: AutoETS(model="ZZN", damped=True, alias=name)),
+    "ets": ModelSpec("smooth", lambda name, m: AutoETS(model="AZN", damped=True, alias=name)),
     "theta": ModelSpec("smooth", lambda name, m: Theta(alias=name)),
     "naive": ModelSpec("smooth", lambda name, m: Naive(alias=name)),
     "ses": ModelSpec("smooth", lambda name, m: AutoETS(model="ANN", alias=name)),

@@ -66,7 +66,7 @@ def run_brand(
     actuals = final.history.select("unique_id", "ds", "y")
     tested = backtest(brand, sales, cutoffs, priors, calendar, classes, actuals, pooling, n_jobs)
     per_series = tested.scores
-    chosen = choose_models(per_series, brand)
+    chosen = choose_models(per_series, brand.model)
     calibrated = apply_calibration(
         final.forecasts, calibrate(tested.points), noise_scale(final.history)
     )

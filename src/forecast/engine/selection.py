@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from forecast.engine.models import MODELS, family_of
-from forecast.inputs.config import BrandConfig
+from forecast.inputs.config import ModelSettings
 
 SELECTED = "selected"
 # Below this many weeks a trend cannot be told from noise (or from a launch ramp-up): such
@@ -45,13 +45,13 @@ def is_chosen(chosen: dict[str, str]) -> pl.Expr:
     return pl.col("model") == segment().replace_strict(chosen, default=None)
 
 
-def default_models(brand: BrandConfig) -> dict[str, str]:
+def default_models(settings: ModelSettings) -> dict[str, str]:
     """Model per segment before any backtest: a configured combination, else the first
     candidate that runs there; ``ses`` for young smooth series."""
-    candidates = brand.model.candidates
+    candidates = settings.candidates
     combo = next((c for c in candidates if family_of(c) == "combination"), None)
     plain = next((c for c in candidates if family_of(c) == "smooth"), COLD_START_MODEL)
-    sparse = brand.model.intermittent_candidates[0]
+    sparse = settings.intermittent_candidates[0]
     return {
         "smooth/long": combo or candidates[0],
         "smooth": combo or plain,
@@ -61,14 +61,14 @@ def default_models(brand: BrandConfig) -> dict[str, str]:
     }
 
 
-def choose_models(per_series: pl.DataFrame, brand: BrandConfig) -> dict[str, str]:
+def choose_models(per_series: pl.DataFrame, settings: ModelSettings) -> dict[str, str]:
     """Per segment, the model with the lowest mean MASE over series and origins.
 
     A segment with fewer than five backtested series keeps its default (see
     :func:`default_models`); where the default is a combination, another model must beat
     it by more than ``COMBINATION_MARGIN``.
     """
-    chosen = default_models(brand)
+    chosen = default_models(settings)
     means = (
         per_series.filter(pl.col("mase").is_finite())
         .with_columns(segment())
