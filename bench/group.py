@@ -18,16 +18,18 @@ from typing import Any
 import peers
 import polars as pl
 from panels import Panel
-from pooling import coverage
+from pooling import coverage, history_bucket
 
 from forecast.engine.backtest import origins
+from forecast.engine.metrics import score_series
 from forecast.engine.pipeline import run_brand
 from forecast.engine.pooling import Pooling, Priors, pool_priors
 from forecast.engine.priors import OwnEstimates, own_estimates
-from forecast.engine.series import history_bucket, prepare_series, series_id
+from forecast.engine.series import prepare_series, series_id
 from forecast.inputs.calendar import event_calendar
-from forecast.inputs.config import SECTORS, BrandConfig, ModelSettings, load_brands
+from forecast.inputs.config import BrandConfig, ModelSettings, load_brands
 from forecast.inputs.synthetic import generate_sales
+from forecast.vocabulary import SECTORS
 
 HORIZON = 13
 START = date(2023, 1, 2)
@@ -98,21 +100,24 @@ def bare(group: Group, origin: date) -> tuple[pl.DataFrame, dict[str, float]]:
 
 
 def score(group: Group, forecasts: pl.DataFrame, origin: date) -> pl.DataFrame:
-    """Per series and variant: MASE (one-step naive scale), errors vs actuals and oracle."""
+    """Per series and variant: the shared backtest scores (MASE on the one-step naive
+    scale, coverage) plus the error sum of the oracle (the true expected demand)."""
     history = pl.concat([prepare_series(s, origin)[0] for s in group.sales.values()])
-    scale = history.group_by("unique_id").agg(scale=pl.col("y").diff().abs().mean(), weeks=pl.len())
     joined = forecasts.join(group.actual, on=["unique_id", "ds"]).join(
         group.truth, on=["unique_id", "ds"]
     )
-    per = joined.group_by("unique_id", "variant").agg(
-        err=(pl.col("y") - pl.col("yhat")).abs().mean(),
-        oracle=(pl.col("y") - pl.col("mu")).abs().mean(),
+    cv = joined.with_columns(cutoff=pl.lit(origin), model="variant")
+    scores = score_series(cv, history.select("unique_id", "ds", "y")).rename({"model": "variant"})
+    classes = [pl.col("demand_class").first()] if "demand_class" in joined.columns else []
+    oracle = joined.group_by("unique_id", "variant").agg(
+        *classes, oracle=(pl.col("y") - pl.col("mu")).abs().sum()
     )
+    ages = history.group_by("unique_id").agg(weeks=pl.len())
     return (
-        per.join(scale, on="unique_id")
-        .filter(pl.col("scale") > 0)
+        scores.join(oracle, on=["unique_id", "variant"])
+        .join(ages, on="unique_id")
+        .filter(pl.col("mase").is_finite())
         .with_columns(origin=pl.lit(origin), bucket=history_bucket(pl.col("weeks")))
-        .with_columns(mase=pl.col("err") / pl.col("scale"))
     )
 
 
@@ -122,7 +127,7 @@ def summarise(scored: pl.DataFrame, by: list[str]) -> pl.DataFrame:
         scored.group_by(*by, "variant")
         .agg(
             mase=pl.col("mase").mean(),
-            oracle_ratio=pl.col("err").sum() / pl.col("oracle").sum(),
+            oracle_ratio=pl.col("abs_err").sum() / pl.col("oracle").sum(),
             series=pl.len(),
         )
         .sort(*by, "variant")
@@ -137,26 +142,25 @@ def run(
     group = load(config_dir, end)
     last = end - timedelta(weeks=HORIZON)
     evaluation = [last - timedelta(weeks=HORIZON * k) for k in range(n_origins - 1, -1, -1)]
-    scored, seconds, covered = [], {}, []
+    scored, seconds = [], {}
     for origin in evaluation:
         for name, (mode, settings) in variants.items():
             fc, cpu = product(group, origin, mode, settings)
             seconds[name] = seconds.get(name, 0.0) + cpu
             fc = fc.with_columns(variant=pl.lit(name))
             scored.append(score(group, fc, origin))
-            if name == "product":
-                covered.append(fc.join(group.actual, on=["unique_id", "ds"]))
             print(f"group {origin} {name}: {cpu:.1f} cpu s", flush=True)
         fc, cpu_by_peer = bare(group, origin)
         for peer, cpu in cpu_by_peer.items():
             seconds[f"bare_{peer}"] = seconds.get(f"bare_{peer}", 0.0) + cpu
         scored.append(score(group, fc.with_columns(variant="bare_" + pl.col("model")), origin))
     rows = pl.concat(scored, how="diagonal_relaxed")
-    n_series = rows.filter(pl.col("variant") == "product").height
+    product_rows = rows.filter(pl.col("variant") == "product")
+    n_series = product_rows.height
     return {
         "scores": rows,
         "seconds": seconds,
         "series_origins": n_series,
-        "coverage": coverage(pl.concat(covered)),
+        "coverage": coverage(product_rows.with_columns(variant=pl.lit("partial"))),
         "origins": evaluation,
     }

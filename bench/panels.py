@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from forecast.inputs.calendar import SEASON_LENGTH, Frequency
+from forecast.vocabulary import SEASON_LENGTH, Frequency
 
 _NO_EVENTS_REGION = "europe"  # real data here carries no moving events: the calendar is cleared
 

@@ -26,7 +26,7 @@ from statsforecast.models import (
     SeasonalNaive,
 )
 
-from forecast.inputs.calendar import POLARS_INTERVAL
+from forecast.vocabulary import POLARS_INTERVAL
 
 SMOOTH_PEERS = ("snaive", "ets", "theta", "arima")
 INTERMITTENT_PEERS = ("croston", "adida", "imapa", "tsb")

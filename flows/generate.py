@@ -11,9 +11,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from forecast import warehouse
-from forecast.inputs.config import BrandConfig, load_brands
+from forecast.inputs.config import BrandConfig
 from forecast.inputs.synthetic import generate_brand, weeks_between
-from forecast.settings import Settings
+from forecast.request import Workspace
 
 DEFAULT_START = date(2023, 1, 2)
 
@@ -49,15 +49,10 @@ def generate_sales_flow(
     largest brand, then published together in one atomic write. Re-running with the
     same arguments rewrites identical data.
     """
-    settings = Settings()
-    db = Path(warehouse_path or settings.warehouse)
-    configs = load_brands(Path(config_dir or settings.config_dir))
-    unknown = sorted(set(brands or []) - set(configs))
-    if unknown:
-        raise ValueError(f"unknown brand(s) {unknown}; known brands: {sorted(configs)}")
+    workspace = Workspace.load(warehouse_path, config_dir)
+    db, chosen = workspace.warehouse, workspace.select(brands).values()
     weeks = weeks_between(start, end)
     batch = f"generate-{flow_run.get_id() or 'local'}"
-    chosen = [configs[b] for b in brands] if brands else list(configs.values())
     series = sum(generate_task(db, batch, b, weeks, seed, scale) for b in chosen)
     rows = publish_task(db, batch, f"synthetic:seed={seed}")
     summary = {

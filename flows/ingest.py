@@ -12,7 +12,6 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from forecast import warehouse
-from forecast.inputs.config import load_brands
 from forecast.inputs.ingest import (
     IngestError,
     ValidatedSales,
@@ -20,7 +19,7 @@ from forecast.inputs.ingest import (
     rename_columns,
     validate_sales,
 )
-from forecast.settings import Settings
+from forecast.request import Workspace
 
 
 @task(name="write-sales", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
@@ -49,13 +48,11 @@ def ingest_flow(
         IngestError: The file cannot be read, lacks a column, or no row could be loaded
             (the refusals are still recorded).
     """
-    settings = Settings()
-    db = Path(warehouse_path or settings.warehouse)
-    brands = load_brands(Path(config_dir or settings.config_dir))
+    workspace = Workspace.load(warehouse_path, config_dir)
     source = str(Path(path))
     raw = rename_columns(read_table(Path(path)), mapping or {}, source)
-    checked = validate_sales(raw, brands, as_of, date_format)
-    counts = write_task(db, checked, source)
+    checked = validate_sales(raw, workspace.brands, as_of, date_format)
+    counts = write_task(workspace.warehouse, checked, source)
     summary = {"source": source, "rows": raw.height, **counts}
     reasons = checked.rejected.group_by("reason").len().sort("len", descending=True).head(10)
     lines = [f"# Ingest of `{source}`", "", "```json", json.dumps(summary, indent=1), "```", ""]

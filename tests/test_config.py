@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from forecast.inputs.config import SECTORS, ConfigError, brand_json_schema, load_brands
+from forecast.inputs.config import ConfigError, brand_json_schema, load_brands
+from forecast.vocabulary import SECTORS
 from tests.conftest import brand_toml
 
 REPO = Path(__file__).resolve().parents[1]

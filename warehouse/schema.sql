@@ -131,17 +131,19 @@ CREATE TABLE IF NOT EXISTS prior_weights (
     series_weight_max  DOUBLE
 );
 
--- Key: (run_id, brand, demand_class, model, cutoff).
+-- Key: (run_id, brand, segment, model, cutoff). Each backtest point is in one row per model.
 CREATE TABLE IF NOT EXISTS backtest_metrics (
     run_id       VARCHAR NOT NULL,
     sector       VARCHAR NOT NULL,
     brand        VARCHAR NOT NULL,
-    demand_class VARCHAR NOT NULL,   -- smooth | intermittent | all
-    model        VARCHAR NOT NULL,   -- a model, or 'selected' = each series' chosen model
-    is_selected  BOOLEAN NOT NULL,
+    segment      VARCHAR,            -- model-choice segment: smooth, smooth/young, smooth/long, …
+    demand_class VARCHAR NOT NULL,   -- smooth | intermittent
+    model        VARCHAR NOT NULL,   -- a model, or 'selected' = the segment's chosen model
+    is_selected  BOOLEAN NOT NULL,   -- the model chosen for this segment (always for 'selected')
     cutoff       DATE    NOT NULL,   -- forecast origin of the backtest window
     n_series     BIGINT  NOT NULL,
     n_points     BIGINT  NOT NULL,
+    sum_actual   DOUBLE,             -- Σ |actual| over the points: WAPE's denominator
     mase         DOUBLE,
     rmsse        DOUBLE,
     smape        DOUBLE,
@@ -150,3 +152,6 @@ CREATE TABLE IF NOT EXISTS backtest_metrics (
     coverage_95  DOUBLE,
     scaled_crps  DOUBLE
 );
+-- Warehouses created before segments existed.
+ALTER TABLE backtest_metrics ADD COLUMN IF NOT EXISTS segment VARCHAR;
+ALTER TABLE backtest_metrics ADD COLUMN IF NOT EXISTS sum_actual DOUBLE;

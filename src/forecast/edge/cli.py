@@ -8,7 +8,7 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import polars as pl
 import typer
@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from forecast import warehouse
-from forecast.inputs.config import ConfigError, brand_json_schema, load_brands
-from forecast.settings import Settings
+from forecast.inputs.calendar import week_start
+from forecast.inputs.config import ConfigError, brand_json_schema
+from forecast.request import RequestError, RunRequest, Workspace, settings_for
+from forecast.vocabulary import Pooling
 
 app = typer.Typer(
     help="maison-forecast: multi-brand demand forecasts with pooled cross-brand priors.",
@@ -38,13 +40,16 @@ BrandOpt = Annotated[
 ]
 
 
-def _settings(warehouse_path: Path | None, config_dir: Path | None) -> Settings:
-    overrides: dict[str, Any] = {}
-    if warehouse_path:
-        overrides["warehouse"] = warehouse_path
-    if config_dir:
-        overrides["config_dir"] = config_dir
-    return Settings(**overrides)
+def _workspace(warehouse_path: Path | None, config_dir: Path | None) -> Workspace:
+    """Settings and every brand config, or every config problem listed and exit code 2."""
+    try:
+        return Workspace.load(warehouse_path, config_dir)
+    except ConfigError as exc:
+        folder = settings_for(warehouse_path, config_dir).config_dir
+        err.print(f"[bold red]Invalid brand configuration[/] in {folder}:")
+        for problem in exc.problems:
+            err.print(f"  • {problem}")
+        raise typer.Exit(2) from exc
 
 
 def _prefect_defaults() -> None:
@@ -54,28 +59,11 @@ def _prefect_defaults() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-def _validate(settings: Settings) -> None:
-    """Stop before any write when a brand config is invalid, listing every problem."""
-    try:
-        load_brands(settings.config_dir)
-    except ConfigError as exc:
-        err.print(f"[bold red]Invalid brand configuration[/] in {settings.config_dir}:")
-        for problem in exc.problems:
-            err.print(f"  • {problem}")
-        raise typer.Exit(2) from exc
-
-
-def _run_flow(flow_fn: Any, failure: str, settings: Settings, **params: Any) -> dict[str, Any]:
-    """Run a flow in-process on ``settings``' warehouse and configs; a failed run prints
-    ``failure`` and its error, exit code 1."""
-    state = flow_fn(
-        **params,
-        warehouse_path=str(settings.warehouse),
-        config_dir=str(settings.config_dir),
-        return_state=True,
-    )
+def _run_flow(flow_fn: Any, failure: str, **params: Any) -> Any:
+    """Run a flow in-process; a failed run prints ``failure`` and its error, exit code 1."""
+    state = flow_fn(**params, return_state=True)
     summary = state.result(raise_on_failure=False)
-    if not isinstance(summary, dict):
+    if isinstance(summary, BaseException):
         err.print(f"[bold red]{failure}[/]: {summary}")
         raise typer.Exit(1)
     return summary
@@ -103,8 +91,7 @@ def _iso_date(value: str | None, option: str) -> date | None:
 
 
 def _last_complete_week() -> date:
-    today = date.today()
-    return today - timedelta(days=today.weekday() + 7)
+    return week_start(date.today()) - timedelta(weeks=1)
 
 
 def _print_frame(frame: pl.DataFrame, title: str | None = None) -> None:
@@ -131,8 +118,7 @@ def generate(
     config_dir: ConfigOpt = None,
 ) -> None:
     """Generate synthetic sales for every brand config into the warehouse."""
-    settings = _settings(warehouse_path, config_dir)
-    _validate(settings)
+    workspace = _workspace(warehouse_path, config_dir)
     _prefect_defaults()
     from flows.generate import generate_sales_flow
 
@@ -141,7 +127,8 @@ def generate(
         summary = _run_flow(
             generate_sales_flow,
             "generation failed",
-            settings,
+            warehouse_path=str(workspace.warehouse),
+            config_dir=str(workspace.config_dir),
             end=last,
             start=_iso_date(start, "--start"),
             seed=seed,
@@ -150,7 +137,8 @@ def generate(
         )
     console.print(
         f"[green]sales written[/]: {summary['rows']:,} rows, {summary['series']:,} series, "
-        f"{summary['brands']} brands, {summary['start']} → {summary['end']} in {settings.warehouse}"
+        f"{summary['brands']} brands, {summary['start']} → {summary['end']} "
+        f"in {workspace.warehouse}"
     )
 
 
@@ -167,34 +155,33 @@ def run(
     config_dir: ConfigOpt = None,
 ) -> None:
     """Run the forecast flow: priors, backtests, fits; publish forecasts to the warehouse."""
-    settings = _settings(warehouse_path, config_dir)
-    _validate(settings)
-    if pooling not in ("partial", "none", "full"):
-        err.print(f"[red]--pooling must be partial, none or full, not {pooling!r}[/]")
-        raise typer.Exit(2)
+    workspace = _workspace(warehouse_path, config_dir)
+    try:
+        request = RunRequest.resolve(
+            workspace,
+            _iso_date(as_of, "--as-of"),
+            brand,
+            cast(Pooling, pooling),  # checked by resolve
+            n_jobs,
+        )
+    except RequestError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
     _prefect_defaults()
     from flows.forecast import forecast_flow
 
     started = time.perf_counter()
     with console.status("Forecasting (estimate → pool → backtest → fit → publish)…"):
-        summary = _run_flow(
-            forecast_flow,
-            "run failed",
-            settings,
-            as_of=_iso_date(as_of, "--as-of"),
-            brands=brand,
-            pooling=pooling,
-            n_jobs=n_jobs,
-        )
-    colour = {"succeeded": "green", "partial": "yellow"}.get(summary["status"], "red")
+        summary = _run_flow(forecast_flow, "run failed", **request.parameters())
+    colour = {"succeeded": "green", "partial": "yellow"}.get(summary.status, "red")
     console.print(
-        f"[{colour}]run {summary['run_id']} {summary['status']}[/]: {summary['brands']} brands, "
-        f"{summary['n_series']:,} series, {summary['rows']['forecasts']:,} forecast rows "
+        f"[{colour}]run {summary.run_id} {summary.status}[/]: {summary.brands} brands, "
+        f"{summary.n_series:,} series, {summary.rows['forecasts']:,} forecast rows "
         f"in {time.perf_counter() - started:.1f} s"
     )
-    if summary["failed"]:
-        err.print(f"failed brands: {', '.join(summary['failed'])} — see `forecast status`")
-    raise typer.Exit(0 if summary["status"] != "failed" else 1)
+    if summary.message:
+        err.print(f"{summary.message} — see `forecast status`")
+    raise typer.Exit(0 if summary.status != "failed" else 1)
 
 
 @app.command()
@@ -216,8 +203,7 @@ def ingest(
     config_dir: ConfigOpt = None,
 ) -> None:
     """Load real weekly sales; refused rows go to rejected_sales with their reason."""
-    settings = _settings(warehouse_path, config_dir)
-    _validate(settings)
+    workspace = _workspace(warehouse_path, config_dir)
     mapping = dict(item.split("=", 1) for item in map_ or [] if "=" in item)
     if len(mapping) != len(map_ or []):
         err.print("[red]--map takes ours=theirs, e.g. --map ds=week_start[/]")
@@ -228,7 +214,8 @@ def ingest(
     summary = _run_flow(
         ingest_flow,
         "nothing loaded",
-        settings,
+        warehouse_path=str(workspace.warehouse),
+        config_dir=str(workspace.config_dir),
         path=str(file),
         mapping=mapping,
         as_of=_iso_date(as_of, "--as-of"),
@@ -242,7 +229,7 @@ def ingest(
     if summary["rejected"]:
         _print_frame(
             warehouse.query(
-                settings.warehouse,
+                workspace.warehouse,
                 "SELECT reason, count(*) AS rows, min(row_number) AS first_row FROM rejected_sales "
                 "WHERE source = ? GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
                 [str(file)],
@@ -278,7 +265,7 @@ def demo(
     except typer.Exit as done:
         if done.exit_code:
             raise
-    db = _settings(warehouse_path, config_dir).warehouse
+    db = settings_for(warehouse_path, config_dir).warehouse
     _print_frame(
         warehouse.query(
             db,
@@ -302,8 +289,7 @@ def serve(
     ] = None,
 ) -> None:
     """Start a local Prefect server if none answers, serve the deployments; Ctrl-C stops both."""
-    settings = _settings(None, None)
-    _validate(settings)
+    _workspace(None, None)
     _prefect_defaults()
     from forecast.edge.serve import DEFAULT_API_URL
     from forecast.edge.serve import run as serve_deployments
@@ -318,7 +304,7 @@ def status(
     warehouse_path: WarehouseOpt = None,
 ) -> None:
     """Recent runs, and the brands of the latest one."""
-    db = _settings(warehouse_path, None).warehouse
+    db = settings_for(warehouse_path).warehouse
     runs = _read(warehouse.recent_runs, db, limit)
     _print_frame(runs, f"recent runs in {db}")
     if runs.height:
@@ -342,7 +328,7 @@ def sql(
     warehouse_path: WarehouseOpt = None,
 ) -> None:
     """Run a read-only query on the warehouse and print the result."""
-    db = _settings(warehouse_path, None).warehouse
+    db = settings_for(warehouse_path).warehouse
     frame = _read(warehouse.query, db, query)
     if fmt == "csv":
         sys.stdout.write(frame.write_csv())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -11,14 +12,20 @@ from forecast.engine.calibration import noise_scale
 from forecast.engine.forecasting import NoSalesError, forecast_at
 from forecast.engine.metrics import empty_scores, score_series
 from forecast.engine.pooling import Pooling, Priors
-from forecast.inputs.calendar import SEASON_LENGTH, monday_on_or_before
+from forecast.inputs.calendar import week_start
 from forecast.inputs.config import BrandConfig
+from forecast.vocabulary import SEASON_LENGTH
+
+
+def run_cutoffs(as_of: date, brands: Iterable[BrandConfig]) -> list[date]:
+    """Every origin some brand of the run needs (backtests and the as-of week), oldest first."""
+    return sorted({c for b in brands for c in origins(as_of, b.horizon, b.model.backtest_windows)})
 
 
 def origins(as_of: date, horizon: int, windows: int) -> list[date]:
     """Backtest origins of weekly series, oldest first, then the as-of week itself
     (see :func:`window_offsets`)."""
-    end = monday_on_or_before(as_of)
+    end = week_start(as_of)
     back = window_offsets(horizon, windows, SEASON_LENGTH["weekly"])
     return [end - timedelta(weeks=w) for w in back] + [end]
 

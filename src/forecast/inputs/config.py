@@ -11,22 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-Sector = Literal[
-    "wines_spirits",
-    "fashion_leather",
-    "perfumes_cosmetics",
-    "watches_jewelry",
-    "selective_retailing",
-]
-SECTORS: tuple[str, ...] = Sector.__args__  # type: ignore[attr-defined]
-
-Region = Literal[
-    "europe", "americas", "china", "japan", "asia_pacific", "middle_east", "travel_retail"
-]
-SmoothModel = Literal[
-    "ets", "theta", "ses", "naive", "mstl", "theta_seasonal", "ets_seasonal", "median"
-]
-IntermittentModel = Literal["croston_sba", "tsb", "imapa", "adida"]
+from forecast.vocabulary import IntermittentModel, Region, Sector, SmoothModel
 
 
 class _Frozen(BaseModel):

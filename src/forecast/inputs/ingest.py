@@ -21,7 +21,6 @@ from forecast.inputs.config import BrandConfig
 
 REQUIRED = ("brand", "region", "product", "ds", "units")
 OPTIONAL = ("price", "promo")
-KEYS = ["brand", "region", "product", "ds"]
 
 
 class IngestError(ValueError):
