@@ -50,11 +50,19 @@ def test_every_series_gets_every_model_and_exactly_one_selected(setup) -> None: 
     fc = result.forecasts
     n_series = fc["unique_id"].n_unique()
     per_class = fc.group_by("unique_id").agg(
-        pl.col("model").n_unique().alias("m"), pl.col("demand_class").first()
+        pl.col("model").n_unique().alias("m"),
+        pl.col("demand_class").first(),
+        pl.col("history_weeks").first(),
     )
-    # two configured candidates + seasonal naive (+ ses, the cold-start model, for smooth)
-    expected = {"intermittent": 3, "smooth": 4}
-    assert all(row["m"] == expected[row["demand_class"]] for row in per_class.iter_rows(named=True))
+    # intermittent: two configured candidates + seasonal naive; smooth: ets, theta, the
+    # median, ses (the cold-start model) and seasonal naive, + seasonal theta with two
+    # seasons of history (seasonal ETS does not run on weekly series)
+    expected = (
+        pl.when(pl.col("demand_class") == "intermittent")
+        .then(3)
+        .otherwise(5 + (pl.col("history_weeks") >= 104).cast(pl.Int64))
+    )
+    assert (per_class["m"] == per_class.select(expected).to_series()).all()
     selected = (
         fc.filter(pl.col("is_selected"))
         .group_by("unique_id")

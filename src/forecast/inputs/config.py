@@ -38,7 +38,15 @@ class PriorSettings(_Frozen):
 class ModelSettings(_Frozen):
     """Which statsforecast models compete for this brand, and how they are judged."""
 
-    candidates: tuple[SmoothModel, ...] = ("ets", "theta")
+    # The median of damped ETS, Theta and (with two seasons) the series' own seasonal Theta
+    # and, monthly or quarterly, seasonal ETS: robust where two windows choose at random.
+    candidates: tuple[SmoothModel, ...] = (
+        "ets",
+        "theta",
+        "theta_seasonal",
+        "ets_seasonal",
+        "median",
+    )
     intermittent_candidates: tuple[IntermittentModel, ...] = ("croston_sba", "tsb")
     backtest_windows: int = Field(
         2, ge=1, le=8, description="Rolling origins, one horizon apart, that choose the model."
