@@ -31,11 +31,13 @@ POOL = "pool"
 def forecast(
     panel: Panel, settings: ModelSettings, pooling: Pooling = "partial"
 ) -> tuple[pl.DataFrame, dict[str, str]]:
-    """The chosen, calibrated forecasts of every series, and the model chosen per segment.
+    """Every candidate's calibrated forecasts of every series, and the model chosen per
+    segment.
 
     Returns:
         ``(forecasts, chosen)``: forecasts are ``unique_id, ds, model, yhat, lo_80, hi_80,
-        lo_95, hi_95, demand_class, history_weeks`` (``history_weeks`` counts periods).
+        lo_95, hi_95, demand_class, history_weeks, is_selected`` (``history_weeks`` counts
+        periods).
     """
     train = panel.train
     periods = train["ds"].unique().sort()
@@ -51,7 +53,7 @@ def forecast(
     tested = score_folds(folds, train.select("unique_id", "ds", "y"), classes)
     chosen = choose_models(tested.scores, settings)
     calibrated = apply_calibration(final, calibrate(tested.points), noise_scale(train))
-    return calibrated.filter(is_chosen(chosen).fill_null(False)), chosen
+    return calibrated.with_columns(is_selected=is_chosen(chosen).fill_null(False)), chosen
 
 
 def fit_all(

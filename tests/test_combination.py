@@ -9,8 +9,8 @@ import polars as pl
 from numpy.testing import assert_allclose
 from polars.testing import assert_frame_equal
 
-from forecast.engine.combination import combine
-from forecast.engine.fitting import forecast_smooth, future_frame
+from forecast.engine.combination import add_combinations, combine
+from forecast.engine.fitting import forecast_baseline, forecast_smooth, future_frame
 from tests.conftest import panel
 
 DAY = date(2025, 1, 6)
@@ -53,15 +53,29 @@ def test_a_series_with_one_member_keeps_its_values() -> None:
     assert_allclose(out.filter(pl.col("unique_id") == "y")["yhat"].to_numpy(), [3.0])
 
 
-def test_the_median_candidate_combines_the_fitted_models_of_each_series() -> None:
+def test_each_combination_takes_the_median_of_its_own_members() -> None:
     history = panel(n_series=2, weeks=120, season=0.4, level=60.0).with_columns(offset=0.0)
     future = future_frame(history, 13).with_columns(offset=pl.lit(0.0))
-    fc = forecast_smooth(history, future, ["ets", "theta", "theta_seasonal", "median"])
-    members = fc.filter(pl.col("model") != "median")
-    expected = (
-        members.group_by("unique_id", "ds").agg(pl.col("yhat").median()).sort("unique_id", "ds")
-    )
-    got = fc.filter(pl.col("model") == "median").sort("unique_id", "ds")
-    assert got.height == 2 * 13
-    assert_allclose(got["yhat"].to_numpy(), expected["yhat"].to_numpy())
-    assert (got["lo_95"] <= got["yhat"]).all() and (got["yhat"] <= got["hi_95"]).all()
+    names = ["ets", "theta", "theta_seasonal", "median", "median_seasonal"]
+    fits = pl.concat([forecast_smooth(history, future, names), forecast_baseline(history, 13)])
+    fc = add_combinations(fits, names, history["unique_id"].unique())
+    for combo, members in (
+        ("median", ["ets", "theta", "theta_seasonal"]),
+        ("median_seasonal", ["theta_seasonal", "snaive"]),
+    ):
+        expected = (
+            fc.filter(pl.col("model").is_in(members))
+            .group_by("unique_id", "ds")
+            .agg(pl.col("yhat").median())
+            .sort("unique_id", "ds")
+        )
+        got = fc.filter(pl.col("model") == combo).sort("unique_id", "ds")
+        assert got.height == 2 * 13
+        assert_allclose(got["yhat"].to_numpy(), expected["yhat"].to_numpy())
+        assert (got["lo_95"] <= got["yhat"]).all() and (got["yhat"] <= got["hi_95"]).all()
+
+
+def test_combinations_only_cover_the_series_asked_for() -> None:
+    members = pl.concat([_member("ets", [3.0], uid="x"), _member("ets", [1.0], "y")])
+    out = add_combinations(members, ["ets", "median"], pl.Series(["y"]))
+    assert out.filter(pl.col("model") == "median")["unique_id"].to_list() == ["y"]

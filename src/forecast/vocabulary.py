@@ -36,9 +36,17 @@ POLARS_INTERVAL: dict[Frequency, str] = {"weekly": "1w", "monthly": "1mo", "quar
 
 # Model names a brand config may list, by the demand class they compete on. The registry
 # (engine.models) builds exactly these; ``mstl``, ``theta_seasonal`` and ``ets_seasonal``
-# fit a series' own seasonality, ``median`` combines the others.
+# fit a series' own seasonality; ``median`` and ``median_seasonal`` combine others.
 SmoothModel = Literal[
-    "ets", "theta", "ses", "naive", "mstl", "theta_seasonal", "ets_seasonal", "median"
+    "ets",
+    "theta",
+    "ses",
+    "naive",
+    "mstl",
+    "theta_seasonal",
+    "ets_seasonal",
+    "median",
+    "median_seasonal",
 ]
 IntermittentModel = Literal["croston_sba", "tsb", "imapa", "adida"]
 SMOOTH_MODELS: tuple[SmoothModel, ...] = get_args(SmoothModel)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from forecast.engine.models import family_of, members_of
+
 _VALUES = ("yhat", "lo_80", "hi_80", "lo_95", "hi_95")
 
 
@@ -28,3 +30,14 @@ def combine(forecasts: pl.DataFrame, name: str) -> pl.DataFrame:
     medians = forecasts.group_by("unique_id", "ds").agg(pl.col(c).median() for c in _VALUES)
     ordered = medians.select("unique_id", "ds", pl.lit(name).alias("model"), *_VALUES)
     return ordered.sort("unique_id", "ds")
+
+
+def add_combinations(forecasts: pl.DataFrame, names: list[str], ids: pl.Series) -> pl.DataFrame:
+    """``forecasts`` plus, for the series in ``ids``, every combination named in ``names``
+    (each the median of its members, see :func:`forecast.engine.models.members_of`)."""
+    combos = [n for n in names if family_of(n) == "combination"]
+    if not combos:
+        return forecasts
+    mine = forecasts.filter(pl.col("unique_id").is_in(ids.implode()))
+    parts = [combine(mine.filter(pl.col("model").is_in(members_of(n))), n) for n in combos]
+    return pl.concat([forecasts, *parts])

@@ -21,7 +21,6 @@ from scipy import stats
 from statsforecast import StatsForecast
 from statsforecast.models import Naive
 
-from forecast.engine.combination import combine
 from forecast.engine.models import (
     Family,
     build_models,
@@ -88,8 +87,8 @@ def forecast_smooth(
     ``smooth``-family models fit ``log1p(y) - offset`` (the pooled priors removed);
     ``seasonal``-family ones (own seasonality) fit the log1p or raw units of the series with
     at least two full seasons only — shorter series get no rows for them, and neither do
-    season lengths a model does not run at; a ``combination`` is the median of the other
-    models of each series.
+    season lengths a model does not run at; combinations are left to the caller
+    (:func:`forecast.engine.combination.add_combinations`).
     """
     require_family(names, ("smooth", "seasonal", "combination"))
     m = SEASON_LENGTH[frequency]
@@ -100,15 +99,13 @@ def forecast_smooth(
     flat = future.with_columns(offset=0.0)
     own_log = [n for n in own if scale_of(n) == "log1p"]
     own_raw = [n for n in own if scale_of(n) == "raw"]
-    fits = pl.concat(
+    return pl.concat(
         [
             _fit_log_scale(history, future, plain, "smooth", n_jobs, frequency),
             _fit_log_scale(long, flat, own_log, "seasonal", n_jobs, frequency),
             _fit_raw_scale(long, flat, own_raw, n_jobs, frequency),
         ]
     )
-    combos = [n for n in names if family_of(n) == "combination"]
-    return pl.concat([fits, *(combine(fits, n) for n in combos)])
 
 
 def _fit_raw_scale(

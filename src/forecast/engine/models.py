@@ -45,12 +45,14 @@ class ModelSpec:
             multiplicative or additive forms are the model's own choice).
         max_season: The model only runs where the season length is at most this (seasonal
             ETS with 52 weekly states costs 20x its non-seasonal fit and is rarely chosen).
+        members: For a combination, the families it combines (``baseline``: seasonal naive).
     """
 
     family: Family
     build: Callable[[str, int], Any]
     scale: Scale = "log1p"
     max_season: int | None = None
+    members: tuple[Family | Literal["baseline"], ...] = ()
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -78,7 +80,12 @@ MODELS: dict[str, ModelSpec] = {
         scale="raw",
         max_season=12,
     ),
-    "median": ModelSpec("combination", lambda name, m: None),
+    "median": ModelSpec("combination", lambda name, m: None, members=("smooth", "seasonal")),
+    # The series' own seasonality only: where a pooled profile has gone stale on long
+    # histories (tourism), the priors-based fits drag the plain median down.
+    "median_seasonal": ModelSpec(
+        "combination", lambda name, m: None, members=("seasonal", "baseline")
+    ),
     "croston_sba": ModelSpec("intermittent", lambda name, m: CrostonSBA(alias=name)),
     "tsb": ModelSpec("intermittent", lambda name, m: TSB(alpha_d=0.1, alpha_p=0.1, alias=name)),
     "imapa": ModelSpec("intermittent", lambda name, m: IMAPA(alias=name)),
@@ -97,6 +104,13 @@ def runs_at(name: str, season_length: int) -> bool:
     """Whether a registered model runs at this season length (see ``ModelSpec.max_season``)."""
     cap = MODELS[name].max_season
     return cap is None or season_length <= cap
+
+
+def members_of(name: str) -> list[str]:
+    """The registered models (and the baseline) a combination takes the median of."""
+    families = MODELS[name].members
+    names = [n for n, spec in MODELS.items() if spec.family in families]
+    return names + ([BASELINE] if "baseline" in families else [])
 
 
 def scale_of(name: str) -> Scale:

@@ -39,13 +39,15 @@ class ModelSettings(_Frozen):
     """Which statsforecast models compete for this brand, and how they are judged."""
 
     # The median of damped ETS, Theta and (with two seasons) the series' own seasonal Theta
-    # and, monthly or quarterly, seasonal ETS: robust where two windows choose at random.
+    # and, monthly or quarterly, seasonal ETS: robust where two windows choose at random;
+    # the median of the own-seasonality fits and seasonal naive where priors go stale.
     candidates: tuple[SmoothModel, ...] = (
         "ets",
         "theta",
         "theta_seasonal",
         "ets_seasonal",
         "median",
+        "median_seasonal",
     )
     intermittent_candidates: tuple[IntermittentModel, ...] = ("croston_sba", "tsb")
     backtest_windows: int = Field(
