@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: install demo test lint bench bench-accuracy clean
+.PHONY: install demo test lint bench bench-accuracy stress clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +33,13 @@ bench: install
 	$(BIN)/python bench/run.py
 
 ## bench-accuracy: product vs bare statsforecast on the synthetic group and real datasets
-## (writes bench/out/accuracy.json and accuracy.md; QUICK=1 for a few-minute subset)
+## (writes bench/out/accuracy.json and accuracy.md; QUICK=1 for a ~15-minute subset)
 bench-accuracy: install
 	$(BIN)/python bench/accuracy.py $(if $(QUICK),--quick,)
 
+## stress: concurrent, repeated and killed runs while an analyst reads (see bench/stress.py)
+stress: install
+	$(BIN)/python bench/stress.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .prefect warehouse/*.duckdb*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .prefect warehouse/.prefect warehouse/*.duckdb*

@@ -159,13 +159,13 @@ def _score(
     origin: date,
     sectors: dict[str, str],
 ) -> pl.DataFrame:
-    """Per series and variant: the shared backtest scores, plus error sums vs the oracle."""
+    """Per series and variant: the shared backtest scores, plus the oracle's mean error."""
     history = prepare_series(sales, origin)[0]
     joined = fc.join(actual, on=["unique_id", "ds"]).join(truth, on=["unique_id", "ds"])
     cv = joined.with_columns(cutoff=pl.lit(origin), model="variant")
     scores = score_series(cv, history.select("unique_id", "ds", "y")).rename({"model": "variant"})
     oracle = joined.group_by("unique_id", "variant").agg(
-        oracle=(pl.col("y") - pl.col("mu")).abs().sum(),
+        oracle=(pl.col("y") - pl.col("mu")).abs().mean(),
         demand_class=pl.col("demand_class").first(),
     )
     ages = history.group_by("unique_id").agg(weeks=pl.len(), brand=pl.col("brand").first())
@@ -187,7 +187,7 @@ def summarise(scores: pl.DataFrame, by: list[str]) -> pl.DataFrame:
         .group_by(*by, "variant")
         .agg(
             mase=pl.col("mase").mean(),
-            oracle_ratio=pl.col("abs_err").sum() / pl.col("oracle").sum(),
+            oracle_ratio=(pl.col("abs_err") / pl.col("n")).sum() / pl.col("oracle").sum(),
             series=pl.len(),
         )
     )

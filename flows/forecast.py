@@ -62,7 +62,11 @@ def pool_task(
 
 @task(name="forecast-brand", cache_policy=NO_CACHE)
 def forecast_task(
-    request: RunRequest, brand: BrandConfig, priors: dict[date, Priors], calendar: pl.DataFrame
+    request: RunRequest,
+    attempt_id: str,
+    brand: BrandConfig,
+    priors: dict[date, Priors],
+    calendar: pl.DataFrame,
 ) -> BrandOutcome:
     """Phase 2 for one brand: read, backtest, fit, stage results; never raises."""
     started = time.perf_counter()
@@ -77,8 +81,8 @@ def forecast_task(
             brand, sales, request.as_of, mine, calendar, request.pooling, request.n_jobs
         )
         fc = result.forecasts.with_columns(sector=pl.lit(brand.sector))
-        warehouse.stage(db, request.run_id, "forecasts", brand.brand, fc)
-        warehouse.stage(db, request.run_id, "backtest_metrics", brand.brand, result.metrics)
+        warehouse.stage(db, attempt_id, "forecasts", brand.brand, fc)
+        warehouse.stage(db, attempt_id, "backtest_metrics", brand.brand, result.metrics)
         return BrandOutcome.succeeded(brand, sales, result, time.perf_counter() - started)
     except Exception as exc:  # one brand failing must not stop the others
         get_run_logger().exception("brand %s failed", brand.brand)
@@ -107,13 +111,15 @@ def plot_task(db: Path, run_id: str, priors: pl.DataFrame, weights: pl.DataFrame
 
 
 @task(name="open-run", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def open_run_task(db: Path, run: dict[str, Any]) -> int:
+def open_run_task(db: Path, run: dict[str, Any]) -> warehouse.Attempt:
     return warehouse.open_run(db, run)
 
 
 @task(name="publish-run", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def finish_run_task(db: Path, run_id: str, status: str, summary: dict[str, Any]) -> dict[str, int]:
-    return warehouse.finish_run(db, run_id, status, summary)
+def finish_run_task(
+    db: Path, attempt_id: str, status: str, summary: dict[str, Any]
+) -> dict[str, int]:
+    return warehouse.finish_run(db, attempt_id, status, summary)
 
 
 @flow(name="forecast", log_prints=True)
@@ -136,18 +142,20 @@ def forecast_flow(
         Workspace.load(warehouse_path, config_dir), as_of, brands, pooling, n_jobs
     )
     db, started = request.workspace.warehouse, time.perf_counter()
-    abandoned = open_run_task(db, _run_record(request))
-    if abandoned:
-        print(f"marked {abandoned} run(s) abandoned: their process died mid-run")
+    attempt = open_run_task(db, _run_record(request))
+    if attempt.abandoned:
+        print(f"marked {attempt.abandoned} run(s) abandoned: their process died mid-run")
     try:
-        outcomes = _forecast_brands(request)
+        outcomes = _forecast_brands(request, attempt.attempt_id)
     except Exception as exc:
-        finish_run_task(db, request.run_id, "failed", {"message": f"{type(exc).__name__}: {exc}"})
+        finish_run_task(
+            db, attempt.attempt_id, "failed", {"message": f"{type(exc).__name__}: {exc}"}
+        )
         raise
     status, message = run_status(outcomes)
     n_series = sum(o.n_series or 0 for o in outcomes)
     written = finish_run_task(
-        db, request.run_id, status, {"n_series": n_series, "message": message}
+        db, attempt.attempt_id, status, {"n_series": n_series, "message": message}
     )
     summary = RunSummary.of(
         request.run_id, request.as_of, outcomes, written, time.perf_counter() - started
@@ -171,7 +179,7 @@ def _run_record(request: RunRequest) -> dict[str, Any]:
     }
 
 
-def _forecast_brands(request: RunRequest) -> list[BrandOutcome]:
+def _forecast_brands(request: RunRequest, attempt_id: str) -> list[BrandOutcome]:
     """Estimate → pool per origin → fit per brand; stage priors, weights and brand rows."""
     db, run_id, configs = request.workspace.warehouse, request.run_id, request.brands
     cutoffs = run_cutoffs(request.as_of, configs.values())
@@ -183,14 +191,16 @@ def _forecast_brands(request: RunRequest) -> list[BrandOutcome]:
         c: pool_task.submit([own[b][c] for b in configs], pools, request.pooling) for c in cutoffs
     }
     pooled = {c: f.result() for c, f in futures.items()}
-    brand_futures = [forecast_task.submit(request, b, pooled, calendar) for b in configs.values()]
+    brand_futures = [
+        forecast_task.submit(request, attempt_id, b, pooled, calendar) for b in configs.values()
+    ]
     outcomes = [f.result() for f in brand_futures]
     stats = pl.concat([own[b][request.as_of].stats for b in configs])
     sectors = {b: c.sector for b, c in configs.items()}
     priors_table = prior_rows(pooled[request.as_of])
     weights_table = weight_rows(pooled[request.as_of], stats, series_weight_rows(outcomes), sectors)
-    warehouse.stage(db, run_id, "priors", "all", priors_table)
-    warehouse.stage(db, run_id, "prior_weights", "all", weights_table)
+    warehouse.stage(db, attempt_id, "priors", "all", priors_table)
+    warehouse.stage(db, attempt_id, "prior_weights", "all", weights_table)
     plot_task(db, run_id, priors_table, weights_table)
-    warehouse.stage(db, run_id, "run_brands", "all", run_brand_rows(outcomes))
+    warehouse.stage(db, attempt_id, "run_brands", "all", run_brand_rows(outcomes))
     return outcomes

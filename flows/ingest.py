@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ def ingest_flow(
     date_format: str | None = None,
     warehouse_path: str | None = None,
     config_dir: str | None = None,
+    encoding: str = "utf-8",
 ) -> dict[str, Any]:
     """Load one file of weekly sales; refused rows go to ``rejected_sales`` with a reason.
 
@@ -43,6 +44,7 @@ def ingest_flow(
         mapping: Our column name → the file's, for other layouts.
         as_of: Rows dated after it are refused.
         date_format: strftime format of the ``ds`` column (ISO by default).
+        encoding: Text encoding of a CSV file.
 
     Raises:
         IngestError: The file cannot be read, lacks a column, or no row could be loaded
@@ -50,8 +52,9 @@ def ingest_flow(
     """
     workspace = Workspace.load(warehouse_path, config_dir)
     source = str(Path(path))
-    raw = rename_columns(read_table(Path(path)), mapping or {}, source)
-    checked = validate_sales(raw, workspace.brands, as_of, date_format)
+    raw = rename_columns(read_table(Path(path), encoding), mapping or {}, source)
+    latest = date.today() + timedelta(weeks=1)  # a week's margin for clocks and time zones
+    checked = validate_sales(raw, workspace.brands, as_of, date_format, latest)
     counts = write_task(workspace.warehouse, checked, source)
     summary = {"source": source, "rows": raw.height, **counts}
     reasons = checked.rejected.group_by("reason").len().sort("len", descending=True).head(10)
@@ -61,7 +64,12 @@ def ingest_flow(
     create_markdown_artifact("\n".join(lines), key="ingest-summary")
     print(json.dumps(summary))
     if checked.accepted.is_empty():
+        first = "; ".join(
+            f"row {n}: {r}"
+            for n, r in checked.rejected.head(3).select("row_number", "reason").iter_rows()
+        )
         raise IngestError(
-            f"{source}: no row could be loaded; {raw.height} refused (see rejected_sales)"
+            f"{source}: no row could be loaded, all {raw.height} refused — {first}"
+            + (" …(all in rejected_sales)" if raw.height > 3 else "")
         )
     return summary

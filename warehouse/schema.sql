@@ -41,9 +41,11 @@ CREATE TABLE IF NOT EXISTS rejected_sales (
     rejected_at TIMESTAMP NOT NULL
 );
 
--- One row per run. Key: run_id.
+-- One row per run attempt. Key: attempt_id. At most one published (succeeded | partial) row
+-- per run_id: publishing an attempt replaces the key's earlier published one.
 CREATE TABLE IF NOT EXISTS forecast_runs (
     run_id           VARCHAR   NOT NULL,
+    attempt_id       VARCHAR,             -- <run_id>.<8 hex>; results are staged under it
     flow_run_id      VARCHAR,
     as_of            DATE      NOT NULL,
     status           VARCHAR   NOT NULL,  -- running | succeeded | partial | failed | abandoned
@@ -60,6 +62,9 @@ CREATE TABLE IF NOT EXISTS forecast_runs (
     n_rows           BIGINT,
     message          VARCHAR
 );
+-- v1 → v2: attempts. A v1 row is its run's only attempt.
+ALTER TABLE forecast_runs ADD COLUMN IF NOT EXISTS attempt_id VARCHAR;
+UPDATE forecast_runs SET attempt_id = run_id WHERE attempt_id IS NULL;
 
 -- One row per run and brand: the brand's own status, lineage and timings. Key: (run_id, brand).
 CREATE TABLE IF NOT EXISTS run_brands (
