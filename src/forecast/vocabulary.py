@@ -35,8 +35,19 @@ SEASON_LENGTH: dict[Frequency, int] = {"weekly": 52, "monthly": 12, "quarterly":
 POLARS_INTERVAL: dict[Frequency, str] = {"weekly": "1w", "monthly": "1mo", "quarterly": "1q"}
 
 # Model names a brand config may list, by the demand class they compete on. The registry
-# (engine.models) builds exactly these; ``mstl`` fits a series' own seasonality.
-SmoothModel = Literal["ets", "theta", "ses", "naive", "mstl"]
+# (engine.models) builds exactly these; ``mstl``, ``theta_seasonal`` and ``ets_seasonal``
+# fit a series' own seasonality; ``median`` and ``median_seasonal`` combine others.
+SmoothModel = Literal[
+    "ets",
+    "theta",
+    "ses",
+    "naive",
+    "mstl",
+    "theta_seasonal",
+    "ets_seasonal",
+    "median",
+    "median_seasonal",
+]
 IntermittentModel = Literal["croston_sba", "tsb", "imapa", "adida"]
 SMOOTH_MODELS: tuple[SmoothModel, ...] = get_args(SmoothModel)
 INTERMITTENT_MODELS: tuple[IntermittentModel, ...] = get_args(IntermittentModel)
