@@ -133,7 +133,9 @@ def synthetic() -> tuple[pl.DataFrame, str]:
         if per_brand[b].filter(pl.col("ds") <= origin).is_empty():
             continue  # launched after the origin
         fc = forecast_at(cfg, per_brand[b], origin, priors, calendar).forecasts
-        chosen = fc.filter(is_chosen(default_models(cfg))).with_columns(is_selected=pl.lit(True))
+        chosen = fc.filter(is_chosen(default_models(cfg.model))).with_columns(
+            is_selected=pl.lit(True)
+        )
         parts += [
             chosen,
             fc.filter(pl.col("model") == "snaive").with_columns(is_selected=pl.lit(False)),
