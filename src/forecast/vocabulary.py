@@ -71,3 +71,21 @@ INACTIVE_AFTER_WEEKS = 26  # no sale for this long: discontinued, not forecast
 
 SERIES_KEYS = ("brand", "region", "product")  # a series; unique_id joins them with "/"
 SALES_KEYS = (*SERIES_KEYS, "ds")  # one row of sales
+
+# The planning hierarchy, top to bottom (see forecast.planning.hierarchy). ``market`` is the
+# sales ``region``; each level names the key columns that are not null at that level.
+Level = Literal["group", "sector", "brand", "brand_market", "category_market", "product_market"]
+LEVELS: tuple[Level, ...] = get_args(Level)
+LEVEL_KEYS: dict[Level, tuple[str, ...]] = {
+    "group": (),
+    "sector": ("sector",),
+    "brand": ("sector", "brand"),
+    "brand_market": ("sector", "brand", "market"),
+    "category_market": ("sector", "brand", "market", "category"),
+    "product_market": ("sector", "brand", "market", "category", "product"),
+}
+HIERARCHY_KEYS = LEVEL_KEYS["product_market"]
+Granularity = Literal["week", "month", "quarter"]
+GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
+PriceBand = Literal["entry", "core", "premium", "prestige"]
+PRICE_BANDS: tuple[PriceBand, ...] = get_args(PriceBand)
