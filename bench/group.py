@@ -21,13 +21,15 @@ from panels import Panel
 from pooling import coverage, history_bucket
 
 from forecast.engine.backtest import origins
+from forecast.engine.events import calendar_of
 from forecast.engine.metrics import score_series
 from forecast.engine.pipeline import run_brand
 from forecast.engine.pooling import Pooling, Priors, pool_priors
 from forecast.engine.priors import OwnEstimates, own_estimates
 from forecast.engine.series import prepare_series, series_id
-from forecast.inputs.calendar import event_calendar
+from forecast.inputs.calendar import run_calendars
 from forecast.inputs.config import BrandConfig, ModelSettings, load_brands
+from forecast.inputs.markets import shipped_markets
 from forecast.inputs.synthetic import generate_sales
 from forecast.vocabulary import SECTORS
 
@@ -37,32 +39,43 @@ START = date(2023, 1, 2)
 
 @dataclass
 class Group:
-    """The generated group and the caches of estimates and priors per origin."""
+    """The generated group, each brand's calendar and the caches of estimates and priors
+    per origin."""
 
     brands: dict[str, BrandConfig]
     sales: dict[str, pl.DataFrame]
     actual: pl.DataFrame
     truth: pl.DataFrame
-    calendar: pl.DataFrame
+    calendars: dict[str, pl.DataFrame]
     estimates: dict[date, list[OwnEstimates]]
     priors: dict[tuple[date, Pooling], Priors]
+    events: pl.DataFrame
 
 
-def load(config_dir: Path, end: date, seed: int = 0) -> Group:
-    """Generate the group's sales from the brand configs."""
+def load(config_dir: Path, end: date, seed: int = 0, with_events: bool = False) -> Group:
+    """Generate the group's sales from the brand configs; ``with_events``: the promotions
+    and launches the generator simulated enter each brand's calendar as ``events`` rows."""
     brands = load_brands(config_dir)
     data = generate_sales(brands, START, end, seed=seed)
     per_brand = {b: data.sales.filter(pl.col("brand") == b) for b in brands}
     actual = data.sales.with_columns(series_id()).select("unique_id", "ds", y="units")
     truth = data.truth.with_columns(series_id()).select("unique_id", "ds", "mu")
-    calendar = event_calendar(2020, end.year + 1)
-    return Group(brands, per_brand, actual, truth, calendar, {}, {})
+    holidays = run_calendars(shipped_markets(), brands.values(), 2020, end.year + 1)["weekly"]
+    calendars = {
+        b: calendar_of(
+            per_brand[b],
+            holidays,
+            data.events.filter(pl.col("brand") == b) if with_events else None,
+        )
+        for b in brands
+    }
+    return Group(brands, per_brand, actual, truth, calendars, {}, {}, data.events)
 
 
 def _priors(group: Group, cutoff: date, mode: Pooling) -> Priors:
     if cutoff not in group.estimates:
         group.estimates[cutoff] = [
-            own_estimates(b, prepare_series(s, cutoff)[0], group.calendar)
+            own_estimates(b, prepare_series(s, cutoff)[0], group.calendars[b])
             for b, s in group.sales.items()
         ]
     if (cutoff, mode) not in group.priors:
@@ -86,7 +99,7 @@ def product(
         brand = cfg if settings is None else cfg.model_copy(update={"model": settings})
         cutoffs = origins(origin, brand.horizon, brand.model.backtest_windows)
         priors = {c: _priors(group, c, mode) for c in cutoffs}
-        result = run_brand(brand, group.sales[b], origin, priors, group.calendar, mode)
+        result = run_brand(brand, group.sales[b], origin, priors, group.calendars[b], mode)
         parts.append(result.forecasts.filter(pl.col("is_selected")))
     return pl.concat(parts), time.process_time() - started
 
@@ -94,7 +107,7 @@ def product(
 def bare(group: Group, origin: date) -> tuple[pl.DataFrame, dict[str, float]]:
     """Bare peers (seasonal naive, damped ETS, AutoTheta, their median) from ``origin``."""
     series = pl.concat([prepare_series(s, origin)[0] for s in group.sales.values()])
-    train = series.select("unique_id", member=pl.lit("all"), region="region", ds="ds", y="y")
+    train = series.select("unique_id", member=pl.lit("all"), ds="ds", y="y")
     panel = Panel("group", train, group.actual.head(0), "weekly", HORIZON)
     return peers.forecast(panel, ("snaive", "ets", "theta"))
 

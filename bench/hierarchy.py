@@ -25,13 +25,15 @@ import polars as pl
 from statsforecast import StatsForecast
 from statsforecast.models import AutoETS
 
+from forecast.engine.events import calendar_of
 from forecast.engine.forecasting import forecast_at
 from forecast.engine.pooling import pool_priors
 from forecast.engine.priors import own_estimates
 from forecast.engine.selection import default_models, is_chosen
 from forecast.engine.series import prepare_series
-from forecast.inputs.calendar import event_calendar
+from forecast.inputs.calendar import run_calendars
 from forecast.inputs.config import load_brands
+from forecast.inputs.markets import shipped_markets
 from forecast.inputs.synthetic import generate_sales
 from forecast.planning.coherent import coherent_forecasts, score_levels
 from forecast.planning.hierarchy import bottom_up, reconcile, to_levels
@@ -120,10 +122,11 @@ def synthetic() -> tuple[pl.DataFrame, str]:
     brands = load_brands(ROOT / "config" / "brands")
     data = generate_sales(brands, date(2023, 1, 2), END)
     origin = END - timedelta(weeks=13)
-    calendar = event_calendar(2020, END.year + 1)
+    holidays = run_calendars(shipped_markets(), brands.values(), 2020, END.year + 1)["weekly"]
     per_brand = {b: data.sales.filter(pl.col("brand") == b) for b in brands}
+    calendars = {b: calendar_of(per_brand[b], holidays) for b in brands}
     estimates = [
-        own_estimates(b, prepare_series(per_brand[b], origin)[0], calendar) for b in brands
+        own_estimates(b, prepare_series(per_brand[b], origin)[0], calendars[b]) for b in brands
     ]
     priors = pool_priors(
         estimates, {b: c.pool for b, c in brands.items()}, list(SECTORS), "partial"
@@ -132,7 +135,7 @@ def synthetic() -> tuple[pl.DataFrame, str]:
     for b, cfg in brands.items():
         if per_brand[b].filter(pl.col("ds") <= origin).is_empty():
             continue  # launched after the origin
-        fc = forecast_at(cfg, per_brand[b], origin, priors, calendar).forecasts
+        fc = forecast_at(cfg, per_brand[b], origin, priors, calendars[b]).forecasts
         chosen = fc.filter(is_chosen(default_models(cfg.model))).with_columns(
             is_selected=pl.lit(True)
         )
@@ -143,12 +146,12 @@ def synthetic() -> tuple[pl.DataFrame, str]:
     statistical = pl.concat(parts, how="diagonal_relaxed")
     series, _ = prepare_series(data.sales, origin)
     series = series.join(
-        statistical.select("brand", "region", "product").unique(), on=["brand", "region", "product"]
+        statistical.select("brand", "market", "product").unique(), on=["brand", "market", "product"]
     )
     hierarchy = hierarchy_of(series, data.products, {b: c.sector for b, c in brands.items()})
     started = time.perf_counter()
     run = coherent_forecasts(
-        statistical, series.select("brand", "region", "product", "ds", "y"), hierarchy, origin
+        statistical, series.select("brand", "market", "product", "ds", "y"), hierarchy, origin
     )
     seconds = time.perf_counter() - started
     weekly = run.forecasts.filter(pl.col("granularity") == "week")
@@ -176,7 +179,7 @@ def _id() -> pl.Expr:
 
 
 def _level_actuals(sales: pl.DataFrame, hierarchy: pl.DataFrame, origin: date) -> pl.DataFrame:
-    later = sales.filter(pl.col("ds") > origin).join(hierarchy, on=["brand", "region", "product"])
+    later = sales.filter(pl.col("ds") > origin).join(hierarchy, on=["brand", "market", "product"])
     frames = []
     for level, keys in LEVEL_KEYS.items():
         frames.append(

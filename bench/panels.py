@@ -1,6 +1,6 @@
 """Benchmark panels: real datasets with published splits, and a long weekly proxy for M4.
 
-Every loader returns a :class:`Panel`: training rows ``unique_id, member, region, ds, y``
+Every loader returns a :class:`Panel`: training rows ``unique_id, member, ds, y``
 (``member`` is the pool member a series belongs to: its brand in the product's terms) and
 test rows ``unique_id, ds, y``, with the frequency and horizon of the published split.
 """
@@ -15,8 +15,6 @@ import numpy as np
 import polars as pl
 
 from forecast.vocabulary import SEASON_LENGTH, Frequency
-
-_NO_EVENTS_REGION = "europe"  # real data here carries no moving events: the calendar is cleared
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,6 @@ def _frame(ids: pl.Expr, member: pl.Expr, ds: pl.Expr, y: pl.Expr) -> list[pl.Ex
     return [
         ids.alias("unique_id"),
         member.alias("member"),
-        pl.lit(_NO_EVENTS_REGION).alias("region"),
         ds.alias("ds"),
         y.cast(pl.Float64).alias("y"),
     ]

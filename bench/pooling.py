@@ -20,14 +20,16 @@ from statsforecast import StatsForecast
 from statsforecast.models import MSTL, AutoETS, Naive
 
 from forecast.engine.backtest import origins
+from forecast.engine.events import calendar_of
 from forecast.engine.forecasting import forecast_at
 from forecast.engine.metrics import score_series
 from forecast.engine.pooling import Pooling, pool_priors
 from forecast.engine.priors import own_estimates
 from forecast.engine.selection import default_models, is_chosen
 from forecast.engine.series import prepare_series, series_id
-from forecast.inputs.calendar import event_calendar
+from forecast.inputs.calendar import run_calendars
 from forecast.inputs.config import BrandConfig, ModelSettings, load_brands
+from forecast.inputs.markets import shipped_markets
 from forecast.inputs.synthetic import generate_sales
 from forecast.vocabulary import LONG_WEEKS, SECTORS, YOUNG_WEEKS
 
@@ -54,16 +56,17 @@ def _mstl(sales: pl.DataFrame, origin: date, horizon: int) -> pl.DataFrame:
 
 
 def _origin(
-    brands: dict[str, BrandConfig], sales: pl.DataFrame, origin: date, calendar: pl.DataFrame
+    brands: dict[str, BrandConfig], sales: pl.DataFrame, origin: date, holidays: pl.DataFrame
 ) -> tuple[pl.DataFrame, dict[str, float]]:
     """Forecasts of every variant from one origin, and the seconds each took."""
     per_brand = {b: sales.filter(pl.col("brand") == b) for b in brands}
+    calendars = {b: calendar_of(per_brand[b], holidays) for b in brands}
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     estimates = []
     for b in brands:
         series, _ = prepare_series(per_brand[b], origin)
-        estimates.append(own_estimates(b, series, calendar))
+        estimates.append(own_estimates(b, series, calendars[b]))
     timings["estimate"] = time.perf_counter() - t0
     parts = []
     for mode in MODES:
@@ -72,7 +75,7 @@ def _origin(
         for b, cfg in brands.items():
             if per_brand[b].filter(pl.col("ds") <= origin).is_empty():
                 continue
-            fc = forecast_at(cfg, per_brand[b], origin, priors, calendar, mode).forecasts
+            fc = forecast_at(cfg, per_brand[b], origin, priors, calendars[b], mode).forecasts
             picked = fc.filter(is_chosen(default_models(cfg.model))).with_columns(
                 variant=pl.lit(mode)
             )
@@ -107,14 +110,14 @@ def run(config_dir: Path, end: date, n_origins: int, seed: int = 0) -> dict[str,
     data = generate_sales(brands, date(2023, 1, 2), end, seed=seed)
     last = end - timedelta(weeks=13)
     cutoffs = origins(last, 13, n_origins - 1)
-    calendar = event_calendar(2020, end.year + 1)
+    holidays = run_calendars(shipped_markets(), brands.values(), 2020, end.year + 1)["weekly"]
     sales = data.sales
     actual = sales.with_columns(series_id()).select("unique_id", "ds", y="units")
     truth = data.truth.with_columns(series_id()).select("unique_id", "ds", "mu")
     sectors = {b: c.sector for b, c in brands.items()}
     scored, times = [], []
     for origin in cutoffs:
-        fc, timing = _origin(brands, sales, origin, calendar)
+        fc, timing = _origin(brands, sales, origin, holidays)
         times.append({"origin": origin, **timing})
         scored.append(_score(fc, actual, truth, sales, origin, sectors))
         print(

@@ -17,12 +17,12 @@ from panels import Panel
 
 from forecast.engine.backtest import fold, score_folds, window_offsets
 from forecast.engine.calibration import apply_calibration, calibrate, noise_scale
+from forecast.engine.events import empty_calendar
 from forecast.engine.forecasting import FitPlan, forecast_series
 from forecast.engine.pooling import Pooling, pool_priors
 from forecast.engine.priors import own_estimates
 from forecast.engine.selection import COLD_START_MODEL, choose_models, is_chosen
 from forecast.engine.series import demand_class
-from forecast.inputs.calendar import event_calendar
 from forecast.inputs.config import ModelSettings
 
 POOL = "pool"
@@ -64,7 +64,7 @@ def fit_all(
     classes: pl.DataFrame,
 ) -> pl.DataFrame:
     """Every candidate's forecasts of every series from the end of ``history``."""
-    calendar = event_calendar(2030, 2030).clear()
+    calendar = empty_calendar()
     freq = panel.frequency
     members = history["member"].unique().sort().to_list()
     rows = {m: history.filter(pl.col("member") == m) for m in members}

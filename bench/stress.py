@@ -82,7 +82,7 @@ def _setup(root: Path) -> dict[str, str]:
     folder.mkdir()
     for brand, (sector, regions, category, skus) in BRANDS.items():
         (folder / f"{brand}.toml").write_text(
-            f'name = "{brand}"\nsector = "{sector}"\nregions = {regions}\n'
+            f'name = "{brand}"\nsector = "{sector}"\nmarkets = {regions}\n'
             f'launch_date = 2015-01-05\n[[categories]]\nname = "{category}"\nskus = {skus}\n'
         )
     db = root / "forecast.duckdb"

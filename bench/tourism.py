@@ -15,18 +15,18 @@ from typing import Any
 
 import polars as pl
 
+from forecast.engine.events import empty_calendar
 from forecast.engine.forecasting import FitPlan, forecast_series
 from forecast.engine.metrics import score_series
 from forecast.engine.pooling import Pooling, pool_priors
 from forecast.engine.priors import own_estimates
-from forecast.inputs.calendar import event_calendar
 
 TRAIN_END = date(2015, 10, 1)
 PLAN = FitPlan(horizon=8, smooth=("ets",), intermittent=("croston_sba",), frequency="quarterly")
 
 
 def load(path: Path) -> pl.DataFrame:
-    """``unique_id, State, Purpose, region, ds, y`` from the tsibble tourism CSV."""
+    """``unique_id, State, Purpose, ds, y`` from the tsibble tourism CSV."""
     raw = pl.read_csv(path)
     year = pl.col("Quarter").str.slice(0, 4).cast(pl.Int32)
     quarter = pl.col("Quarter").str.slice(6, 1).cast(pl.Int32)
@@ -34,7 +34,6 @@ def load(path: Path) -> pl.DataFrame:
         unique_id=pl.concat_str("Region", "Purpose", separator="/"),
         State="State",
         Purpose="Purpose",
-        region=pl.lit("europe"),  # no moving events apply: a region no event touches
         ds=pl.date(year, 3 * (quarter - 1) + 1, 1),
         y="Trips",
     ).sort("unique_id", "ds")
@@ -42,7 +41,7 @@ def load(path: Path) -> pl.DataFrame:
 
 def forecast(train: pl.DataFrame, pool_by: str, mode: Pooling) -> pl.DataFrame:
     """ETS forecasts of every series with priors pooled by ``pool_by`` (State or Purpose)."""
-    calendar = event_calendar(2030, 2030).clear()
+    calendar = empty_calendar()
     ids = train["unique_id"].unique().to_list()
     estimates = [
         own_estimates(i, train.filter(pl.col("unique_id") == i), calendar, "quarterly") for i in ids
@@ -64,7 +63,7 @@ def forecast(train: pl.DataFrame, pool_by: str, mode: Pooling) -> pl.DataFrame:
 def unpooled(train: pl.DataFrame, model: str) -> pl.DataFrame:
     """No priors at all, through the same code path: ``snaive`` (m = 4) or ``mstl`` (the
     series' own seasonality)."""
-    calendar = event_calendar(2030, 2030).clear()
+    calendar = empty_calendar()
     classes = train.select("unique_id").unique().with_columns(demand_class=pl.lit("smooth"))
     empty = pl.DataFrame(schema={"kind": pl.String, "key": pl.String, "shrunk": pl.Float64})
     plan = FitPlan(8, (model,) if model != "snaive" else (), (), "quarterly")

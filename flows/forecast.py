@@ -19,7 +19,8 @@ from prefect.runtime import flow_run
 
 from flows.planning import plan_after_run
 from forecast import warehouse
-from forecast.engine.backtest import origins, run_cutoffs
+from forecast.engine.backtest import brand_origins, run_cutoffs
+from forecast.engine.events import calendar_of
 from forecast.engine.pipeline import estimate_brand, run_brand
 from forecast.engine.pooling import Priors, pool_priors
 from forecast.engine.priors import OwnEstimates
@@ -32,11 +33,12 @@ from forecast.engine.runs import (
     skip_reason,
 )
 from forecast.engine.tables import prior_rows, weight_rows
-from forecast.inputs.calendar import event_calendar
+from forecast.inputs.calendar import run_calendars
 from forecast.inputs.config import BrandConfig
+from forecast.planning.products import known_products
 from forecast.report import plot_sector_profiles, run_summary_markdown
 from forecast.request import RunRequest, Workspace
-from forecast.vocabulary import SECTORS, Pooling
+from forecast.vocabulary import BRAND_FREQUENCIES, SECTORS, BrandFrequency, Pooling
 
 # Theta on a few weeks of history says so once per series; the fit is still used.
 warnings.filterwarnings("ignore", message="Too few residuals after burn-in", category=UserWarning)
@@ -44,21 +46,36 @@ warnings.filterwarnings("ignore", message="Too few residuals after burn-in", cat
 _PACKAGES = ("maison-forecast", "statsforecast", "polars", "duckdb", "prefect", "numpy")
 
 
+def brand_calendar(
+    db: Path, brand: BrandConfig, sales: pl.DataFrame, holidays: pl.DataFrame
+) -> pl.DataFrame:
+    """The brand's holidays and own events per series (its master places category scopes)."""
+    products = known_products(
+        sales.select("brand", "product").unique(), warehouse.read_products(db)
+    )
+    events = warehouse.read_events(db, [brand.brand])
+    return calendar_of(sales, holidays, events, brand.frequency, products)
+
+
 @task(name="estimate-brand", cache_policy=NO_CACHE)
 def estimate_task(
-    db: Path, brand: BrandConfig, cutoffs: list[date], calendar: pl.DataFrame
+    db: Path, brand: BrandConfig, cutoffs: list[date], holidays: pl.DataFrame
 ) -> dict[date, OwnEstimates]:
     """Phase 1 for one brand: read its sales once, estimate its own profile per origin."""
     sales = warehouse.read_sales(db, [brand.brand], max(cutoffs))
+    calendar = brand_calendar(db, brand, sales, holidays)
     return estimate_brand(brand, sales, cutoffs, calendar)
 
 
 @task(name="pool-priors", cache_policy=NO_CACHE)
 def pool_task(
-    estimates: list[OwnEstimates], pools: dict[str, str | None], pooling: Pooling
+    estimates: list[OwnEstimates],
+    pools: dict[str, str | None],
+    pooling: Pooling,
+    frequency: BrandFrequency,
 ) -> Priors:
     """Pool every brand's estimates into sectors and the group; shrink each brand."""
-    return pool_priors(estimates, pools, list(SECTORS), pooling)
+    return pool_priors(estimates, pools, list(SECTORS), pooling, frequency)
 
 
 @task(name="forecast-brand", cache_policy=NO_CACHE)
@@ -67,7 +84,7 @@ def forecast_task(
     attempt_id: str,
     brand: BrandConfig,
     priors: dict[date, Priors],
-    calendar: pl.DataFrame,
+    holidays: pl.DataFrame,
 ) -> BrandOutcome:
     """Phase 2 for one brand: read, backtest, fit, stage results; never raises."""
     started = time.perf_counter()
@@ -76,8 +93,8 @@ def forecast_task(
     db, sales = request.workspace.warehouse, None
     try:
         sales = warehouse.read_sales(db, [brand.brand], request.as_of)
-        cutoffs = origins(request.as_of, brand.horizon, brand.model.backtest_windows)
-        mine = {c: priors[c] for c in cutoffs}
+        calendar = brand_calendar(db, brand, sales, holidays)
+        mine = {c: priors[c] for c in brand_origins(request.as_of, brand)}
         result = run_brand(
             brand, sales, request.as_of, mine, calendar, request.pooling, request.n_jobs
         )
@@ -91,22 +108,27 @@ def forecast_task(
 
 
 @task(name="plot-priors", cache_policy=NO_CACHE)
-def plot_task(db: Path, run_id: str, priors: pl.DataFrame, weights: pl.DataFrame) -> list[Path]:
-    """One PNG per sector (brand profiles vs the pool), on disk and as a Prefect artifact."""
+def plot_task(
+    db: Path, run_id: str, priors: pl.DataFrame, weights: pl.DataFrame, frequency: BrandFrequency
+) -> list[Path]:
+    """One PNG per sector (brand profiles vs the pool), on disk and as a Prefect artifact;
+    monthly pools are named ``<sector>-monthly``."""
     folder = Path(db).parent / "plots" / run_id
     folder.mkdir(parents=True, exist_ok=True)
+    suffix, position = ("", "week") if frequency == "weekly" else ("-monthly", "month")
     paths = []
     for pool in sorted(priors.filter(pl.col("level") == "sector")["pool"].unique()):
-        png = plot_sector_profiles(priors, weights, pool)
-        path = folder / f"{pool}.png"
+        png = plot_sector_profiles(priors, weights, pool, position)
+        name = f"{pool}{suffix}"
+        path = folder / f"{name}.png"
         path.write_bytes(png)
         paths.append(path)
         # Embedded in markdown: the UI draws it without printing a 100 kB data URL.
         image = "data:image/png;base64," + base64.b64encode(png).decode()
         create_markdown_artifact(
-            f"# {pool}: season profiles\n\n![{pool} profiles]({image})\n\nFile: `{path}`",
-            key=f"priors-{pool.replace('_', '-')}",
-            description=f"{pool}: brand season profiles vs the pooled profile",
+            f"# {name}: season profiles\n\n![{name} profiles]({image})\n\nFile: `{path}`",
+            key=f"priors-{name.replace('_', '-')}",
+            description=f"{name}: brand season profiles vs the pooled profile",
         )
     return paths
 
@@ -182,27 +204,53 @@ def _run_record(request: RunRequest) -> dict[str, Any]:
 
 
 def _forecast_brands(request: RunRequest, attempt_id: str) -> list[BrandOutcome]:
-    """Estimate → pool per origin → fit per brand; stage priors, weights and brand rows."""
-    db, run_id, configs = request.workspace.warehouse, request.run_id, request.brands
+    """Per frequency: estimate → pool per origin → fit per brand; stage priors, weights and
+    brand rows. Weekly and monthly brands share the run but never a pool."""
+    db, configs = request.workspace.warehouse, request.brands
+    years = (request.as_of.year - 14, request.as_of.year + 3)  # backtests a year back, horizons
+    holidays = run_calendars(request.workspace.markets, configs.values(), *years)
+    outcomes, priors, weights = [], [], []
+    for frequency in BRAND_FREQUENCIES:
+        group = {b: c for b, c in configs.items() if c.frequency == frequency}
+        if not group:
+            continue
+        done, tables = _forecast_group(request, attempt_id, group, holidays[frequency])
+        outcomes += done
+        priors.append(tables[0])
+        weights.append(tables[1])
+        plot_task(db, request.run_id, tables[0], tables[1], frequency)
+    warehouse.stage(db, attempt_id, "priors", "all", pl.concat(priors, how="diagonal_relaxed"))
+    warehouse.stage(
+        db, attempt_id, "prior_weights", "all", pl.concat(weights, how="diagonal_relaxed")
+    )
+    warehouse.stage(db, attempt_id, "run_brands", "all", run_brand_rows(outcomes))
+    return outcomes
+
+
+def _forecast_group(
+    request: RunRequest, attempt_id: str, configs: dict[str, BrandConfig], holidays: pl.DataFrame
+) -> tuple[list[BrandOutcome], tuple[pl.DataFrame, pl.DataFrame]]:
+    """Brands of one frequency: their outcomes, and their ``priors`` / ``prior_weights`` rows."""
+    db = request.workspace.warehouse
+    frequency = next(iter(configs.values())).frequency
     cutoffs = run_cutoffs(request.as_of, configs.values())
-    calendar = event_calendar(cutoffs[0].year - 12, request.as_of.year + 2)
-    estimates = [estimate_task.submit(db, b, cutoffs, calendar) for b in configs.values()]
+    estimates = [estimate_task.submit(db, b, cutoffs, holidays) for b in configs.values()]
     own = dict(zip(configs, [f.result() for f in estimates], strict=True))
     pools = {b: c.pool for b, c in configs.items()}
     futures = {
-        c: pool_task.submit([own[b][c] for b in configs], pools, request.pooling) for c in cutoffs
+        c: pool_task.submit([own[b][c] for b in configs], pools, request.pooling, frequency)
+        for c in cutoffs
     }
     pooled = {c: f.result() for c, f in futures.items()}
     brand_futures = [
-        forecast_task.submit(request, attempt_id, b, pooled, calendar) for b in configs.values()
+        forecast_task.submit(request, attempt_id, b, pooled, holidays) for b in configs.values()
     ]
     outcomes = [f.result() for f in brand_futures]
-    stats = pl.concat([own[b][request.as_of].stats for b in configs])
+    last = cutoffs[-1]
+    stats = pl.concat([own[b][last].stats for b in configs])
     sectors = {b: c.sector for b, c in configs.items()}
-    priors_table = prior_rows(pooled[request.as_of])
-    weights_table = weight_rows(pooled[request.as_of], stats, series_weight_rows(outcomes), sectors)
-    warehouse.stage(db, attempt_id, "priors", "all", priors_table)
-    warehouse.stage(db, attempt_id, "prior_weights", "all", weights_table)
-    plot_task(db, run_id, priors_table, weights_table)
-    warehouse.stage(db, attempt_id, "run_brands", "all", run_brand_rows(outcomes))
-    return outcomes
+    series = series_weight_rows(outcomes)
+    return outcomes, (
+        prior_rows(pooled[last], frequency),
+        weight_rows(pooled[last], stats, series, sectors, frequency),
+    )

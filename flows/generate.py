@@ -13,21 +13,28 @@ from prefect.runtime import flow_run
 
 from forecast import warehouse
 from forecast.inputs.config import BrandConfig
+from forecast.inputs.markets import Markets
 from forecast.inputs.synthetic import generate_brand, weeks_between
 from forecast.planning.products import empty_rejections
-from forecast.request import Workspace
+from forecast.request import Workspace, synthetic_brands
 
 DEFAULT_START = date(2023, 1, 2)
 
 
 @task(name="generate-brand", cache_policy=NO_CACHE)
 def generate_task(
-    db: Path, batch: str, brand: BrandConfig, weeks: list[date], seed: int, scale: float
-) -> tuple[int, pl.DataFrame]:
-    """Generate one brand and stage it; returns its series count and product master."""
-    data = generate_brand(brand, weeks, seed, scale)
+    db: Path,
+    batch: str,
+    brand: BrandConfig,
+    weeks: list[date],
+    seed: int,
+    scale: float,
+    markets: Markets,
+) -> tuple[int, pl.DataFrame, pl.DataFrame]:
+    """Generate one brand and stage it; returns its series count, product master, events."""
+    data = generate_brand(brand, weeks, seed, scale, markets)
     warehouse.stage_sales(db, batch, brand.brand, data.sales, data.truth)
-    return data.sales.select("region", "product").n_unique(), data.products
+    return data.sales.select("market", "product").n_unique(), data.products, data.events
 
 
 @task(name="publish-sales", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
@@ -39,6 +46,12 @@ def publish_task(db: Path, batch: str, source: str, replace_real: bool) -> int:
 def publish_products_task(db: Path, products: pl.DataFrame, source: str) -> int:
     """The generator's product master replaces the generated brands' masters."""
     return warehouse.write_products(db, products, empty_rejections(), source, replace=True)
+
+
+@task(name="publish-events", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def publish_events_task(db: Path, events: pl.DataFrame, source: str) -> int:
+    """The promotions and launches the generator simulated replace its earlier ones."""
+    return warehouse.replace_generated_events(db, events, source)
 
 
 @flow(name="generate-sales", log_prints=True)
@@ -57,23 +70,29 @@ def generate_sales_flow(
     Brands are generated and staged one at a time, so memory stays bounded by the
     largest brand, then published together in one atomic write. Re-running with the
     same arguments rewrites identical data. A brand holding ingested (real) sales is
-    refused before anything is generated, unless ``replace_real`` says to delete them.
+    refused before anything is generated, unless ``replace_real`` says to delete them;
+    brands the generator cannot simulate (no ``[[categories]]``, monthly) are skipped
+    unless named (then refused). The promotions and launches it simulated go to ``events``.
     """
     workspace = Workspace.load(warehouse_path, config_dir)
-    db, chosen = workspace.warehouse, workspace.select(brands).values()
+    db, chosen = workspace.warehouse, synthetic_brands(workspace, brands).values()
     weeks = weeks_between(start, end)
     batch = f"generate-{flow_run.get_id() or 'local'}"
     real = warehouse.real_sales(db, [b.brand for b in chosen])
     if real and not replace_real:
         raise warehouse.WarehouseError(f"{db}: {warehouse.real_sales_message(real)}")
-    generated = [generate_task(db, batch, b, weeks, seed, scale) for b in chosen]
-    series = sum(n for n, _ in generated)
-    rows = publish_task(db, batch, f"synthetic:seed={seed}", replace_real)
-    publish_products_task(db, pl.concat([p for _, p in generated]), f"synthetic:seed={seed}")
+    markets = workspace.markets
+    generated = [generate_task(db, batch, b, weeks, seed, scale, markets) for b in chosen]
+    series = sum(n for n, _, _ in generated)
+    source = f"synthetic:seed={seed}"
+    rows = publish_task(db, batch, source, replace_real)
+    publish_products_task(db, pl.concat([p for _, p, _ in generated]), source)
+    events = publish_events_task(db, pl.concat([e for _, _, e in generated]), source)
     summary = {
         "brands": len(chosen),
         "series": series,
         "rows": rows,
+        "events": events,
         "start": str(weeks[0]),
         "end": str(weeks[-1]),
     }

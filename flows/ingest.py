@@ -41,7 +41,7 @@ def ingest_flow(
     """Load one file of weekly sales; refused rows go to ``rejected_sales`` with a reason.
 
     Args:
-        path: CSV or Parquet, long format ``brand, region, product, ds, units``.
+        path: CSV or Parquet, long format ``brand, market, product, ds, units``.
         mapping: Our column name → the file's, for other layouts.
         as_of: Rows dated after it are refused.
         date_format: strftime format of the ``ds`` column (ISO by default).
@@ -55,7 +55,9 @@ def ingest_flow(
     source = str(Path(path))
     raw = rename_columns(read_table(Path(path), encoding), mapping or {}, source)
     latest = date.today() + timedelta(weeks=1)  # a week's margin for clocks and time zones
-    checked = validate_sales(raw, workspace.brands, as_of, date_format, latest)
+    checked = validate_sales(
+        raw, workspace.brands, as_of, date_format, latest, markets=workspace.markets
+    )
     checked = refuse_unmastered(checked, warehouse.read_products(workspace.warehouse))
     counts = write_task(workspace.warehouse, checked, source)
     summary = {"source": source, "rows": raw.height, **counts}

@@ -23,12 +23,16 @@ from forecast.request import RunRequest
 
 @task(name="reconcile-levels", cache_policy=NO_CACHE)
 def reconcile_task(request: RunRequest, run_id: str) -> dict[str, Any]:
-    """Coherent forecasts at every level and period of a published run, then published."""
+    """Coherent forecasts at every level and period of a published run, then published.
+
+    The levels are weekly (4-4-5 months are sums of weeks): monthly brands are left out.
+    """
     started = time.perf_counter()
     db = request.workspace.warehouse
-    statistical = warehouse.read_run_forecasts(db, run_id)
+    weekly = [b for b, c in request.brands.items() if c.frequency == "weekly"]
+    statistical = warehouse.read_run_forecasts(db, run_id).filter(pl.col("brand").is_in(weekly))
     if statistical.is_empty():
-        return {"path": None, "reason": "no published forecast"}
+        return {"path": None, "reason": "no published forecast of a weekly brand"}
     brands = sorted(statistical["brand"].unique())
     sales = warehouse.read_sales(db, brands, request.as_of)
     sectors = {b: c.sector for b, c in request.brands.items()}
@@ -87,6 +91,8 @@ def plan_after_run(request: RunRequest, summary: RunSummary) -> None:
     try:
         outcome = reconcile_task(request, summary.run_id)
         print(f"reconciliation: {outcome['path']} ({outcome['reason']})")
+        if outcome["path"] is None:
+            return
         final_task(request.workspace.warehouse, summary.run_id)
         monitor_task(request.workspace.warehouse)
         charts_task(request.workspace.warehouse, summary.run_id)

@@ -31,27 +31,27 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 BRAND_TEMPLATE: dict[str, dict[str, Any]] = {
     "wines_spirits": {
-        "regions": ["europe", "china"],
+        "markets": ["europe", "china"],
         "categories": [("cognac", 3)],
         "synthetic": {"volume": 80, "noise": 0.2},
     },
     "fashion_leather": {
-        "regions": ["europe", "americas"],
+        "markets": ["europe", "americas"],
         "categories": [("handbags", 3)],
         "synthetic": {"volume": 20, "noise": 0.3},
     },
     "perfumes_cosmetics": {
-        "regions": ["europe", "china"],
+        "markets": ["europe", "china"],
         "categories": [("parfum", 3)],
         "synthetic": {"volume": 120, "noise": 0.2, "promo_share": 0.1},
     },
     "watches_jewelry": {
-        "regions": ["europe"],
+        "markets": ["europe"],
         "categories": [("rings", 4)],
         "synthetic": {"volume": 0.8, "noise": 0.5},
     },
     "selective_retailing": {
-        "regions": ["europe", "americas"],
+        "markets": ["europe", "americas"],
         "categories": [("beauty", 3)],
         "synthetic": {"volume": 300, "noise": 0.15},
     },
@@ -64,7 +64,7 @@ def brand_toml(brand: str, sector: str, launch: str = "2015-01-05", **extra: Any
     lines = [
         f'name = "{brand.title()}"',
         f'sector = "{sector}"',
-        f"regions = {spec['regions']!r}".replace("'", '"'),
+        f"markets = {spec['markets']!r}".replace("'", '"'),
         f"launch_date = {launch}",
     ]
     lines += [f"{k} = {v!r}".replace("'", '"') for k, v in extra.items() if not isinstance(v, dict)]
@@ -107,7 +107,7 @@ def panel(
     level: float = 50.0,
     start: date = START,
 ) -> pl.DataFrame:
-    """Seeded weekly panel ``unique_id, brand, region, product, ds, y`` with a yearly cycle."""
+    """Seeded weekly panel ``unique_id, brand, market, product, ds, y`` with a yearly cycle."""
     rng = np.random.default_rng(seed)
     ds = pl.Series("ds", [start + timedelta(weeks=i) for i in range(weeks)], dtype=pl.Date)
     t = np.arange(weeks)
@@ -119,7 +119,7 @@ def panel(
                 {
                     "unique_id": f"b/europe/p{i}",
                     "brand": "b",
-                    "region": "europe",
+                    "market": "europe",
                     "product": f"p{i}",
                     "ds": ds,
                     "y": rng.poisson(mu).astype(float),
@@ -136,3 +136,11 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+def holidays_of(markets: list[str], first_year: int, last_year: int) -> pl.DataFrame:
+    """Weekly moving holidays of ``markets`` from the shipped markets file."""
+    from forecast.inputs.holidays import event_calendar
+    from forecast.inputs.markets import shipped_markets
+
+    return event_calendar(shipped_markets(), markets, first_year, last_year)

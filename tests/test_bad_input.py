@@ -28,7 +28,7 @@ def db(tmp_path: Path) -> Path:
     sales = pl.DataFrame(
         {
             "brand": ["wines_a", "watches_a"],
-            "region": "europe",
+            "market": "europe",
             "product": "p",
             "ds": [date(2024, 6, 3)] * 2,
             "units": [1.0, 2.0],
@@ -39,7 +39,7 @@ def db(tmp_path: Path) -> Path:
 
 
 def _no_refusals() -> pl.DataFrame:
-    columns = ["row_number", "brand", "region", "product", "ds", "units", "reason"]
+    columns = ["row_number", "brand", "market", "product", "ds", "units", "reason"]
     return pl.DataFrame(schema={c: pl.Int64 if c == "row_number" else pl.String for c in columns})
 
 
@@ -156,7 +156,7 @@ def test_a_launch_date_after_the_brands_sales_is_refused(
     code, out = _cli("run", "--config-dir", configs, "--warehouse", db)
     assert code == 2
     assert out == (
-        "wines_a: launch_date 2024-07-01 is after its first sales week 2024-06-03 — set "
+        "wines_a: launch_date 2024-07-01 is after its first sales period 2024-06-03 — set "
         "launch_date on or before it in the brand file"
     )
 
@@ -172,7 +172,7 @@ def test_unknown_brands_are_named(tmp_path: Path, db: Path, no_prefect: None) ->
     ("body", "extra", "message"),
     [
         (None, [], "no such file"),
-        ("brand,units\n", [], "missing column(s) ['region', 'product', 'ds']"),
+        ("brand,units\n", [], "missing column(s) ['market', 'product', 'ds']"),
         ("brand,region,product,ds,units\n", ["--date-format", "%Q"], "--date-format '%Q' does not"),
         ("brand,region,product,ds,units\n", ["--encoding", "klingon"], "not a known text encoding"),
     ],

@@ -23,7 +23,7 @@ def db(tmp_path: Path) -> Path:
     sales = pl.DataFrame(
         {
             "brand": ["a", "b"],
-            "region": "europe",
+            "market": "europe",
             "product": "p",
             "ds": [date(2024, 6, 3)] * 2,
             "units": [1.0, 2.0],
@@ -151,7 +151,7 @@ def test_sql_reads_the_warehouse_and_nothing_else(
         pl.DataFrame(
             {
                 "brand": ["o"],
-                "region": "e",
+                "market": "e",
                 "product": "p",
                 "ds": [date(2024, 6, 3)],
                 "units": [1.0],

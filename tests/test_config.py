@@ -136,3 +136,63 @@ def test_a_boolean_is_not_a_number_in_synthetic_settings(config_dir: Path) -> No
     path.write_text(path.read_text().replace("volume = 80", "volume = true"))
     with pytest.raises(ConfigError, match=r"wines_a.toml: key 'synthetic.volume': Input should"):
         load_brands(config_dir)
+
+
+def _real_brand(**keys: str) -> str:
+    """A brand of ingested sales only: no [[categories]], no [synthetic]."""
+    lines = ['name = "Real"', 'sector = "perfumes_cosmetics"', "launch_date = 2020-01-06"]
+    return "\n".join(lines + [f"{k} = {v}" for k, v in keys.items()]) + "\n"
+
+
+def test_a_brand_of_real_sales_needs_no_demo_keys(tmp_path: Path) -> None:
+    folder = tmp_path / "brands"
+    folder.mkdir()
+    (folder / "real.toml").write_text(
+        _real_brand(markets='["FR", "AE", "CN"]', frequency='"monthly"')
+    )
+    brand = load_brands(folder)["real"]
+    assert brand.markets == ("FR", "AE", "CN") and brand.categories == ()
+    assert brand.frequency == "monthly" and brand.horizon == 12  # a year of months by default
+
+
+def test_regions_is_read_as_markets_and_unknown_markets_are_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "brands"
+    folder.mkdir()
+    (folder / "legacy.toml").write_text(_real_brand(regions='["europe", "china"]'))
+    assert load_brands(folder)["legacy"].markets == ("europe", "china")
+    (folder / "both.toml").write_text(_real_brand(regions='["europe"]', markets='["FR"]'))
+    (folder / "unknown.toml").write_text(_real_brand(markets='["FR", "XX", "emea", "fr"]'))
+    (folder / "overlap.toml").write_text(_real_brand(regions='["europe", "FR"]'))
+    with pytest.raises(ConfigError) as info:
+        load_brands(folder)
+    problems = info.value.problems
+    assert len(problems) == 5, problems
+    assert "both.toml: key '<file>': Value error, give 'markets' or its earlier name" in problems[0]
+    iso = "is not an ISO 3166-1 alpha-2 country code or ISO 3166-2 subdivision"
+    assert problems[2:] == [
+        f"unknown.toml: key 'markets': 'XX' {iso}, nor a group or market of markets.toml",
+        f"unknown.toml: key 'markets': 'emea' {iso}, nor a group or market of markets.toml",
+        f"unknown.toml: key 'markets': 'fr' {iso} (codes are upper case: 'FR'), nor a group or "
+        "market of markets.toml",
+    ]
+    assert problems[1] == "overlap.toml: key 'regions': 'FR' overlaps 'europe' on FR"
+
+
+def test_a_markets_file_naming_an_unknown_country_stops_everything(
+    tmp_path: Path, config_dir: Path
+) -> None:
+    from forecast.inputs.markets import default_markets_file
+    from forecast.request import Workspace
+
+    bad = tmp_path / "markets.toml"
+    text = default_markets_file().read_text(encoding="utf-8")
+    bad.write_text(text.replace('countries = ["JP"]', 'countries = ["JP", "XK1"]'))
+    import os
+
+    os.environ["FORECAST_MARKETS_FILE"] = str(bad)  # the autouse fixture clears it again
+    with pytest.raises(ConfigError) as info:
+        Workspace.load(tmp_path / "w.duckdb", config_dir)
+    assert info.value.problems == [
+        "markets.toml: groups.japan.countries: 'XK1' is not an ISO 3166-1 alpha-2 country code "
+        "or ISO 3166-2 subdivision"
+    ]

@@ -31,7 +31,6 @@ def _bottom(weeks: int = 120) -> pl.DataFrame:
                 p.with_columns(
                     sector=pl.lit(sector),
                     brand=pl.lit(brand),
-                    region=pl.lit(market),
                     market=pl.lit(market),
                     category=pl.when(pl.col("product") == "p0")
                     .then(pl.lit("x"))
@@ -160,12 +159,10 @@ def test_score_levels_against_a_plain_loop() -> None:
 def test_a_run_is_coherent_in_weeks_months_and_quarters() -> None:
     bottom = _bottom(weeks=120)
     as_of = bottom["ds"].max()
-    history = bottom.select("brand", "region", "product", "ds", "y")
-    hierarchy_rows = bottom.select(
-        "brand", "region", "product", "sector", "market", "category"
-    ).unique()
+    history = bottom.select("brand", "market", "product", "ds", "y")
+    hierarchy_rows = bottom.select("brand", "market", "product", "sector", "category").unique()
     ahead = [as_of + timedelta(weeks=k) for k in range(1, 14)]
-    last = history.group_by("brand", "region", "product").agg(yhat=pl.col("y").tail(4).mean())
+    last = history.group_by("brand", "market", "product").agg(yhat=pl.col("y").tail(4).mean())
     grid = last.join(pl.DataFrame({"ds": ahead, "step": range(1, 14)}), how="cross")
     bounds = {"lo_80": 0.8, "hi_80": 1.2, "lo_95": 0.6, "hi_95": 1.5}
     stat = grid.with_columns(**{b: pl.col("yhat") * f for b, f in bounds.items()})

@@ -17,7 +17,6 @@ from forecast.inputs.holidays import (
     event_problems,
 )
 from forecast.inputs.markets import MarketError, Markets, default_markets_file, load_markets
-from forecast.vocabulary import EVENTS as LEGACY_EVENTS
 
 
 @pytest.fixture(scope="module")
@@ -182,10 +181,6 @@ def test_monthly_placement(markets: Markets) -> None:
 def test_subdivision_follows_its_country(markets: Markets) -> None:
     assert _dates(markets, "black_friday", "US-CA", 2024) == [date(2024, 11, 29)]
     assert _dates(markets, "easter", "GB-SCT", 2024) == [date(2024, 3, 31)]
-
-
-def test_every_legacy_event_is_dated_here() -> None:
-    assert set(LEGACY_EVENTS) <= set(EVENTS)
 
 
 def test_events_file_must_match_known_events(markets: Markets, tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ def test_every_row_is_accepted_or_refused_with_its_reason(checked) -> None:  # t
     assert checked.accepted.height + checked.rejected.height == 11
     reasons = dict(checked.rejected.select("row_number", "reason").iter_rows())
     assert reasons[3] == "unknown brand 'nobody'"
-    assert reasons[4] == "region 'japan' is not one of brand 'wines_a' regions"
+    assert reasons[4] == "market 'japan' is not one of brand 'wines_a' markets (europe, china)"
     assert reasons[5] == "ds 2024-06-05 is not a Monday (weeks start on Monday)"
     assert reasons[6] == "ds 'next week' is not a date like 2024-06-03"
     assert reasons[7] == "units 'ten' is not a number"
@@ -58,7 +58,7 @@ def test_every_row_is_accepted_or_refused_with_its_reason(checked) -> None:  # t
 
 def test_accepted_rows_are_typed_and_the_later_duplicate_wins(checked) -> None:  # type: ignore[no-untyped-def]
     acc = checked.accepted.sort("ds")
-    assert acc.columns == ["brand", "region", "product", "ds", "units", "price", "promo"]
+    assert acc.columns == ["brand", "market", "product", "ds", "units", "price", "promo"]
     assert acc["ds"].to_list() == [date(2024, 6, 3), date(2024, 6, 10)]
     assert acc["units"].to_list() == [12.0, 14.0]
     assert acc["promo"].to_list() == [False, False]
@@ -71,7 +71,7 @@ def test_other_layouts_are_mapped_and_missing_columns_named(
     path.write_text("maison,zone,sku,week,qty\nwines_a,europe,c1,03/06/2024,5\n")
     raw = rename_columns(
         read_table(path),
-        {"brand": "maison", "region": "zone", "product": "sku", "ds": "week", "units": "qty"},
+        {"brand": "maison", "market": "zone", "product": "sku", "ds": "week", "units": "qty"},
         str(path),
     )
     out = validate_sales(raw, load_brands(config_dir), date_format="%d/%m/%Y")
@@ -163,7 +163,7 @@ def test_ragged_rows_name_the_line(tmp_path: Path) -> None:
 
 def test_a_bom_and_crlf_csv_reads(tmp_path: Path) -> None:
     path = tmp_path / "bom.csv"
-    path.write_bytes(b"\xef\xbb\xbfbrand,region,product,ds,units\r\na,europe,p,2024-06-03,1\r\n")
+    path.write_bytes(b"\xef\xbb\xbfbrand,market,product,ds,units\r\na,europe,p,2024-06-03,1\r\n")
     assert read_table(path).columns == list(REQUIRED_COLUMNS)
     check_file(path, {})
 
@@ -175,7 +175,7 @@ def test_parquet_midnight_timestamps_are_dates(tmp_path: Path, config_dir: Path)
     pl.DataFrame(
         {
             "brand": ["wines_a", "wines_a"],
-            "region": "europe",
+            "market": "europe",
             "product": "c",
             "ds": [datetime(2024, 6, 3), datetime(2024, 6, 10, 15, 30)],
             "units": [1.0, 2.0],
@@ -195,7 +195,7 @@ def test_check_file_finds_problems_before_any_load(tmp_path: Path) -> None:
         check_file(tmp_path, {})
     path = tmp_path / "few.csv"
     path.write_text("brand,week,units\n")
-    with pytest.raises(IngestError, match=r"missing column\(s\) \['region', 'product', 'ds'\]"):
+    with pytest.raises(IngestError, match=r"missing column\(s\) \['market', 'product', 'ds'\]"):
         check_file(path, {})
     path.write_text("maison,region,product,week,units\n")
     check_file(path, {"ds": "week", "brand": "maison"})

@@ -8,21 +8,21 @@ import polars as pl
 import pytest
 
 from forecast.engine.backtest import origins
+from forecast.engine.events import calendar_of
 from forecast.engine.forecasting import NoSalesError
 from forecast.engine.pipeline import estimate_brand, run_brand
 from forecast.engine.pooling import pool_priors
-from forecast.inputs.calendar import event_calendar
 from forecast.inputs.config import load_brands
 from forecast.inputs.synthetic import generate_sales
 from forecast.vocabulary import SECTORS
-from tests.conftest import END, START, write_brands
+from tests.conftest import END, START, holidays_of, write_brands
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     brands = load_brands(write_brands(tmp_path_factory.mktemp("brands")))
     sales = generate_sales(brands, START, END).sales
-    cal = event_calendar(2021, 2026)
+    cal = calendar_of(sales, holidays_of(["europe", "china", "americas"], 2021, 2026))
     cutoffs = origins(END, 13, 2)
     own = {
         b: estimate_brand(c, sales.filter(pl.col("brand") == b), cutoffs, cal)
@@ -175,9 +175,9 @@ def test_quarterly_series_forecast_with_priors() -> None:
 
     import numpy as np
 
+    from forecast.engine.events import empty_calendar
     from forecast.engine.forecasting import FitPlan, forecast_series
     from forecast.engine.priors import own_estimates
-    from forecast.inputs.calendar import event_calendar
 
     quarters = [date(2010 + q // 4, 3 * (q % 4) + 1, 1) for q in range(32)]
     rng = np.random.default_rng(0)
@@ -186,7 +186,7 @@ def test_quarterly_series_forecast_with_priors() -> None:
             pl.DataFrame(
                 {
                     "unique_id": f"r/{i}",
-                    "region": "europe",
+                    "market": "europe",
                     "ds": quarters,
                     "y": 100 * np.tile([1.0, 1.6, 1.0, 0.6], 8) * rng.lognormal(0, 0.05, 32),
                 }
@@ -194,7 +194,7 @@ def test_quarterly_series_forecast_with_priors() -> None:
             for i in range(3)
         ]
     )
-    cal = event_calendar(2010, 2018)
+    cal = empty_calendar()
     est = own_estimates("r", series, cal, "quarterly")
     priors = pool_priors([est], {"r": "travel"}, ["travel"], frequency="quarterly")
     classes = series.select("unique_id").unique().with_columns(demand_class=pl.lit("smooth"))

@@ -9,14 +9,14 @@ import polars as pl
 import pytest
 from numpy.testing import assert_allclose
 
+from forecast.engine.events import calendar_of
 from forecast.engine.pooling import between_variance, pool_priors, shrink_series
 from forecast.engine.priors import OwnEstimates, log_residuals, own_estimates, series_season
 from forecast.engine.series import prepare_series
-from forecast.inputs.calendar import event_calendar
 from forecast.inputs.config import load_brands
 from forecast.inputs.synthetic import generate_sales
 from forecast.vocabulary import SECTORS
-from tests.conftest import END, START, panel
+from tests.conftest import END, START, holidays_of, panel
 
 WEEKS = np.arange(52)
 EMPTY_EVENTS = pl.DataFrame(
@@ -195,7 +195,7 @@ def test_series_shrink_toward_their_brand() -> None:
 def test_real_brands_borrow_by_history(config_dir: Path) -> None:
     brands = load_brands(config_dir)
     sales = generate_sales(brands, START, END, seed=0).sales
-    cal = event_calendar(2021, 2025)
+    cal = calendar_of(sales, holidays_of(["europe", "china", "americas"], 2021, 2025))
     estimates = []
     for b in brands:
         series, _ = prepare_series(sales.filter(pl.col("brand") == b), END)

@@ -8,10 +8,10 @@ import numpy as np
 import polars as pl
 from numpy.testing import assert_allclose
 
+from forecast.engine.events import calendar_of
 from forecast.engine.priors import log_residuals, own_estimates, series_season
 from forecast.engine.series import prepare_series
-from forecast.inputs.calendar import event_calendar
-from tests.conftest import END, panel
+from tests.conftest import END, holidays_of, panel
 
 NO_EVENTS = pl.DataFrame(schema={"unique_id": pl.String, "ds": pl.Date})
 
@@ -31,7 +31,7 @@ def test_constant_series_has_a_flat_profile() -> None:
 def test_monthly_and_quarterly_positions() -> None:
     months = [date(2020 + (m // 12), m % 12 + 1, 1) for m in range(48)]
     y = 100 * np.exp(0.4 * np.cos(2 * np.pi * np.arange(48) / 12))
-    series = pl.DataFrame({"unique_id": "m", "region": "europe", "ds": months, "y": y})
+    series = pl.DataFrame({"unique_id": "m", "market": "europe", "ds": months, "y": y})
     per_series = series_season(
         log_residuals(series, "monthly"),
         NO_EVENTS,
@@ -43,7 +43,7 @@ def test_monthly_and_quarterly_positions() -> None:
     qseries = pl.DataFrame(
         {
             "unique_id": "q",
-            "region": "europe",
+            "market": "europe",
             "ds": quarters,
             "y": 50.0 * np.tile([1.0, 1.5, 1.0, 0.6], 10),
         }
@@ -57,13 +57,14 @@ def test_monthly_and_quarterly_positions() -> None:
 
 
 def test_edge_histories_never_give_nan() -> None:
-    cal = event_calendar(2021, 2025)
+    holidays = holidays_of(["europe"], 2021, 2025)
     zeros = panel(n_series=2, weeks=80).with_columns(y=pl.lit(0.0))
     short = panel(n_series=2, weeks=10, seed=2)
     gappy = panel(n_series=2, weeks=120, seed=3).filter(pl.col("ds").dt.month() != 7)
     for name, frame in {"zeros": zeros, "short": short, "gappy": gappy}.items():
         sales = frame.rename({"y": "units"}).drop("unique_id")
         series, _ = prepare_series(sales, END)
+        cal = calendar_of(sales, holidays)
         est = own_estimates(name, series, cal)
         for table in (est.season, est.events):
             assert table.select(pl.col("own", "var").is_nan().any()).sum_horizontal()[0] == 0, name

@@ -83,7 +83,7 @@ def test_hierarchy_takes_the_master_or_the_id_prefix() -> None:
     series = pl.DataFrame(
         {
             "brand": ["a", "a", "b"],
-            "region": "europe",
+            "market": "europe",
             "product": ["x_001", "eau_de_parfum_002", "p_7"],
         }
     )
@@ -100,7 +100,7 @@ def test_sales_of_a_mastered_brand_must_name_a_known_product() -> None:
     accepted = pl.DataFrame(
         {
             "brand": ["a", "a", "b"],
-            "region": "europe",
+            "market": "europe",
             "product": ["x_001", "x_999", "free_1"],
             "ds": [date(2024, 6, 3)] * 3,
             "units": [1.0, 2.0, 3.0],
@@ -110,7 +110,7 @@ def test_sales_of_a_mastered_brand_must_name_a_known_product() -> None:
         schema_overrides={"price": pl.Float64, "promo": pl.Boolean},
     )
     rejected = pl.DataFrame(
-        schema={c: pl.String for c in ("brand", "region", "product", "ds", "units", "reason")}
+        schema={c: pl.String for c in ("brand", "market", "product", "ds", "units", "reason")}
     ).with_columns(row_number=pl.lit(None, pl.UInt32))
     master = pl.DataFrame({"brand": ["a"], "product": ["x_001"], "category": ["x"]})
     out = refuse_unmastered(ValidatedSales(accepted, rejected), master)

@@ -104,7 +104,7 @@ def published(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     for brand, sector in BRANDS.items():
         (root / "brands" / f"{brand}.toml").write_text(brand_toml(brand, sector))
     data = generate_sales(load_brands(root / "brands"), START, END)
-    data.sales.select("brand", "region", "product", "ds", "units").write_csv(root / "sales.csv")
+    data.sales.select("brand", "market", "product", "ds", "units").write_csv(root / "sales.csv")
     ingest = _forecast(root, "ingest", str(root / "sales.csv"))
     run = _forecast(root, "run")
     db = root / "wh" / "forecast.duckdb"

@@ -12,7 +12,7 @@ from forecast.engine.series import demand_class, prepare_series
 
 def _rows(product: str, weeks: list[date], units: list[float]) -> pl.DataFrame:
     return pl.DataFrame(
-        {"brand": "b", "region": "europe", "product": product, "ds": weeks, "units": units}
+        {"brand": "b", "market": "europe", "product": product, "ds": weeks, "units": units}
     )
 
 

@@ -27,8 +27,8 @@ def test_deterministic_and_independent_of_other_brands(config_dir: Path) -> None
 
 def test_shape_keys_and_truth(config_dir: Path) -> None:
     data = generate_sales(load_brands(config_dir), START, END)
-    assert data.sales.columns == ["brand", "region", "product", "ds", "units", "price", "promo"]
-    keys = ["brand", "region", "product", "ds"]
+    assert data.sales.columns == ["brand", "market", "product", "ds", "units", "price", "promo"]
+    keys = ["brand", "market", "product", "ds"]
     assert data.sales.select(keys).is_unique().all()
     assert_frame_equal(data.sales.select(keys), data.truth.select(keys))
     assert (data.truth["mu"] > 0).all() and (data.sales["units"] >= 0).all()
@@ -54,7 +54,7 @@ def test_spirits_peak_in_december_and_events_move_with_their_dates(config_dir: P
     profile = sector_profile("wines_spirits")
     assert profile.argmax() in (49, 50, 51) and abs(profile.mean()) < 1e-12
     data = generate_sales(load_brands(config_dir), START, END)
-    truth = data.truth.filter(pl.col("brand") == "wines_a", pl.col("region") == "china")
+    truth = data.truth.filter(pl.col("brand") == "wines_a", pl.col("market") == "china")
     weekly = truth.group_by("ds").agg(pl.col("mu").sum()).sort("ds")
     cny_2023, cny_2024 = date(2023, 1, 16), date(2024, 2, 5)  # weeks of 22 Jan 2023 / 10 Feb 2024
 
@@ -69,7 +69,7 @@ def test_spirits_peak_in_december_and_events_move_with_their_dates(config_dir: P
 def test_scale_multiplies_series(config_dir: Path) -> None:
     brand = load_brands(config_dir)["wines_a"]
     weeks = weeks_between(START, END)
-    small = generate_brand(brand, weeks, scale=1.0).sales.select("region", "product").n_unique()
-    big = generate_brand(brand, weeks, scale=4.0).sales.select("region", "product").n_unique()
+    small = generate_brand(brand, weeks, scale=1.0).sales.select("market", "product").n_unique()
+    big = generate_brand(brand, weeks, scale=4.0).sales.select("market", "product").n_unique()
     assert big == 4 * small
     assert np.isfinite(generate_brand(brand, weeks, scale=4.0).truth["mu"].to_numpy()).all()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from forecast.engine.models import MODELS
-from forecast.inputs import calendar, synthetic
+from forecast.inputs import holidays, synthetic
 from forecast.inputs.config import brand_json_schema
+from forecast.inputs.markets import shipped_markets
 from forecast.vocabulary import (
+    BRAND_EVENT_TYPES,
     EVENTS,
     INTERMITTENT_MODELS,
-    REGIONS,
     SECTORS,
     SMOOTH_MODELS,
 )
@@ -24,9 +25,10 @@ def test_the_registry_builds_exactly_the_model_names_a_config_may_list() -> None
 
 
 def test_calendar_and_generator_speak_the_same_vocabulary() -> None:
-    assert set(calendar.EVENT_RULES) == set(EVENTS)
-    assert {r for regions, _ in calendar.EVENT_RULES.values() for r in regions} <= set(REGIONS)
+    assert set(holidays.EVENTS) == set(EVENTS) == set(shipped_markets().adoption)
+    assert not set(EVENTS) & set(BRAND_EVENT_TYPES)  # one uplift key space, no collision
     assert set(synthetic._BUMPS) == set(synthetic._PRICE) == set(SECTORS)
     assert set(synthetic._EVENT_UPLIFT) == set(SECTORS)
     assert {e for u in synthetic._EVENT_UPLIFT.values() for e in u} <= set(EVENTS)
-    assert set(synthetic._REGION_WEIGHT) == set(REGIONS)
+    groups = set(shipped_markets().groups) | shipped_markets().own_markets
+    assert set(synthetic._MARKET_WEIGHT) <= groups

@@ -28,7 +28,7 @@ def _sales(units: float = 1.0) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "brand": ["a", "a", "b"],
-            "region": "europe",
+            "market": "europe",
             "product": "p",
             "ds": [date(2024, 5, 27), AS_OF, AS_OF],
             "units": units,
@@ -54,7 +54,7 @@ def _forecast(brand: str, yhat: float) -> pl.DataFrame:
             "unique_id": f"{brand}/europe/p",
             "sector": "wines_spirits",
             "brand": brand,
-            "region": "europe",
+            "market": "europe",
             "product": "p",
             "ds": [date(2024, 6, 10)],
             "step": pl.Series([1], dtype=pl.Int16),
@@ -226,7 +226,39 @@ def test_a_v1_warehouse_is_upgraded_in_place(tmp_path: Path) -> None:
     wh.ensure_schema(path)
     runs = wh.query(path, "SELECT run_id, attempt_id FROM forecast_runs")
     assert runs.rows() == [("old", "old")]
-    assert wh.query(path, "SELECT max(version) AS v FROM schema_version")["v"][0] == 2
+    version = wh.query(path, "SELECT max(version) AS v FROM schema_version")["v"][0]
+    assert version == wh.SCHEMA_VERSION
+
+
+_V2_TABLES = """
+CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL);
+INSERT INTO schema_version VALUES (2, now());
+CREATE TABLE sales (brand VARCHAR NOT NULL, region VARCHAR NOT NULL, product VARCHAR NOT NULL,
+    ds DATE NOT NULL, units DOUBLE NOT NULL, price DOUBLE, promo BOOLEAN,
+    source VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL);
+INSERT INTO sales VALUES ('a', 'europe', 'p', '2024-06-03', 5, NULL, NULL, 'old.csv', now());
+CREATE TABLE series_hierarchy (run_id VARCHAR NOT NULL, brand VARCHAR NOT NULL,
+    region VARCHAR NOT NULL, product VARCHAR NOT NULL, sector VARCHAR NOT NULL,
+    market VARCHAR NOT NULL, category VARCHAR NOT NULL, category_source VARCHAR NOT NULL);
+INSERT INTO series_hierarchy VALUES ('r', 'a', 'europe', 'p', 's', 'europe', 'c', 'master');
+"""
+
+
+def test_a_v2_warehouse_has_markets_and_analysts_still_read_region(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "v2.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(_V2_TABLES)
+    con.close()
+    wh.ensure_schema(path)
+    sales = wh.query(path, "SELECT brand, market, product, units FROM sales")
+    assert sales.rows() == [("a", "europe", "p", 5.0)]  # renamed in place, nothing lost
+    columns = wh.query(path, "SELECT * FROM series_hierarchy").columns
+    assert "region" not in columns and "market" in columns
+    for view in ("latest_forecasts", "forecast_vs_actual", "current_hierarchy"):
+        assert {"market", "region"} <= set(wh.query(path, f"SELECT * FROM {view}").columns)
+    assert wh.query(path, "SELECT max(version) AS v FROM schema_version")["v"][0] == 3
 
 
 def test_open_reader_keeps_its_snapshot_while_a_writer_publishes(db: Path) -> None:
@@ -256,7 +288,7 @@ def test_upsert_is_idempotent_and_incremental(db: Path) -> None:
         {
             "row_number": [4],
             "brand": ["x"],
-            "region": ["europe"],
+            "market": ["europe"],
             "product": ["p"],
             "ds": ["2024-06-03"],
             "units": ["1"],

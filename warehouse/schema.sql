@@ -1,17 +1,19 @@
 -- maison-forecast warehouse schema. Applied by forecast.warehouse; version in schema_version.
 -- Documented for analysts in warehouse/README.md (grain, keys, columns).
+-- v2 → v3: the series key's `region` is `market` (renamed in place by
+-- forecast.warehouse.store before this file runs; views keep a `region` alias).
 
 CREATE TABLE IF NOT EXISTS schema_version (
     version    INTEGER   NOT NULL,
     applied_at TIMESTAMP NOT NULL
 );
 
--- One row per series per week. Key: (brand, region, product, ds).
+-- One row per series per period. Key: (brand, market, product, ds).
 CREATE TABLE IF NOT EXISTS sales (
     brand     VARCHAR   NOT NULL,
-    region    VARCHAR   NOT NULL,
+    market    VARCHAR   NOT NULL,   -- one of the brand's markets (a country code or a group)
     product   VARCHAR   NOT NULL,
-    ds        DATE      NOT NULL,   -- Monday that starts the week
+    ds        DATE      NOT NULL,   -- Monday that starts the week (monthly brands: 1st of month)
     units     DOUBLE    NOT NULL,
     price     DOUBLE,
     promo     BOOLEAN,
@@ -22,7 +24,7 @@ CREATE TABLE IF NOT EXISTS sales (
 -- Synthetic data only: the expected demand behind each generated value.
 CREATE TABLE IF NOT EXISTS sales_truth (
     brand   VARCHAR NOT NULL,
-    region  VARCHAR NOT NULL,
+    market  VARCHAR NOT NULL,
     product VARCHAR NOT NULL,
     ds      DATE    NOT NULL,
     mu      DOUBLE  NOT NULL
@@ -33,7 +35,7 @@ CREATE TABLE IF NOT EXISTS rejected_sales (
     source      VARCHAR   NOT NULL,
     row_number  BIGINT,
     brand       VARCHAR,
-    region      VARCHAR,
+    market      VARCHAR,            -- as written in the file (may be a country of a group)
     product     VARCHAR,
     ds          VARCHAR,
     units       VARCHAR,
@@ -87,13 +89,13 @@ CREATE TABLE IF NOT EXISTS run_brands (
 -- Key: (run_id, unique_id, ds, model).
 CREATE TABLE IF NOT EXISTS forecasts (
     run_id      VARCHAR  NOT NULL,
-    unique_id   VARCHAR  NOT NULL,   -- brand/region/product
+    unique_id   VARCHAR  NOT NULL,   -- brand/market/product
     sector      VARCHAR  NOT NULL,
     brand       VARCHAR  NOT NULL,
-    region      VARCHAR  NOT NULL,
+    market      VARCHAR  NOT NULL,
     product     VARCHAR  NOT NULL,
-    ds          DATE     NOT NULL,
-    step        SMALLINT NOT NULL,   -- 1..horizon
+    ds          DATE     NOT NULL,   -- Monday of the week, or 1st of the month (monthly brands)
+    step        SMALLINT NOT NULL,   -- 1..horizon, in the brand's periods
     model       VARCHAR  NOT NULL,
     is_selected BOOLEAN  NOT NULL,   -- the model the backtest chose for this series
     demand_class VARCHAR NOT NULL,   -- smooth | intermittent
@@ -102,23 +104,27 @@ CREATE TABLE IF NOT EXISTS forecasts (
     lo_80       DOUBLE   NOT NULL,
     hi_80       DOUBLE   NOT NULL,
     lo_95       DOUBLE   NOT NULL,
-    hi_95       DOUBLE   NOT NULL
+    hi_95       DOUBLE   NOT NULL,
+    events      VARCHAR              -- events applied to the row: holidays, type:name of brand events
 );
+ALTER TABLE forecasts ADD COLUMN IF NOT EXISTS events VARCHAR;
 
--- Pooled profiles per run. Key: (run_id, level, pool, brand, kind, key).
+-- Pooled profiles per run. Key: (run_id, frequency, level, pool, brand, kind, key).
 CREATE TABLE IF NOT EXISTS priors (
     run_id  VARCHAR NOT NULL,
     level   VARCHAR NOT NULL,   -- group | sector | brand
     pool    VARCHAR NOT NULL,   -- sector id (or 'group') the row belongs to / borrows from
     brand   VARCHAR,            -- NULL for group and sector rows
     kind    VARCHAR NOT NULL,   -- season | event
-    key     VARCHAR NOT NULL,   -- season position (0-based week of year) or event name
+    key     VARCHAR NOT NULL,   -- season position (0-based week or month) or event name / type
     own     DOUBLE,             -- own estimate (log scale); NULL without data
     pooled  DOUBLE  NOT NULL,   -- what the pool says
-    shrunk  DOUBLE  NOT NULL    -- what the forecasts use
+    shrunk  DOUBLE  NOT NULL,   -- what the forecasts use
+    frequency VARCHAR DEFAULT 'weekly'  -- weekly | monthly: brands pool with their own kind
 );
+ALTER TABLE priors ADD COLUMN IF NOT EXISTS frequency VARCHAR DEFAULT 'weekly';
 
--- Shrinkage weights per run. Key: (run_id, level, name, kind).
+-- Shrinkage weights per run. Key: (run_id, frequency, level, name, kind).
 CREATE TABLE IF NOT EXISTS prior_weights (
     run_id          VARCHAR NOT NULL,
     level           VARCHAR NOT NULL,   -- sector | brand
@@ -133,8 +139,10 @@ CREATE TABLE IF NOT EXISTS prior_weights (
     between_var     DOUBLE  NOT NULL,   -- spread between members of the pool
     series_weight_mean DOUBLE,          -- series inside the brand: mean own weight
     series_weight_min  DOUBLE,
-    series_weight_max  DOUBLE
+    series_weight_max  DOUBLE,
+    frequency       VARCHAR DEFAULT 'weekly'
 );
+ALTER TABLE prior_weights ADD COLUMN IF NOT EXISTS frequency VARCHAR DEFAULT 'weekly';
 
 -- Key: (run_id, brand, segment, model, cutoff). Each backtest point is in one row per model.
 CREATE TABLE IF NOT EXISTS backtest_metrics (
@@ -160,6 +168,39 @@ CREATE TABLE IF NOT EXISTS backtest_metrics (
 -- Warehouses created before segments existed.
 ALTER TABLE backtest_metrics ADD COLUMN IF NOT EXISTS segment VARCHAR;
 ALTER TABLE backtest_metrics ADD COLUMN IF NOT EXISTS sum_actual DOUBLE;
+
+-- A brand's own events: launches, promotions, price changes, store openings, stockouts.
+-- Key: (brand, market, category, product, type, start_date) — NULL scope = every series.
+CREATE TABLE IF NOT EXISTS events (
+    brand      VARCHAR   NOT NULL,
+    market     VARCHAR,            -- NULL: every market of the brand
+    category   VARCHAR,            -- NULL: every category
+    product    VARCHAR,            -- NULL: every product (of the category)
+    start_date DATE      NOT NULL,
+    end_date   DATE      NOT NULL, -- inclusive
+    type       VARCHAR   NOT NULL, -- launch | promotion | price_change | store_opening | stockout | custom
+    magnitude  DOUBLE,             -- planner's expected uplift as a fraction (0.3 = +30 %)
+    name       VARCHAR,
+    source     VARCHAR   NOT NULL, -- 'synthetic:seed=<n>' or the ingested file
+    loaded_at  TIMESTAMP NOT NULL
+);
+
+-- Event rows refused by validation, raw values kept as text.
+CREATE TABLE IF NOT EXISTS rejected_events (
+    source      VARCHAR   NOT NULL,
+    row_number  BIGINT,
+    brand       VARCHAR,
+    market      VARCHAR,
+    category    VARCHAR,
+    product     VARCHAR,
+    start_date  VARCHAR,
+    end_date    VARCHAR,
+    type        VARCHAR,
+    magnitude   VARCHAR,
+    name        VARCHAR,
+    reason      VARCHAR   NOT NULL,
+    rejected_at TIMESTAMP NOT NULL
+);
 
 -- ---------------------------------------------------------------------------------------
 -- Planning: product master, coherent levels, overrides, accuracy as actuals arrive.
@@ -191,14 +232,13 @@ CREATE TABLE IF NOT EXISTS rejected_products (
     rejected_at TIMESTAMP NOT NULL
 );
 
--- Where each forecast series sat in the hierarchy of a run. Key: (run_id, brand, region, product).
+-- Where each forecast series sat in the hierarchy of a run. Key: (run_id, brand, market, product).
 CREATE TABLE IF NOT EXISTS series_hierarchy (
     run_id          VARCHAR NOT NULL,
     brand           VARCHAR NOT NULL,
-    region          VARCHAR NOT NULL,
+    market          VARCHAR NOT NULL,
     product         VARCHAR NOT NULL,
     sector          VARCHAR NOT NULL,
-    market          VARCHAR NOT NULL,   -- = region
     category        VARCHAR NOT NULL,
     category_source VARCHAR NOT NULL    -- master | product id
 );

@@ -8,8 +8,9 @@ FROM run_brands rb JOIN forecast_runs r USING (run_id)
 WHERE rb.status = 'succeeded' AND r.status IN ('succeeded', 'partial')
 QUALIFY row_number() OVER (PARTITION BY rb.brand ORDER BY r.as_of DESC, r.finished_at DESC) = 1;
 
+-- `region`: the earlier name of `market`, kept for existing queries (to be removed later).
 CREATE OR REPLACE VIEW latest_forecasts AS
-SELECT f.*, l.as_of
+SELECT f.*, l.as_of, f.market AS region
 FROM forecasts f JOIN latest_brand_runs l USING (run_id, brand);
 
 -- Backtest scores of the latest runs, one row per brand (or sector) and model. Rows of
@@ -40,14 +41,15 @@ GROUP BY m.sector, m.model;
 
 -- Every forecast of every finished run next to the actual, once the actual has arrived.
 CREATE OR REPLACE VIEW forecast_vs_actual AS
-SELECT f.run_id, r.as_of, f.sector, f.brand, f.region, f.product, f.ds, f.step, f.model,
+SELECT f.run_id, r.as_of, f.sector, f.brand, f.market, f.product, f.ds, f.step, f.model,
        f.is_selected, f.yhat, f.lo_80, f.hi_80, f.lo_95, f.hi_95, s.units AS actual,
        s.units - f.yhat AS error,
        s.units BETWEEN f.lo_80 AND f.hi_80 AS in_80,
-       s.units BETWEEN f.lo_95 AND f.hi_95 AS in_95
+       s.units BETWEEN f.lo_95 AND f.hi_95 AS in_95,
+       f.events, f.market AS region
 FROM forecasts f
 JOIN forecast_runs r USING (run_id)
-JOIN sales s USING (brand, region, product, ds)
+JOIN sales s USING (brand, market, product, ds)
 WHERE r.status IN ('succeeded', 'partial');
 
 -- How much each brand borrowed from its pool in the latest run that fitted it.
@@ -77,10 +79,11 @@ FROM level_forecasts f JOIN latest_reconciliation l USING (run_id);
 
 -- Each series' place in the hierarchy, from the latest run that forecast it.
 CREATE OR REPLACE VIEW current_hierarchy AS
-SELECT h.brand, h.region, h.product, h.sector, h.market, h.category, h.category_source
+SELECT h.brand, h.market, h.product, h.sector, h.category, h.category_source,
+       h.market AS region
 FROM series_hierarchy h JOIN forecast_runs r USING (run_id)
 QUALIFY row_number() OVER (
-    PARTITION BY h.brand, h.region, h.product ORDER BY r.as_of DESC, r.started_at DESC) = 1;
+    PARTITION BY h.brand, h.market, h.product ORDER BY r.as_of DESC, r.started_at DESC) = 1;
 
 -- Weekly actuals at every level (sales summed through current_hierarchy).
 CREATE OR REPLACE VIEW level_actuals AS
@@ -89,7 +92,7 @@ SELECT CASE grouping(h.sector, h.brand, h.market, h.category, h.product)
            WHEN 3 THEN 'brand_market' WHEN 1 THEN 'category_market' ELSE 'product_market'
        END AS level,
        h.sector, h.brand, h.market, h.category, h.product, s.ds, sum(s.units) AS actual
-FROM sales s JOIN current_hierarchy h USING (brand, region, product)
+FROM sales s JOIN current_hierarchy h USING (brand, market, product)
 GROUP BY GROUPING SETS (
     (s.ds), (s.ds, h.sector), (s.ds, h.sector, h.brand), (s.ds, h.sector, h.brand, h.market),
     (s.ds, h.sector, h.brand, h.market, h.category),

@@ -39,13 +39,16 @@ def run_summary_markdown(summary: RunSummary, outcomes: Sequence[BrandOutcome]) 
     return "\n".join(lines)
 
 
-def plot_sector_profiles(priors: pl.DataFrame, weights: pl.DataFrame, pool: str) -> bytes:
+def plot_sector_profiles(
+    priors: pl.DataFrame, weights: pl.DataFrame, pool: str, position: str = "week"
+) -> bytes:
     """PNG: every brand's own and shrunk season profile against its pool's profile.
 
     Args:
-        priors: ``priors`` table rows (see ``tables.prior_rows``).
+        priors: ``priors`` table rows of one frequency (see ``tables.prior_rows``).
         weights: ``prior_weights`` rows, for the legend (each brand's own weight).
         pool: Sector (pool) id to draw.
+        position: What a season position is: ``week`` or ``month`` (of the year).
     """
     season = priors.filter(pl.col("kind") == "season").with_columns(
         pos=pl.col("key").cast(pl.Int32)
@@ -67,7 +70,7 @@ def plot_sector_profiles(priors: pl.DataFrame, weights: pl.DataFrame, pool: str)
     ax.plot(group["pos"], group["shrunk"], color="grey", lw=1.5, ls="--", label="group")
     ax.axhline(0, color="grey", lw=0.5)
     ax.set(
-        xlabel="week of year",
+        xlabel=f"{position} of year (0-based)",
         ylabel="seasonal effect (log scale)",
         title=f"{pool}: brand profiles (dotted: own estimate, solid: used) vs pool",
     )

@@ -17,7 +17,10 @@ from typing import Any
 from forecast import warehouse
 from forecast.engine.runs import run_key
 from forecast.inputs.calendar import week_start
-from forecast.inputs.config import BrandConfig, load_brands
+from forecast.inputs.config import BrandConfig, ConfigError, load_brands
+from forecast.inputs.holidays import event_problems
+from forecast.inputs.markets import MarketError, Markets, default_markets_file, load_markets
+from forecast.inputs.synthetic import not_generated
 from forecast.settings import Settings
 from forecast.vocabulary import POOLINGS, Pooling
 
@@ -35,6 +38,26 @@ def settings_for(
     return Settings(**overrides)
 
 
+def read_markets(path: Path | None) -> Markets:
+    """The markets file (the shipped one when ``path`` is None), checked with its events.
+
+    Raises:
+        ConfigError: Every problem of the file, one line each, before any brand is read.
+    """
+    path = path or default_markets_file()
+    try:
+        markets = load_markets(path)
+    except MarketError as exc:
+        raise ConfigError(exc.problems) from exc
+    except OSError as exc:
+        raise ConfigError(
+            [f"{path}: cannot read the markets file ({exc.strerror or exc})"]
+        ) from exc
+    if problems := event_problems(markets):
+        raise ConfigError(problems)
+    return markets
+
+
 @dataclass(frozen=True)
 class Workspace:
     """Where a command works: the warehouse file and every validated brand config.
@@ -43,11 +66,13 @@ class Workspace:
         warehouse: The analysts' DuckDB file.
         config_dir: The folder of brand files.
         brands: Brand id → validated config, for every file in ``config_dir``.
+        markets: The markets file the brands' markets were checked against.
     """
 
     warehouse: Path
     config_dir: Path
     brands: Mapping[str, BrandConfig]
+    markets: Markets
 
     @classmethod
     def load(
@@ -56,10 +81,13 @@ class Workspace:
         """Settings from the environment (``FORECAST_*``) unless given; every config validated.
 
         Raises:
-            forecast.inputs.config.ConfigError: Listing every problem in every brand file.
+            forecast.inputs.config.ConfigError: Listing every problem of the markets file or
+                of every brand file.
         """
         settings = settings_for(warehouse_path, config_dir)
-        return cls(settings.warehouse, settings.config_dir, load_brands(settings.config_dir))
+        markets = read_markets(settings.markets_file)
+        brands = load_brands(settings.config_dir, markets)
+        return cls(settings.warehouse, settings.config_dir, brands, markets)
 
     def select(self, brands: Sequence[str] | None) -> dict[str, BrandConfig]:
         """The listed brands (all when none are listed), in config order.
@@ -73,6 +101,26 @@ class Workspace:
         if unknown:
             raise RequestError(f"unknown brand(s) {unknown}; known brands: {sorted(self.brands)}")
         return {b: self.brands[b] for b in self.brands if b in brands}
+
+
+def synthetic_brands(workspace: Workspace, brands: Sequence[str] | None) -> dict[str, BrandConfig]:
+    """The brands ``forecast generate`` simulates: the listed ones, or every brand the
+    generator can simulate (brands of real sales only — no ``[[categories]]``, monthly —
+    are left out).
+
+    Raises:
+        RequestError: A listed brand is unknown or cannot be simulated, with the reason.
+    """
+    chosen = workspace.select(brands)
+    cannot = {b: why for b, c in chosen.items() if (why := not_generated(c))}
+    if brands and cannot:
+        raise RequestError(
+            "; ".join(f"cannot generate brand {b!r}: {w}" for b, w in cannot.items())
+        )
+    out = {b: c for b, c in chosen.items() if b not in cannot}
+    if not out:
+        raise RequestError("no brand config the generator can simulate (each needs [[categories]])")
+    return out
 
 
 @dataclass(frozen=True)
@@ -113,7 +161,8 @@ class RunRequest:
         if n_jobs < 1 and n_jobs != -1:
             raise RequestError(f"n_jobs must be at least 1 (or -1 for every core), not {n_jobs}")
         chosen = workspace.select(brands)
-        origin = week_start(as_of or warehouse.as_of_default(workspace.warehouse))
+        monthly = [b for b, c in workspace.brands.items() if c.frequency == "monthly"]
+        origin = week_start(as_of or warehouse.as_of_default(workspace.warehouse, monthly))
         return cls(workspace, chosen, origin, pooling, n_jobs)
 
     @property

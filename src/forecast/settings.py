@@ -8,14 +8,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Where the warehouse and the brand configs live.
+    """Where the warehouse, the brand configs and the markets file live.
 
     Attributes:
         warehouse: The analysts' DuckDB file (``FORECAST_WAREHOUSE``).
         config_dir: Folder of brand TOML files (``FORECAST_CONFIG_DIR``).
+        markets_file: Groups of countries and where each holiday moves demand
+            (``FORECAST_MARKETS_FILE``; None: the shipped ``config/markets.toml``).
     """
 
     model_config = SettingsConfigDict(env_prefix="FORECAST_", frozen=True, extra="ignore")
 
     warehouse: Path = Path("warehouse/forecast.duckdb")
     config_dir: Path = Path("config/brands")
+    markets_file: Path | None = None

@@ -1,9 +1,10 @@
-"""The project's vocabulary, each word defined once: sectors, regions, events, models, ages, keys.
+"""The project's vocabulary, each word defined once: sectors, events, models, ages, keys.
 
 Everything else imports these names instead of spelling them again: the brand config's
-allowed values, the model registry, the calendar, the synthetic generator and the warehouse
-columns. A test checks that the registry, the calendar and the generator cover exactly the
-names declared here.
+allowed values, the model registry, the holiday calendar, the synthetic generator and the
+warehouse columns. A test checks that the registry, the calendar and the generator cover
+exactly the names declared here. Markets are not a closed list: they are ISO 3166 codes and
+the groups of ``config/markets.toml`` (see ``forecast.inputs.markets``).
 """
 
 from __future__ import annotations
@@ -19,20 +20,39 @@ Sector = Literal[
 ]
 SECTORS: tuple[Sector, ...] = get_args(Sector)
 
-Region = Literal[
-    "europe", "americas", "china", "japan", "asia_pacific", "middle_east", "travel_retail"
-]
-REGIONS: tuple[Region, ...] = get_args(Region)
-
-# Moving events placed by their real date each year (see inputs.calendar).
+# Moving holidays placed by their real date each year per market (see inputs.holidays).
 Event = Literal[
-    "valentines", "easter", "mothers_day", "chinese_new_year", "singles_day", "black_friday"
+    "valentines",
+    "easter",
+    "good_friday",
+    "mothers_day",
+    "chinese_new_year",
+    "golden_week",
+    "singles_day",
+    "black_friday",
+    "cyber_monday",
+    "ramadan_start",
+    "eid_al_fitr",
+    "diwali",
+    "christmas",
+    "new_year",
 ]
 EVENTS: tuple[Event, ...] = get_args(Event)
+# A brand's own events (``forecast ingest-events``): learned per type, pooled across brands.
+# A stockout is not an uplift: its weeks leave the fit and are not read as zero demand.
+BrandEventType = Literal[
+    "launch", "promotion", "price_change", "store_opening", "stockout", "custom"
+]
+BRAND_EVENT_TYPES: tuple[BrandEventType, ...] = get_args(BrandEventType)
+STOCKOUT: BrandEventType = "stockout"
 
 Frequency = Literal["weekly", "monthly", "quarterly"]
+BrandFrequency = Literal["weekly", "monthly"]  # what a brand's sales may come in
+BRAND_FREQUENCIES: tuple[BrandFrequency, ...] = get_args(BrandFrequency)
 SEASON_LENGTH: dict[Frequency, int] = {"weekly": 52, "monthly": 12, "quarterly": 4}
 POLARS_INTERVAL: dict[Frequency, str] = {"weekly": "1w", "monthly": "1mo", "quarterly": "1q"}
+# Weeks in one period: ages (history_weeks, the 26 / 104-week limits) are counted in weeks.
+WEEKS_PER_PERIOD: dict[Frequency, float] = {"weekly": 1.0, "monthly": 52 / 12, "quarterly": 13.0}
 
 # Model names a brand config may list, by the demand class they compete on. The registry
 # (engine.models) builds exactly these; ``mstl``, ``theta_seasonal`` and ``ets_seasonal``
@@ -69,11 +89,11 @@ YOUNG_WEEKS = 26  # below: a trend cannot be told from noise or a launch ramp-up
 LONG_WEEKS = 104  # from two full seasons: own-seasonality models can run
 INACTIVE_AFTER_WEEKS = 26  # no sale for this long: discontinued, not forecast
 
-SERIES_KEYS = ("brand", "region", "product")  # a series; unique_id joins them with "/"
+SERIES_KEYS = ("brand", "market", "product")  # a series; unique_id joins them with "/"
 SALES_KEYS = (*SERIES_KEYS, "ds")  # one row of sales
 
-# The planning hierarchy, top to bottom (see forecast.planning.hierarchy). ``market`` is the
-# sales ``region``; each level names the key columns that are not null at that level.
+# The planning hierarchy, top to bottom (see forecast.planning.hierarchy); each level names
+# the key columns that are not null at that level.
 Level = Literal["group", "sector", "brand", "brand_market", "category_market", "product_market"]
 LEVELS: tuple[Level, ...] = get_args(Level)
 LEVEL_KEYS: dict[Level, tuple[str, ...]] = {

@@ -59,6 +59,10 @@ ConfigOpt = Annotated[
 BrandOpt = Annotated[
     list[str] | None, typer.Option("--brand", "-b", help="Only this brand (repeatable).")
 ]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option("--map", help="ours=theirs column mapping, e.g. --map ds=week (repeatable)."),
+]
 VerboseOpt = Annotated[
     bool, typer.Option("--verbose", "-v", help="Show Prefect's log (else in PREFECT_HOME).")
 ]
@@ -68,6 +72,14 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """One red line on stderr, then exit with ``code``."""
     err.print(f"[red]{escape(message)}[/]")
     raise typer.Exit(code)
+
+
+def mapping_of(items: list[str] | None) -> dict[str, str]:
+    """``--map ours=theirs`` options as a dict; a malformed one fails (exit code 2)."""
+    mapping = dict(item.split("=", 1) for item in items or [] if "=" in item)
+    if len(mapping) != len(items or []):
+        fail("--map takes ours=theirs, e.g. --map ds=week_start", 2)
+    return mapping
 
 
 def load_workspace(warehouse_path: Path | None, config_dir: Path | None) -> Workspace:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
-from forecast.inputs.calendar import week_start
+from forecast.inputs.calendar import period_start, week_start
 from forecast.inputs.config import BrandConfig
 
 
@@ -18,11 +18,11 @@ class InputProblem(ValueError):
 
 
 def check_launches(configs: Mapping[str, BrandConfig], first_sales: Mapping[str, date]) -> None:
-    """A brand's launch date may not come after the first week it has sales."""
+    """A brand's launch period may not come after the first period it has sales."""
     late = [
-        f"{b}: launch_date {c.launch_date} is after its first sales week {first_sales[b]}"
+        f"{b}: launch_date {c.launch_date} is after its first sales period {first_sales[b]}"
         for b, c in configs.items()
-        if b in first_sales and c.launch_date > first_sales[b]
+        if b in first_sales and period_start(c.launch_date, c.frequency) > first_sales[b]
     ]
     if late:
         raise InputProblem("; ".join(late) + " — set launch_date on or before it in the brand file")

@@ -19,6 +19,7 @@ from forecast.edge.app import (
     BrandOpt,
     ConfigOpt,
     Format,
+    MapOpt,
     Pooling,
     VerboseOpt,
     WarehouseOpt,
@@ -29,6 +30,7 @@ from forecast.edge.app import (
     fail,
     last_complete_week,
     load_workspace,
+    mapping_of,
     print_frame,
     read,
     run_flow,
@@ -37,7 +39,7 @@ from forecast.edge.checks import InputProblem, check_launches, check_something_t
 from forecast.edge.planning_verbs import demo_planner
 from forecast.inputs.config import brand_json_schema
 from forecast.inputs.ingest import IngestError, check_date_format, check_file
-from forecast.request import RequestError, RunRequest, settings_for
+from forecast.request import RequestError, RunRequest, settings_for, synthetic_brands
 
 
 @app.command()
@@ -69,7 +71,7 @@ def generate(
     """
     workspace = load_workspace(warehouse_path, config_dir)
     try:
-        chosen = workspace.select(brand)
+        chosen = synthetic_brands(workspace, brand)
     except RequestError as exc:
         fail(str(exc), 2)
     last = day(end) or last_complete_week()
@@ -95,8 +97,8 @@ def generate(
         )
     console.print(
         f"[green]sales written[/]: {summary['rows']:,} rows, {summary['series']:,} series, "
-        f"{summary['brands']} brands, {summary['start']} → {summary['end']} "
-        f"in {workspace.warehouse}"
+        f"{summary['brands']} brands, {summary['start']} → {summary['end']}, "
+        f"{summary['events']:,} simulated events in {workspace.warehouse}"
     )
 
 
@@ -149,12 +151,9 @@ def run(
 @app.command()
 def ingest(
     file: Annotated[
-        Path, typer.Argument(help="CSV or Parquet: brand, region, product, ds, units.")
+        Path, typer.Argument(help="CSV or Parquet: brand, market, product, ds, units.")
     ],
-    map_: Annotated[
-        list[str] | None,
-        typer.Option("--map", help="ours=theirs column mapping, e.g. --map ds=week (repeatable)."),
-    ] = None,
+    map_: MapOpt = None,
     as_of: Annotated[
         datetime | None, typer.Option("--as-of", formats=ISO, help="Refuse rows after this date.")
     ] = None,
@@ -168,11 +167,9 @@ def ingest(
     config_dir: ConfigOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Load real weekly sales; refused rows go to rejected_sales with their reason."""
+    """Load real weekly or monthly sales; refused rows go to rejected_sales with their reason."""
     workspace = load_workspace(warehouse_path, config_dir)
-    mapping = dict(item.split("=", 1) for item in map_ or [] if "=" in item)
-    if len(mapping) != len(map_ or []):
-        fail("--map takes ours=theirs, e.g. --map ds=week_start", 2)
+    mapping = mapping_of(map_)
     try:
         check_date_format(date_format)
         check_file(file, mapping, encoding)

@@ -1,4 +1,4 @@
-"""Verbs of the planner's loop: ingest-products, monitor, override, plot."""
+"""Verbs of the planner's loop: ingest-products, ingest-events, monitor, override, plot."""
 
 from __future__ import annotations
 
@@ -14,18 +14,21 @@ from forecast import warehouse
 from forecast.edge import prefect_env
 from forecast.edge.app import (
     ConfigOpt,
+    MapOpt,
     WarehouseOpt,
     app,
     console,
     err,
     fail,
     load_workspace,
+    mapping_of,
     print_frame,
 )
-from forecast.inputs.ingest import IngestError, read_table
+from forecast.inputs.events import event_columns, validate_events
+from forecast.inputs.ingest import IngestError, check_date_format, read_table
 from forecast.planning.monitoring import movers, series_label
 from forecast.planning.overrides import OverrideFileError, validate_overrides
-from forecast.planning.products import ProductFileError, validate_products
+from forecast.planning.products import ProductFileError, known_products, validate_products
 from forecast.planning.value_added import expected_brand_demand, simulate_planner
 from forecast.report import fan_chart
 from forecast.request import Workspace, settings_for
@@ -64,6 +67,45 @@ def ingest_products(
         console.print(f"[green]{file}[/]: {accepted.height:,} products loaded into `product`")
         return
     _refuse_file(file, checked.rejected, "rejected_products")
+
+
+@app.command("ingest-events")
+def ingest_events(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV or Parquet: brand [, market, category, product], start, end, type "
+            "[, magnitude, name]."
+        ),
+    ],
+    map_: MapOpt = None,
+    date_format: Annotated[
+        str | None, typer.Option(help="strftime format of start and end (default ISO).")
+    ] = None,
+    warehouse_path: WarehouseOpt = None,
+    config_dir: ConfigOpt = None,
+) -> None:
+    """Load a brand's events (launch, promotion, price_change, store_opening, stockout,
+    custom); refused rows go to rejected_events with their reason."""
+    workspace = load_workspace(warehouse_path, config_dir)
+    db, source = workspace.warehouse, str(file)
+    known = known_products(warehouse.read_sold_products(db), warehouse.read_products(db))
+    try:
+        check_date_format(date_format)
+        raw = event_columns(read_table(file), mapping_of(map_), source)
+    except IngestError as exc:
+        fail(str(exc), 2)
+    checked = validate_events(raw, workspace.brands, workspace.markets, known, date_format)
+    counts = warehouse.upsert_events(db, checked.accepted, checked.rejected, source)
+    colour = "yellow" if counts["rejected"] else "green"
+    console.print(
+        f"[green]{escape(source)}[/]: {raw.height:,} rows read — {counts['inserted']:,} new, "
+        f"{counts['replaced']:,} replaced, [{colour}]{counts['rejected']:,} refused[/]"
+    )
+    if counts["rejected"]:
+        print_frame(warehouse.event_refusals(db, source), "refused rows (all in rejected_events)")
+    if checked.accepted.is_empty():
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import polars as pl
 
@@ -12,22 +12,29 @@ from forecast.engine.calibration import noise_scale
 from forecast.engine.forecasting import NoSalesError, forecast_at
 from forecast.engine.metrics import empty_scores, score_series
 from forecast.engine.pooling import Pooling, Priors
-from forecast.inputs.calendar import week_start
+from forecast.inputs.calendar import origin_period, shift_periods
 from forecast.inputs.config import BrandConfig
-from forecast.vocabulary import SEASON_LENGTH
+from forecast.vocabulary import SEASON_LENGTH, Frequency
 
 
 def run_cutoffs(as_of: date, brands: Iterable[BrandConfig]) -> list[date]:
-    """Every origin some brand of the run needs (backtests and the as-of week), oldest first."""
-    return sorted({c for b in brands for c in origins(as_of, b.horizon, b.model.backtest_windows)})
+    """Every origin some brand of the run needs (backtests and the as-of period), oldest
+    first; the brands share one frequency (pools never mix weekly and monthly brands)."""
+    return sorted({c for b in brands for c in brand_origins(as_of, b)})
 
 
-def origins(as_of: date, horizon: int, windows: int) -> list[date]:
-    """Backtest origins of weekly series, oldest first, then the as-of week itself
-    (see :func:`window_offsets`)."""
-    end = week_start(as_of)
-    back = window_offsets(horizon, windows, SEASON_LENGTH["weekly"])
-    return [end - timedelta(weeks=w) for w in back] + [end]
+def brand_origins(as_of: date, brand: BrandConfig) -> list[date]:
+    """A brand's origins at a run's as-of date (see :func:`origins`)."""
+    return origins(as_of, brand.horizon, brand.model.backtest_windows, brand.frequency)
+
+
+def origins(as_of: date, horizon: int, windows: int, frequency: Frequency = "weekly") -> list[date]:
+    """Backtest origins, oldest first, then the forecast origin itself (see
+    :func:`window_offsets`): period starts — the as-of week, or for monthly series the last
+    month over by the end of the as-of week."""
+    end = origin_period(as_of, frequency)
+    back = window_offsets(horizon, windows, SEASON_LENGTH[frequency])
+    return [shift_periods(end, -w, frequency) for w in back] + [end]
 
 
 def window_offsets(horizon: int, windows: int, season_length: int) -> list[int]:

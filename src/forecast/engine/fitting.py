@@ -42,8 +42,8 @@ FORECAST_COLUMNS = ("unique_id", "ds", "model", "yhat", *BOUNDS)
 def future_frame(
     history: pl.DataFrame, horizon: int, frequency: Frequency = "weekly"
 ) -> pl.DataFrame:
-    """``unique_id, region, ds, step`` for the ``horizon`` periods after each series' last one."""
-    last = history.group_by("unique_id", "region").agg(pl.col("ds").max())
+    """``unique_id, ds, step`` for the ``horizon`` periods after each series' last one."""
+    last = history.group_by("unique_id").agg(pl.col("ds").max())
     steps = pl.DataFrame({"step": np.arange(1, horizon + 1, dtype=np.int16)})
     unit = POLARS_INTERVAL[frequency].lstrip("1")
     offset = pl.concat_str(pl.col("step").cast(pl.String), pl.lit(unit))

@@ -14,6 +14,7 @@ from datetime import date
 import polars as pl
 
 from forecast.engine.combination import add_combinations
+from forecast.engine.events import applied_events, fill_stockouts
 from forecast.engine.fitting import (
     forecast_baseline,
     forecast_intermittent,
@@ -24,7 +25,13 @@ from forecast.engine.pooling import Pooling, Priors, shrink_series
 from forecast.engine.priors import seasonal_offsets, series_estimates
 from forecast.engine.series import demand_class, prepare_series
 from forecast.inputs.config import BrandConfig
-from forecast.vocabulary import COLD_START_MODEL, DEMAND_CLASSES, INACTIVE_AFTER_WEEKS, Frequency
+from forecast.vocabulary import (
+    COLD_START_MODEL,
+    DEMAND_CLASSES,
+    INACTIVE_AFTER_WEEKS,
+    WEEKS_PER_PERIOD,
+    Frequency,
+)
 
 
 class NoSalesError(ValueError):
@@ -36,8 +43,9 @@ class BrandForecast:
     """Forecasts of one brand at one origin, with what produced them.
 
     Attributes:
-        forecasts: ``unique_id, brand, region, product, ds, step, model, demand_class,
-            yhat, lo_80, hi_80, lo_95, hi_95`` — every model for every active series.
+        forecasts: ``unique_id, brand, market, product, ds, step, model, demand_class,
+            history_weeks, yhat, lo_80, hi_80, lo_95, hi_95, events`` — every model for every
+            active series; ``events`` names the events applied to the row (None: none).
         series_weights: ``unique_id, own_weight`` of each series' season profile.
         n_inactive: Series skipped because they have not sold for 26 weeks.
         history: The prepared series (``unique_id, ..., ds, y``) the fit saw.
@@ -62,6 +70,7 @@ def forecast_at(
     """Forecast every active series of a brand from ``as_of`` with the given priors.
 
     Args:
+        calendar: The brand's events per series (see ``events.series_calendar``).
         classes: ``unique_id, demand_class`` to use (backtests reuse the as-of classes so
             each series is judged in the family it will be forecast with); computed if None.
 
@@ -69,15 +78,18 @@ def forecast_at(
         NoSalesError: The brand has no active series up to ``as_of``.
     """
     series, n_inactive = _active_series(brand, sales, as_of)
+    series = fill_stockouts(series, calendar)
     classes = demand_class(series) if classes is None else classes
     series = series.join(classes.select("unique_id"), on="unique_id")
     mine = priors.brands.filter(pl.col("brand") == brand.brand)
     plan = FitPlan.of(brand)
     long, weights = forecast_series(series, classes, mine, calendar, plan, pooling, n_jobs)
-    keys = series.group_by("unique_id", "brand", "region", "product").agg(
-        history_weeks=pl.len().cast(pl.Int16)
+    # Ages are weeks whatever the frequency: the young and long limits are in weeks.
+    weeks = (pl.len() * WEEKS_PER_PERIOD[plan.frequency]).round().cast(pl.Int16)
+    keys = series.group_by("unique_id", "brand", "market", "product").agg(history_weeks=weeks)
+    forecasts = long.join(keys, on="unique_id").join(
+        applied_events(calendar), on=["unique_id", "ds"], how="left"
     )
-    forecasts = long.join(keys, on="unique_id")
     if forecasts["yhat"].null_count():
         bad = forecasts.filter(pl.col("yhat").is_null())["unique_id"].unique().head(5).to_list()
         raise ValueError(f"brand {brand.brand!r}: models returned no value for series {bad}")
@@ -89,7 +101,7 @@ def _active_series(
 ) -> tuple[pl.DataFrame, int]:
     """The brand's active series up to ``as_of`` and how many were inactive; NoSalesError
     saying why when none is active."""
-    series, inactive = prepare_series(sales, as_of)
+    series, inactive = prepare_series(sales, as_of, brand.frequency)
     if series.is_empty():
         why = (
             f"all {inactive.height} series have sold nothing in the "
@@ -114,7 +126,7 @@ class FitPlan:
     def of(cls, brand: BrandConfig) -> FitPlan:
         """A brand's plan: its candidates, plus the cold-start model every young series needs."""
         smooth = tuple(dict.fromkeys((*brand.model.candidates, COLD_START_MODEL)))
-        return cls(brand.horizon, smooth, brand.model.intermittent_candidates)
+        return cls(brand.horizon, smooth, brand.model.intermittent_candidates, brand.frequency)
 
 
 def forecast_series(
@@ -129,10 +141,10 @@ def forecast_series(
     """Forecast series of one brand (or any member of a pool) with its pooled priors.
 
     Args:
-        series: ``unique_id, region, ds, y`` on a complete grid of ``plan.frequency``.
+        series: ``unique_id, ds, y`` on a complete grid of ``plan.frequency``.
         classes: ``unique_id, demand_class``.
         priors: The member's rows of ``Priors.brands`` (``kind, key, shrunk``).
-        calendar: Moving events (ignored unless weekly).
+        calendar: Events per series (see ``events.series_calendar``).
 
     Returns:
         ``(forecasts, series_weights)``: long forecasts with ``step`` and ``demand_class``
@@ -170,6 +182,6 @@ def _with_offsets(
     freq = plan.frequency
     history = seasonal_offsets(series, profiles, events, calendar, freq)
     future = seasonal_offsets(
-        future_frame(series, plan.horizon, freq), profiles, events, calendar, freq
+        future_frame(series, plan.horizon, freq), profiles, events, calendar, freq, planned=True
     )
     return history, future, weights

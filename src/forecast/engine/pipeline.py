@@ -14,6 +14,7 @@ import polars as pl
 
 from forecast.engine.backtest import backtest
 from forecast.engine.calibration import apply_calibration, calibrate, noise_scale
+from forecast.engine.events import fill_stockouts
 from forecast.engine.forecasting import forecast_at
 from forecast.engine.metrics import summarise
 from forecast.engine.pooling import Pooling, Priors
@@ -49,11 +50,16 @@ class BrandResult:
 def estimate_brand(
     brand: BrandConfig, sales: pl.DataFrame, cutoffs: list[date], calendar: pl.DataFrame
 ) -> dict[date, OwnEstimates]:
-    """The brand's own season and event estimates at each origin (data up to it only)."""
+    """The brand's own season and event estimates at each origin (data up to it only).
+
+    Args:
+        calendar: The brand's events per series (see ``events.series_calendar``).
+    """
     out = {}
     for cutoff in cutoffs:
-        series, _ = prepare_series(sales, cutoff)
-        out[cutoff] = own_estimates(brand.brand, series, calendar)
+        series, _ = prepare_series(sales, cutoff, brand.frequency)
+        series = fill_stockouts(series, calendar)
+        out[cutoff] = own_estimates(brand.brand, series, calendar, brand.frequency)
     return out
 
 

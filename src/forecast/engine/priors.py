@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from forecast.inputs.calendar import season_position
-from forecast.vocabulary import SEASON_LENGTH, Frequency
+from forecast.vocabulary import SEASON_LENGTH, STOCKOUT, WEEKS_PER_PERIOD, Frequency
 
 # Adjacent-week smoothing before pooling: a week-of-year mean from 2-3 years is noisy.
 _KERNEL = {"weekly": (0.25, 0.5, 0.25), "monthly": (0.0, 1.0, 0.0), "quarterly": (0.0, 1.0, 0.0)}
@@ -81,7 +81,7 @@ def series_estimates(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Residuals, the rows events touch, and each series' own profile (see series_season)."""
     resid = log_residuals(series, frequency)
-    event_rows = _event_rows(resid, calendar, frequency)
+    event_rows = _event_rows(resid, calendar)
     return resid, event_rows, series_season(resid, event_rows, frequency)
 
 
@@ -92,18 +92,18 @@ def own_estimates(
 
     Args:
         brand: Brand id.
-        series: The brand's prepared series (``unique_id, region, ds, y``).
-        calendar: ``event, region, ds, weight`` rows (see ``calendar.event_calendar``).
-        frequency: Season length source; events are only placed on weekly data.
+        series: The brand's prepared series (``unique_id, market, ds, y``).
+        calendar: The brand's events per series (see ``events.series_calendar``).
+        frequency: Season length source.
     """
     resid, event_rows, per_series = series_estimates(series, calendar, frequency)
     season = _brand_mean(per_series.rename({"unique_id": "member"}), frequency)
     events = _brand_events(resid, event_rows, per_series)
-    weeks = series.group_by("unique_id").len()["len"]
+    periods = series.group_by("unique_id").len()["len"].to_list() or [0]
     stats = pl.DataFrame(
         {
             "brand": [brand],
-            "history_weeks": [weeks.max() or 0],
+            "history_weeks": [round(max(periods) * WEEKS_PER_PERIOD[frequency])],
             "n_series": [series["unique_id"].n_unique()],
             "n_profiled": [per_series["unique_id"].n_unique()],
         }
@@ -116,14 +116,10 @@ def own_estimates(
     )
 
 
-def _event_rows(resid: pl.DataFrame, calendar: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
-    """Rows of the history that a moving event touches: ``unique_id, ds, event, weight``."""
-    if frequency != "weekly" or calendar.is_empty():
-        return pl.DataFrame(
-            schema={"unique_id": pl.String, "ds": pl.Date, "event": pl.String, "weight": pl.Float64}
-        )
-    return (
-        resid.select("unique_id", "region", "ds").join(calendar, on=["region", "ds"]).drop("region")
+def _event_rows(resid: pl.DataFrame, calendar: pl.DataFrame) -> pl.DataFrame:
+    """Rows of the history an event touches: ``unique_id, ds, event, weight``."""
+    return resid.select("unique_id", "ds").join(
+        calendar.select("unique_id", "ds", "event", "weight"), on=["unique_id", "ds"]
     )
 
 
@@ -148,7 +144,8 @@ def _brand_events(
     if event_rows.is_empty() or per_series.is_empty():
         return pl.DataFrame(schema=schema)
     rows = (
-        event_rows.join(resid.select("unique_id", "ds", "pos", "r"), on=["unique_id", "ds"])
+        event_rows.filter(pl.col("event") != STOCKOUT)  # censored sales, not an uplift
+        .join(resid.select("unique_id", "ds", "pos", "r"), on=["unique_id", "ds"])
         .join(per_series.select("unique_id", pos="key", season="own"), on=["unique_id", "pos"])
         .filter(pl.col("r").is_not_null())
     )
@@ -195,26 +192,27 @@ def seasonal_offsets(
     events: pl.DataFrame,
     calendar: pl.DataFrame,
     frequency: Frequency = "weekly",
+    planned: bool = False,
 ) -> pl.DataFrame:
     """Add ``offset`` (log1p scale): the series' season at the row's position plus events.
 
     Args:
-        frame: rows with ``unique_id, region, ds``.
+        frame: rows with ``unique_id, ds``.
         profiles: ``unique_id, pos, season``.
         events: ``key (event), shrunk`` of the brand.
-        calendar: ``event, region, ds, weight``.
+        calendar: The brand's events per series (see ``events.series_calendar``).
+        planned: Forecast periods: an event's planned uplift (its magnitude), where given,
+            replaces the uplift learned for its type.
     """
     with_pos = frame.with_columns(pos=season_position(pl.col("ds"), frequency))
     season = with_pos.join(profiles, on=["unique_id", "pos"], how="left")
-    if events.is_empty() or frequency != "weekly":
-        return season.with_columns(offset=pl.col("season").fill_null(0.0)).drop("pos", "season")
-    lift = (
-        calendar.join(events.select(event="key", uplift="shrunk"), on="event")
-        .group_by("region", "ds")
-        .agg(event=(pl.col("weight") * pl.col("uplift")).sum())
+    learned = calendar.join(events.select(event="key", uplift="shrunk"), on="event", how="left")
+    uplift = pl.coalesce("planned", "uplift") if planned else pl.col("uplift")
+    lift = learned.group_by("unique_id", "ds").agg(
+        event=(pl.col("weight") * uplift.fill_null(0.0)).sum()
     )
     return (
-        season.join(lift, on=["region", "ds"], how="left")
+        season.join(lift, on=["unique_id", "ds"], how="left")
         .with_columns(offset=pl.col("season").fill_null(0.0) + pl.col("event").fill_null(0.0))
         .drop("pos", "season", "event")
     )

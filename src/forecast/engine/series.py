@@ -1,4 +1,4 @@
-"""From raw sales rows to clean series: ids, a complete weekly grid, activity and demand class."""
+"""From raw sales rows to clean series: ids, a complete grid of periods, activity, demand class."""
 
 from __future__ import annotations
 
@@ -6,34 +6,38 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from forecast.inputs.calendar import week_start
-from forecast.vocabulary import INACTIVE_AFTER_WEEKS, SERIES_KEYS
+from forecast.inputs.calendar import period_start
+from forecast.vocabulary import INACTIVE_AFTER_WEEKS, POLARS_INTERVAL, SERIES_KEYS, Frequency
 
 # Syntetos–Boylan cut-off on the average inter-demand interval.
 ADI_CUTOFF = 1.32
 
 
 def series_id() -> pl.Expr:
-    """``brand/region/product``: the series key as one string."""
+    """``brand/market/product``: the series key as one string."""
     return pl.concat_str([pl.col(k) for k in SERIES_KEYS], separator="/").alias("unique_id")
 
 
-def prepare_series(sales: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Active series on a complete weekly grid ending at the week of ``as_of``.
+def prepare_series(
+    sales: pl.DataFrame, as_of: date, frequency: Frequency = "weekly"
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Active series on a complete grid of periods ending at the last one ``as_of`` observes.
 
-    A week missing inside a series' life counts as zero sales; active series are extended
-    with zeros up to ``as_of``. Series without a sale in the last 26 weeks are inactive
+    A period missing inside a series' life counts as zero sales; active series are extended
+    with zeros up to the origin. Series without a sale in the last 26 weeks are inactive
     (discontinued) and are not forecast.
 
     Args:
-        sales: ``brand, region, product, ds, units`` rows up to ``as_of``.
-        as_of: Forecast origin; the last observed week is the week holding it.
+        sales: ``brand, market, product, ds, units`` rows up to ``as_of``.
+        as_of: Forecast origin; the last observed period is the one holding it (a run's
+            origins are period starts, see ``backtest.origins``).
+        frequency: The brand's periods (``weekly`` or ``monthly``).
 
     Returns:
-        ``(series, inactive)``: series is ``unique_id, brand, region, product, ds, y``
-        sorted by id and week; inactive lists ``unique_id`` and its last week with a sale.
+        ``(series, inactive)``: series is ``unique_id, brand, market, product, ds, y``
+        sorted by id and period; inactive lists ``unique_id`` and its last period with a sale.
     """
-    end = week_start(as_of)
+    end = period_start(as_of, frequency)
     rows = sales.filter(pl.col("ds") <= end).with_columns(series_id())
     last_sale = rows.filter(pl.col("units") > 0).group_by("unique_id").agg(last=pl.col("ds").max())
     spans = (
@@ -48,7 +52,7 @@ def prepare_series(sales: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, pl.D
         "unique_id", last_sale=pl.col("last")
     )
     grid = active.with_columns(
-        ds=pl.date_ranges(pl.col("first"), pl.lit(end), interval="1w")
+        ds=pl.date_ranges(pl.col("first"), pl.lit(end), interval=POLARS_INTERVAL[frequency])
     ).explode("ds")
     series = (
         grid.select("unique_id", *SERIES_KEYS, "ds")

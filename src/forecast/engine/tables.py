@@ -9,11 +9,13 @@ import polars as pl
 from forecast.engine.pooling import Priors
 
 
-def prior_rows(priors: Priors) -> pl.DataFrame:
-    """``priors`` table rows: brand profiles plus sector and group profiles."""
+def prior_rows(priors: Priors, frequency: str = "weekly") -> pl.DataFrame:
+    """``priors`` table rows: brand profiles plus sector and group profiles, tagged with the
+    frequency of the brands that pooled them (weekly and monthly brands never pool together)."""
     brands = priors.brands.with_columns(level=pl.lit("brand"))
     pools = priors.pools.with_columns(brand=pl.lit(None, pl.String))
-    return pl.concat([brands, pools], how="diagonal_relaxed")
+    rows = pl.concat([brands, pools], how="diagonal_relaxed")
+    return rows.with_columns(frequency=pl.lit(frequency))
 
 
 def weight_rows(
@@ -21,6 +23,7 @@ def weight_rows(
     stats: pl.DataFrame,
     series_weights: pl.DataFrame,
     sectors: Mapping[str, str],
+    frequency: str = "weekly",
 ) -> pl.DataFrame:
     """``prior_weights`` rows: each brand's and sector's own weight, with its evidence.
 
@@ -29,6 +32,7 @@ def weight_rows(
         series_weights: ``brand, series_weight_mean, series_weight_min, series_weight_max``
             of the brands that were fitted (see ``runs.BrandOutcome``).
         sectors: brand → sector.
+        frequency: Of the brands that pooled (see :func:`prior_rows`).
     """
     in_sector = pl.col("name").replace_strict(sectors, default=None)
     brand_part = (
@@ -53,4 +57,5 @@ def weight_rows(
         pl.col("history_weeks").fill_null(0),
         pl.col("n_series").fill_null(0),
         pl.col("between_var").fill_null(0.0),
+        frequency=pl.lit(frequency),
     ).drop("n_profiled", strict=False)

@@ -1,54 +1,20 @@
-"""Season positions and moving events, placed by their real dates per region."""
+"""Periods and season positions: weeks start on Monday, months on their first day.
+
+The dates of moving holidays per market come from :mod:`forecast.inputs.holidays`;
+:func:`run_calendars` places them once per run for every market its brands sell in.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 import polars as pl
 
-from forecast.vocabulary import REGIONS, Event, Frequency, Region
-
-# Chinese New Year follows the lunisolar calendar; dates from the published almanac.
-_CHINESE_NEW_YEAR = {
-    2010: "02-14",
-    2011: "02-03",
-    2012: "01-23",
-    2013: "02-10",
-    2014: "01-31",
-    2015: "02-19",
-    2016: "02-08",
-    2017: "01-28",
-    2018: "02-16",
-    2019: "02-05",
-    2020: "01-25",
-    2021: "02-12",
-    2022: "02-01",
-    2023: "01-22",
-    2024: "02-10",
-    2025: "01-29",
-    2026: "02-17",
-    2027: "02-06",
-    2028: "01-26",
-    2029: "02-13",
-    2030: "02-03",
-    2031: "01-23",
-    2032: "02-11",
-    2033: "01-31",
-    2034: "02-19",
-    2035: "02-08",
-}
-
-# Gifting events lift the week before too; the lead week carries half the uplift.
-_LEAD_WEIGHT = 0.5
-EVENT_RULES: dict[Event, tuple[tuple[Region, ...], bool]] = {
-    # event: (regions where it moves demand, has a gifting lead week)
-    "valentines": (REGIONS, True),
-    "easter": (("europe", "americas"), False),
-    "mothers_day": (("europe", "americas", "china", "japan", "asia_pacific", "middle_east"), True),
-    "chinese_new_year": (("china", "asia_pacific", "travel_retail"), True),
-    "singles_day": (("china",), False),
-    "black_friday": (("europe", "americas"), False),
-}
+from forecast.inputs.config import BrandConfig
+from forecast.inputs.holidays import event_calendar
+from forecast.inputs.markets import Markets
+from forecast.vocabulary import BrandFrequency, Frequency
 
 
 def season_position(ds: pl.Expr, frequency: Frequency = "weekly") -> pl.Expr:
@@ -64,83 +30,61 @@ def season_position(ds: pl.Expr, frequency: Frequency = "weekly") -> pl.Expr:
     return ((doy - 1) // 7).clip(0, 51).cast(pl.Int16)
 
 
-def easter(year: int) -> date:
-    """Western Easter Sunday (anonymous Gregorian algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    g = (8 * b + 13) // 25
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    l_ = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l_) // 451
-    month, day = divmod(h + l_ - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    """The n-th given weekday (Mon=0) of a month; n=-1 is the last one."""
-    if n > 0:
-        first = date(year, month, 1)
-        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-    nxt = date(year + month // 12, month % 12 + 1, 1)
-    last = nxt - timedelta(days=1)
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
-
-
-def _mothers_day(year: int, region: str) -> date:
-    if region == "europe":  # France and most of continental Europe: last Sunday of May
-        return _nth_weekday(year, 5, 6, -1)
-    if region == "middle_east":
-        return date(year, 3, 21)
-    return _nth_weekday(year, 5, 6, 2)  # US, China, Japan, most of Asia-Pacific
-
-
-def _event_date(event: str, year: int, region: str) -> date | None:
-    if event == "valentines":
-        return date(year, 2, 14)
-    if event == "easter":
-        return easter(year)
-    if event == "mothers_day":
-        return _mothers_day(year, region)
-    if event == "chinese_new_year":
-        md = _CHINESE_NEW_YEAR.get(year)
-        return None if md is None else date.fromisoformat(f"{year}-{md}")
-    if event == "singles_day":
-        return date(year, 11, 11)
-    if event == "black_friday":
-        return _nth_weekday(year, 11, 3, 4) + timedelta(days=1)
-    raise KeyError(event)
-
-
-def event_calendar(first_year: int, last_year: int) -> pl.DataFrame:
-    """Weeks touched by each moving event, per region.
-
-    Returns:
-        Frame ``event, region, ds (Monday of the week), weight`` — weight 1 for the week
-        holding the date, 0.5 for the gifting lead week. Years outside the Chinese New
-        Year almanac (2010–2035) get no Chinese New Year rows.
-    """
-    rows = []
-    for event, (regions, lead) in EVENT_RULES.items():
-        for region in regions:
-            for year in range(first_year, last_year + 1):
-                day = _event_date(event, year, region)
-                if day is None:
-                    continue
-                monday = week_start(day)
-                rows.append((event, region, monday, 1.0))
-                if lead:
-                    rows.append((event, region, monday - timedelta(days=7), _LEAD_WEIGHT))
-    return pl.DataFrame(
-        rows,
-        schema={"event": pl.String, "region": pl.String, "ds": pl.Date, "weight": pl.Float64},
-        orient="row",
-    )
-
-
 def week_start(day: date) -> date:
     """The Monday that starts the week holding ``day`` (weeks start on Monday everywhere).
 
     Frames use the same rule as ``pl.col("ds").dt.truncate("1w")``.
     """
     return day - timedelta(days=day.weekday())
+
+
+def month_start(day: date) -> date:
+    """The first day of the month holding ``day``."""
+    return day.replace(day=1)
+
+
+def period_start(day: date, frequency: Frequency) -> date:
+    """The start of the period holding ``day``: its week's Monday, or its month's first day."""
+    return month_start(day) if frequency == "monthly" else week_start(day)
+
+
+def last_complete_month(as_of: date) -> date:
+    """The first day of the last month that has ended by the end of the as-of week.
+
+    A run at ``as_of`` sees the week holding it, up to its Sunday; a monthly brand sees the
+    months that ended by then, so a replay never reads a month that was not over.
+    """
+    week_end = week_start(as_of) + timedelta(days=6)
+    next_day = week_end + timedelta(days=1)
+    this_month = month_start(next_day)
+    return (this_month - timedelta(days=1)).replace(day=1)
+
+
+def origin_period(as_of: date, frequency: Frequency) -> date:
+    """The last period a run at ``as_of`` observes: the as-of week, or the last whole month."""
+    return last_complete_month(as_of) if frequency == "monthly" else week_start(as_of)
+
+
+def shift_periods(day: date, periods: int, frequency: Frequency) -> date:
+    """``day`` moved by whole periods (weeks or months; negative goes back)."""
+    if frequency == "monthly":
+        months = day.year * 12 + day.month - 1 + periods
+        return date(months // 12, months % 12 + 1, 1)
+    return day + timedelta(weeks=periods)
+
+
+def run_calendars(
+    markets: Markets, brands: Iterable[BrandConfig], first_year: int, last_year: int
+) -> dict[BrandFrequency, pl.DataFrame]:
+    """Moving holidays of every market the brands sell in, per frequency the brands use.
+
+    Returns:
+        Frequency → ``event, market, ds, weight`` (see ``holidays.event_calendar``).
+    """
+    wanted: dict[BrandFrequency, set[str]] = {}
+    for brand in brands:
+        wanted.setdefault(brand.frequency, set()).update(brand.markets)
+    return {
+        frequency: event_calendar(markets, sorted(names), first_year, last_year, frequency)
+        for frequency, names in wanted.items()
+    }

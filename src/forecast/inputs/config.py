@@ -10,9 +10,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from forecast.vocabulary import IntermittentModel, Region, Sector, SmoothModel
+from forecast.inputs.markets import MarketError, Markets, shipped_markets, validate_markets
+from forecast.vocabulary import BrandFrequency, IntermittentModel, Sector, SmoothModel
 
 
 class _Frozen(BaseModel):
@@ -86,21 +87,61 @@ class SyntheticSettings(_Frozen):
     )
 
 
+# Periods a brand forecasts unless its file says otherwise: a quarter of weeks, a year of months.
+DEFAULT_HORIZON: dict[BrandFrequency, int] = {"weekly": 13, "monthly": 12}
+
+
 class BrandConfig(_Frozen):
-    """One maison: identity, structure, forecasting settings and demo-data knobs."""
+    """One maison: identity, markets, forecasting settings and demo-data knobs.
+
+    Keys that matter for real (ingested) sales: ``sector``, ``markets``, ``frequency``,
+    ``launch_date``, ``horizon``, ``[priors]``, ``[model]``. ``[[categories]]`` and
+    ``[synthetic]`` drive the demo generator only. ``regions`` (the earlier name of
+    ``markets``) is still read: its values are groups of ``config/markets.toml``.
+    """
 
     brand: str = Field(pattern=r"^[a-z0-9_]+$", description="Brand id; equals the file stem.")
     name: str = Field(min_length=1)
     sector: Sector
-    regions: tuple[Region, ...] = Field(min_length=1)
+    markets: tuple[str, ...] = Field(
+        min_length=1,
+        description="Where it sells: ISO 3166 country codes ('FR'), subdivisions ('US-CA'), "
+        "groups or markets of their own of config/markets.toml ('europe', 'travel_retail'). "
+        "'regions' is read as this key.",
+    )
     channels: tuple[str, ...] = ("retail",)
-    categories: tuple[Category, ...] = Field(min_length=1)
+    categories: tuple[Category, ...] = Field(
+        (), description="Demo generator only: categories and SKU counts to simulate."
+    )
     launch_date: date
-    frequency: Literal["weekly"] = "weekly"
-    horizon: int = Field(13, gt=0, le=104, strict=True)
+    frequency: BrandFrequency = Field(
+        "weekly", description="weekly (ds = Mondays) or monthly (ds = first day of a month)."
+    )
+    horizon: int = Field(
+        13,
+        gt=0,
+        le=104,
+        strict=True,
+        description="Periods to forecast, in the brand's frequency (default 13 weeks, 12 months).",
+    )
     priors: PriorSettings = PriorSettings()
     model: ModelSettings = ModelSettings()
     synthetic: SyntheticSettings = SyntheticSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_names_and_defaults(cls, data: Any) -> Any:
+        """``regions`` is read as ``markets``; the default horizon follows the frequency."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "regions" in data and "markets" in data:
+            raise ValueError("give 'markets' or its earlier name 'regions', not both")
+        if "regions" in data:
+            data["markets"] = data.pop("regions")
+        if "horizon" not in data and data.get("frequency") in DEFAULT_HORIZON:
+            data["horizon"] = DEFAULT_HORIZON[data["frequency"]]
+        return data
 
     @property
     def pool(self) -> str | None:
@@ -129,11 +170,13 @@ BRAND_ID = re.compile(r"^[a-z0-9_]+$")
 BRAND_ID_RULE = "brand ids (file names) use lowercase letters, digits and _"
 
 
-def load_brands(config_dir: Path) -> dict[str, BrandConfig]:
+def load_brands(config_dir: Path, markets: Markets | None = None) -> dict[str, BrandConfig]:
     """Load and validate every ``*.toml`` brand file in ``config_dir``.
 
     Args:
         config_dir: Folder with one ``<brand>.toml`` per brand (UTF-8, a BOM is allowed).
+        markets: The markets file every brand's ``markets`` must be known to (default: the
+            shipped ``config/markets.toml``).
 
     Returns:
         Brand id → validated config, sorted by brand id.
@@ -149,9 +192,10 @@ def load_brands(config_dir: Path) -> dict[str, BrandConfig]:
     if not files and not problems:
         raise ConfigError([f"{config_dir}: no brand files (*.toml) found"])
     stems = {path.stem: path.name for path in files}
+    markets = markets or shipped_markets()
     brands: dict[str, BrandConfig] = {}
     for path in files:
-        brand, file_problems = _load_one(path, stems)
+        brand, file_problems = _load_one(path, stems, markets)
         problems.extend(file_problems)
         if brand is not None:
             brands[brand.brand] = brand
@@ -160,7 +204,9 @@ def load_brands(config_dir: Path) -> dict[str, BrandConfig]:
     return dict(sorted(brands.items()))
 
 
-def _load_one(path: Path, stems: dict[str, str]) -> tuple[BrandConfig | None, list[str]]:
+def _load_one(
+    path: Path, stems: dict[str, str], markets: Markets
+) -> tuple[BrandConfig | None, list[str]]:
     """Parse one brand file; return the config or the list of its problems."""
     if not BRAND_ID.match(path.stem):
         return None, [f"{path.name}: {BRAND_ID_RULE}; rename it, e.g. {_brand_id(path.stem)}.toml"]
@@ -188,6 +234,11 @@ def _load_one(path: Path, stems: dict[str, str]) -> tuple[BrandConfig | None, li
     except ValidationError as exc:
         problems += [_problem(path, err) for err in exc.errors()]
         return None, problems
+    key = "regions" if "regions" in raw else "markets"
+    try:
+        validate_markets(markets, brand.markets, f"{path.name}: key '{key}'")
+    except MarketError as exc:
+        problems += exc.problems
     return (None if problems else brand), problems
 
 
@@ -208,4 +259,14 @@ def brand_json_schema() -> dict[str, object]:
     """JSON Schema of a brand file, for editor validation (see config/brand.schema.json)."""
     schema = BrandConfig.model_json_schema()
     schema["title"] = "maison-forecast brand config"
+    # Files of earlier versions say `regions`: an editor accepts either name, not both.
+    properties: dict[str, Any] = schema["properties"]
+    properties["regions"] = {
+        **properties["markets"],
+        "title": "Regions",
+        "description": "Earlier name of 'markets', still read.",
+        "deprecated": True,
+    }
+    schema["required"] = [k for k in schema["required"] if k != "markets"]
+    schema["oneOf"] = [{"required": ["markets"]}, {"required": ["regions"]}]
     return schema

@@ -1,11 +1,16 @@
 """Real sales in: read a file as text, validate every row, accept it or refuse it with a reason.
 
-Input is long format ``brand, region, product, ds, units`` (optionally ``price, promo``),
-read as text so nothing is lost to type inference. A row is refused when its brand is
-unknown, its region is not one of the brand's, a key is empty, ``ds`` is not a date (ISO
-``YYYY-MM-DD`` unless a date format is given: ``03/06/2024`` could be either day or month
-first), not a Monday (weeks start on Monday), before the brand's launch week, after the
-as-of date or after the latest allowed date (today plus a week, given by the caller), or
+Input is long format ``brand, market, product, ds, units`` (optionally ``price, promo``;
+``region``, the earlier name of ``market``, is still read), as text so nothing is lost to
+type inference. A row's market may be one of its brand's markets or a country one of them
+holds (``FR`` in a brand selling in ``europe``): rows of one series and period from several
+countries of a group are summed. A row is refused when its brand is unknown, its market is
+not a known code or none of the brand's markets holds it, a key is empty, ``ds`` is not a
+date (ISO ``YYYY-MM-DD`` unless a date format is given: ``03/06/2024`` could be either day
+or month first), not the start of one of the brand's periods (a Monday for weekly brands,
+the first day of a month for monthly ones; a weekly brand whose dates are all first days of
+months is refused as fed monthly data), before the brand's launch period, after the as-of
+date or after the latest allowed date (today plus a week, given by the caller), or
 ``units`` is not a finite number in ``[0, MAX_UNITS]``. When the same key appears more
 than once, the *last* row in the file wins and the earlier ones are refused as duplicates.
 """
@@ -22,11 +27,13 @@ from pathlib import Path
 
 import polars as pl
 
-from forecast.inputs.calendar import week_start
+from forecast.inputs.calendar import month_start, week_start
 from forecast.inputs.config import BrandConfig
+from forecast.inputs.markets import Markets, resolve_markets, shipped_markets
 
-REQUIRED = ("brand", "region", "product", "ds", "units")
+REQUIRED = ("brand", "market", "product", "ds", "units")
 OPTIONAL = ("price", "promo")
+EARLIER_NAMES = {"region": "market"}  # columns of earlier file layouts, still read
 MAX_UNITS = 1e9  # one series, one week: more is a typo or an overflow, not a sale
 _ISO = "%Y-%m-%d"
 _PROBE_DAYS = (date(2024, 6, 3), date(2025, 11, 17))  # day ≠ month, both > 12 apart
@@ -159,6 +166,11 @@ def rename_columns(raw: pl.DataFrame, mapping: Mapping[str, str], source: str) -
         IngestError: Naming the file and every required column it lacks.
     """
     renamed = raw.rename({src: ours for ours, src in mapping.items() if src in raw.columns})
+    renamed = renamed.rename(
+        {old: new for old, new in EARLIER_NAMES.items() if old in renamed.columns}
+        if not set(EARLIER_NAMES.values()) & set(renamed.columns)
+        else {}
+    )
     missing = [c for c in REQUIRED if c not in renamed.columns]
     if missing:
         hint = ", ".join(f"--map {c}=<column>" for c in missing)
@@ -176,25 +188,35 @@ def validate_sales(
     as_of: date | None = None,
     date_format: str | None = None,
     latest: date | None = None,
+    markets: Markets | None = None,
 ) -> ValidatedSales:
     """Split text rows (see :func:`rename_columns`) into accepted and refused.
 
     Args:
         raw: ``row_number`` plus the text columns.
-        brands: Known brands; a row's region must be one of its brand's, its week not
-            before the brand's launch week.
+        brands: Known brands; a row's market must be held by one of its brand's, its
+            period not before the brand's launch.
         as_of: Rows after it are refused (a run replaying the past must not see them).
         date_format: strftime format of ``ds``; ISO ``YYYY-MM-DD`` by default.
         latest: Rows after it are refused as future dates (the caller knows today).
+        markets: The markets file (groups and their countries; default: the shipped one).
+
+    Returns:
+        Accepted rows keyed by the brand's market (rows of one group's countries summed),
+        and the refused ones with every reason.
     """
     typed = raw.with_columns(
         brand=pl.col("brand").str.strip_chars(),
-        region=pl.col("region").str.strip_chars(),
+        market=pl.col("market").str.strip_chars(),
         product=pl.col("product").str.strip_chars(),
         ds_value=pl.col("ds").str.strip_chars().str.to_date(date_format or _ISO, strict=False),
         units_value=pl.col("units").str.strip_chars().cast(pl.Float64, strict=False),
     )
-    checks = _row_checks(brands, date_format)
+    held = {b: c.markets for b, c in brands.items()}
+    resolved = resolve_markets(markets or shipped_markets(), held, typed)
+    typed = typed.join(resolved, on=["brand", "market"], how="left")
+    typed = typed.join(_monthly_looking(typed), on="brand", how="left")
+    checks = _row_checks(brands, date_format) + _period_checks(brands)
     for limit, why in (
         (as_of, "is after the as-of date"),
         (latest, f"is in the future (after {latest})"),
@@ -206,39 +228,28 @@ def validate_sales(
     ).list.drop_nulls()
     checked = typed.with_columns(reasons=reasons)
     valid = checked.filter(pl.col("reasons").list.len() == 0)
-    last = valid.group_by("brand", "region", "product", "ds_value").agg(
-        keep=pl.col("row_number").max()
-    )
-    dup = valid.join(last, on=["brand", "region", "product", "ds_value"]).filter(
-        pl.col("row_number") != pl.col("keep")
-    )
+    key = ["brand", "market", "product", "ds_value"]
+    last = valid.group_by(key).agg(keep=pl.col("row_number").max())
+    dup = valid.join(last, on=key).filter(pl.col("row_number") != pl.col("keep"))
     dup = dup.with_columns(
         reasons=pl.concat_list(pl.format("duplicate key: row {} of the file wins", "keep"))
     ).drop("keep")
     accepted = valid.join(dup.select("row_number"), on="row_number", how="anti")
     invalid = checked.filter(pl.col("reasons").list.len() > 0)
     rejected = pl.concat([invalid, dup], how="diagonal_relaxed").sort("row_number")
-    return ValidatedSales(_typed(accepted), _refused(rejected))
+    return ValidatedSales(_summed(_typed(accepted)), _refused(rejected))
 
 
 def _row_checks(
     brands: Mapping[str, BrandConfig], date_format: str | None
 ) -> list[tuple[pl.Expr, pl.Expr]]:
     """(refused when, reason) pairs over the typed columns, in the order reasons are listed."""
-    regions = {b: list(c.regions) for b, c in brands.items()}
-    launches = {b: week_start(c.launch_date) for b, c in brands.items()}
-    known_regions = pl.col("brand").replace_strict(
-        regions, default=None, return_dtype=pl.List(pl.String)
-    )
-    launch = pl.col("brand").replace_strict(launches, default=None, return_dtype=pl.Date)
     day_month = pl.col("ds").str.contains(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\s*$")
     return [
         (pl.col("brand").is_null() | (pl.col("brand") == ""), pl.lit("empty brand")),
         (~pl.col("brand").is_in(list(brands)), pl.format("unknown brand '{}'", "brand")),
-        (
-            pl.col("brand").is_in(list(brands)) & ~known_regions.list.contains(pl.col("region")),
-            pl.format("region '{}' is not one of brand '{}' regions", "region", "brand"),
-        ),
+        (pl.col("market").is_null() | (pl.col("market") == ""), pl.lit("empty market")),
+        (pl.col("market_problem").is_not_null(), pl.col("market_problem")),
         (pl.col("product").is_null() | (pl.col("product") == ""), pl.lit("empty product")),
         (
             pl.col("ds_value").is_null() & day_month & pl.lit(date_format is None),
@@ -255,14 +266,6 @@ def _row_checks(
             ),
         ),
         (
-            pl.col("ds_value").dt.weekday() != 1,
-            pl.format("ds {} is not a Monday (weeks start on Monday)", "ds_value"),
-        ),
-        (
-            pl.col("ds_value") < launch,
-            pl.format("ds {} is before brand '{}' launch week {}", "ds_value", "brand", launch),
-        ),
-        (
             pl.col("units_value").is_null() | ~pl.col("units_value").is_finite(),
             pl.format("units '{}' is not a number", "units"),
         ),
@@ -274,10 +277,65 @@ def _row_checks(
     ]
 
 
+def _period_checks(brands: Mapping[str, BrandConfig]) -> list[tuple[pl.Expr, pl.Expr]]:
+    """A row is dated by the start of one of its brand's periods, not before its launch."""
+    frequency = pl.col("brand").replace_strict(
+        {b: c.frequency for b, c in brands.items()}, default=None, return_dtype=pl.String
+    )
+    starts = {
+        b: month_start(c.launch_date) if c.frequency == "monthly" else week_start(c.launch_date)
+        for b, c in brands.items()
+    }
+    launch = pl.col("brand").replace_strict(starts, default=None, return_dtype=pl.Date)
+    weekly, monthly = frequency == "weekly", frequency == "monthly"
+    return [
+        (
+            weekly & pl.col("monthly_looking"),
+            pl.format(
+                "brand '{}' is weekly but all its dates in this file are first days of months "
+                '(monthly data?): set frequency = "monthly" in its config, or send weeks '
+                "dated by their Monday",
+                "brand",
+            ),
+        ),
+        (
+            weekly & ~pl.col("monthly_looking") & (pl.col("ds_value").dt.weekday() != 1),
+            pl.format("ds {} is not a Monday (weeks start on Monday)", "ds_value"),
+        ),
+        (
+            monthly & (pl.col("ds_value").dt.day() != 1),
+            pl.format(
+                "ds {} is not the first day of a month (brand '{}' is monthly: a month is "
+                "dated by its first day)",
+                "ds_value",
+                "brand",
+            ),
+        ),
+        (
+            pl.col("ds_value") < launch,
+            pl.format(
+                "ds {} is before brand '{}' launch {} {}",
+                "ds_value",
+                "brand",
+                pl.when(monthly).then(pl.lit("month")).otherwise(pl.lit("week")),
+                launch,
+            ),
+        ),
+    ]
+
+
+def _monthly_looking(typed: pl.DataFrame) -> pl.DataFrame:
+    """``brand, monthly_looking``: at least three dates in the file, all first days of months."""
+    dated = pl.col("ds_value").drop_nulls()
+    return typed.group_by("brand").agg(
+        monthly_looking=(dated.n_unique() >= 3) & (dated.dt.day() == 1).all()
+    )
+
+
 def _typed(rows: pl.DataFrame) -> pl.DataFrame:
     cols = [
         "brand",
-        "region",
+        pl.col("resolved").alias("market"),
         "product",
         pl.col("ds_value").alias("ds"),
         pl.col("units_value").alias("units"),
@@ -294,11 +352,27 @@ def _typed(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.select(cols)
 
 
+def _summed(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows of one series and period (several countries of one group) summed into one:
+    units added, price weighted by units, on promotion if any was."""
+    units = pl.col("units")
+    weighted = (pl.col("price") * units).sum() / units.filter(pl.col("price").is_not_null()).sum()
+    return (
+        rows.group_by("brand", "market", "product", "ds", maintain_order=True)
+        .agg(
+            units.sum(),
+            price=pl.when(pl.len() == 1).then(pl.col("price").first()).otherwise(weighted),
+            promo=pl.col("promo").max(),
+        )
+        .with_columns(pl.col("price").fill_nan(None))
+    )
+
+
 def _refused(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.select(
         "row_number",
         "brand",
-        "region",
+        "market",
         "product",
         "ds",
         "units",

@@ -6,6 +6,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -77,16 +78,26 @@ def default_markets_file() -> Path:
     return Path(str(resources.files("forecast").joinpath("markets.toml")))
 
 
+@lru_cache(maxsize=1)
+def shipped_markets() -> Markets:
+    """The markets file shipped with the product (``config/markets.toml``), read once."""
+    return load_markets(default_markets_file())
+
+
 def iso_code_problem(code: str) -> str | None:
     """Why ``code`` is not an ISO 3166-1 alpha-2 country or ISO 3166-2 subdivision, or None."""
     # pycountry matches case-insensitively; codes in our files are upper case only.
-    if code == code.upper():
-        if len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None:
-            return None
-        if "-" in code and pycountry.subdivisions.get(code=code) is not None:
-            return None
-    hint = f" (codes are upper case: {code.upper()!r})" if code != code.upper() else ""
+    if code == code.upper() and _is_iso(code):
+        return None
+    upper = code.upper()
+    hint = f" (codes are upper case: {upper!r})" if code != upper and _is_iso(upper) else ""
     return f"{code!r} is not an ISO 3166-1 alpha-2 country code or ISO 3166-2 subdivision{hint}"
+
+
+def _is_iso(code: str) -> bool:
+    if len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None:
+        return True
+    return "-" in code and pycountry.subdivisions.get(code=code) is not None
 
 
 def load_markets(path: Path) -> Markets:
@@ -219,3 +230,52 @@ def membership(markets: Markets, names: Sequence[str]) -> pl.DataFrame:
     """
     rows = [(code, name) for name in names for code in expand_market(markets, name)]
     return pl.DataFrame(rows, schema={"code": pl.String, "market": pl.String}, orient="row")
+
+
+def resolve_markets(
+    markets: Markets, held: Mapping[str, Sequence[str]], pairs: pl.DataFrame
+) -> pl.DataFrame:
+    """Which of its brand's markets holds each ``brand, market`` pair of an input file.
+
+    A row's market may be one of the brand's markets itself, a country one of its groups
+    holds (``FR`` of ``europe``), or a subdivision of a country it holds (``US-CA`` of
+    ``US``). Pairs of brands missing from ``held`` are left to the caller (unknown brand).
+
+    Args:
+        markets: The markets file.
+        held: Brand → its validated markets.
+        pairs: ``brand, market`` text pairs (duplicates are fine).
+
+    Returns:
+        ``brand, market, resolved, market_problem`` — exactly one of the last two is set for
+        a known brand.
+    """
+    rows: list[tuple[str, str, str | None, str | None]] = []
+    lookups = {brand: _holders(markets, names) for brand, names in held.items()}
+    for brand, value in pairs.select("brand", "market").unique().iter_rows():
+        if brand not in held or value is None:
+            rows.append((brand, value, None, None))
+            continue
+        rows.append((brand, value, *_resolve(markets, held[brand], lookups[brand], brand, value)))
+    schema = {n: pl.String for n in ("brand", "market", "resolved", "market_problem")}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _holders(markets: Markets, names: Sequence[str]) -> dict[str, str]:
+    """Code (or own market / group name) → the brand market holding it."""
+    codes = dict(membership(markets, names).iter_rows())
+    return codes | {name: name for name in names}
+
+
+def _resolve(
+    markets: Markets, names: Sequence[str], holders: dict[str, str], brand: str, value: str
+) -> tuple[str | None, str | None]:
+    if value in holders:
+        return holders[value], None
+    country = value.split("-")[0]
+    if "-" in value and country in holders and iso_code_problem(value) is None:
+        return holders[country], None
+    known = set(markets.groups) | markets.own_markets
+    if value not in known and (why := iso_code_problem(value)) is not None:
+        return None, f"market {why}, nor a group or market of {markets.source}"
+    return None, f"market {value!r} is not one of brand {brand!r} markets ({', '.join(names)})"

@@ -3,13 +3,16 @@
 Expected demand on the log scale is
 
     log mu = log base(series) + trend(brand) · years + season(series, week of year)
-             + Σ event uplift(brand, event) · weight(event, region, week)
+             + Σ event uplift(brand, event) · weight(event, market, week)
              + promo uplift · promo + life cycle(series, week),
 
 where the series season is the sector archetype plus a brand deviation (size set by the
-brand's ``synthetic.seasonal_deviation``) plus a small series deviation. Units are drawn
+brand's ``synthetic.seasonal_deviation``) plus a small series deviation, and the moving
+holidays are those of ``inputs.holidays`` on their real dates per market. Units are drawn
 from a gamma–Poisson (negative binomial) around ``mu``; ``mu`` itself is kept as the truth.
-Everything is vectorised per brand over a (series × week) grid.
+The promotions and SKU launches it simulates are returned as ``events`` rows (promotions
+also for the weeks after the last one, as a planner would know them). Everything is
+vectorised per brand over a (series × week) grid.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from forecast.inputs.calendar import event_calendar, season_position, week_start
+from forecast.inputs.calendar import season_position, week_start
 from forecast.inputs.config import BrandConfig
+from forecast.inputs.holidays import event_calendar
+from forecast.inputs.markets import Markets, shipped_markets
 
 _WEEKS = np.arange(52)
 # Archetypes: (centre week, amplitude on log scale, width in weeks) bumps per sector.
@@ -33,7 +38,8 @@ _BUMPS: dict[str, list[tuple[float, float, float]]] = {
     "watches_jewelry": [(50.5, 0.7, 1.8), (25.0, 0.15, 4.0)],
     "selective_retailing": [(50.0, 0.6, 2.0), (30.0, 0.35, 4.0), (4.0, -0.3, 2.0)],
 }
-# Sector uplift (log scale) of each moving event in the regions where it applies.
+# Sector uplift (log scale) of each moving event in the markets where it applies; events not
+# listed move nothing here (Christmas is in the archetypes' December bumps).
 _EVENT_UPLIFT: dict[str, dict[str, float]] = {
     "wines_spirits": {"chinese_new_year": 0.8, "black_friday": 0.15, "valentines": 0.05},
     "fashion_leather": {
@@ -42,6 +48,7 @@ _EVENT_UPLIFT: dict[str, dict[str, float]] = {
         "singles_day": 0.25,
         "mothers_day": 0.15,
         "black_friday": 0.1,
+        "eid_al_fitr": 0.35,
     },
     "perfumes_cosmetics": {
         "valentines": 0.4,
@@ -49,8 +56,14 @@ _EVENT_UPLIFT: dict[str, dict[str, float]] = {
         "singles_day": 0.9,
         "black_friday": 0.3,
         "chinese_new_year": 0.2,
+        "eid_al_fitr": 0.5,
     },
-    "watches_jewelry": {"valentines": 0.5, "mothers_day": 0.3, "chinese_new_year": 0.3},
+    "watches_jewelry": {
+        "valentines": 0.5,
+        "mothers_day": 0.3,
+        "chinese_new_year": 0.3,
+        "eid_al_fitr": 0.4,
+    },
     "selective_retailing": {
         "black_friday": 0.9,
         "singles_day": 0.3,
@@ -58,9 +71,11 @@ _EVENT_UPLIFT: dict[str, dict[str, float]] = {
         "mothers_day": 0.2,
         "chinese_new_year": 0.2,
         "easter": 0.1,
+        "eid_al_fitr": 0.3,
     },
 }
-_REGION_WEIGHT = {
+# Relative volume of a market (the groups of the shipped markets file; a country 0.3).
+_MARKET_WEIGHT = {
     "europe": 1.0,
     "americas": 0.9,
     "china": 0.8,
@@ -69,6 +84,7 @@ _REGION_WEIGHT = {
     "middle_east": 0.3,
     "travel_retail": 0.6,
 }
+_COUNTRY_WEIGHT = 0.3
 _PRICE = {
     "wines_spirits": 60.0,
     "fashion_leather": 1800.0,
@@ -78,17 +94,20 @@ _PRICE = {
 }
 _PROMO_UPLIFT = 0.4
 _SERIES_DEVIATION = 0.08
+_LAUNCH_WEEKS = 4  # a launch event covers the ramp-up's steepest weeks
+PLANNED_WEEKS = 13  # promotions drawn (and written as events) after the last week
 
 
 @dataclass(frozen=True)
 class SyntheticSales:
-    """Generated ``sales``, the expected demand behind them (``sales_truth``) and the
+    """Generated ``sales``, the expected demand behind them (``sales_truth``), the
     product master the generator used (``product``: each SKU's category, collection,
-    launch date and price band)."""
+    launch date and price band) and the ``events`` it simulated (promotions, launches)."""
 
     sales: pl.DataFrame
     truth: pl.DataFrame
     products: pl.DataFrame
+    events: pl.DataFrame
 
 
 def sector_profile(sector: str) -> np.ndarray:
@@ -114,6 +133,15 @@ def _smooth_deviation(rng: np.random.Generator, n: int, size: float) -> np.ndarr
     return size * curves / np.where(std > 0, std, 1.0)
 
 
+def not_generated(brand: BrandConfig) -> str | None:
+    """Why the generator cannot simulate a brand (a brand of real sales), or None."""
+    if not brand.categories:
+        return "no [[categories]] in its config: the generator has no SKUs to simulate"
+    if brand.frequency != "weekly":
+        return f"it is {brand.frequency}: the generator simulates weekly sales"
+    return None
+
+
 def weeks_between(start: date, end: date) -> list[date]:
     """Mondays from the week of ``start`` to the week of ``end``, inclusive."""
     first, last = week_start(start), week_start(end)
@@ -121,13 +149,25 @@ def weeks_between(start: date, end: date) -> list[date]:
 
 
 def generate_brand(
-    brand: BrandConfig, weeks: list[date], seed: int = 0, scale: float = 1.0
+    brand: BrandConfig,
+    weeks: list[date],
+    seed: int = 0,
+    scale: float = 1.0,
+    markets: Markets | None = None,
 ) -> SyntheticSales:
     """Synthetic sales of one brand over the given weeks.
 
     The random stream depends on (seed, brand id) only, so a brand's data does not change
     when other brands are added or removed.
+
+    Args:
+        markets: Where the brand's markets keep which holidays (default: the shipped file).
+
+    Raises:
+        ValueError: The brand has no ``[[categories]]`` (a brand of real sales only).
     """
+    if why := not_generated(brand):
+        raise ValueError(f"brand {brand.brand!r}: {why}")
     rng = np.random.default_rng([seed, zlib.crc32(brand.brand.encode())])
     knobs = brand.synthetic
     series = _series_table(brand, weeks, rng, scale)
@@ -142,7 +182,7 @@ def generate_brand(
     log_mu = np.log(series["base"].to_numpy())[:, None] + season[:, pos]
     years = (np.arange(t) - (t - 1)) / 52.0
     log_mu += knobs.trend * years[None, :]
-    log_mu += _event_effects(brand, series["region"].to_numpy(), weeks, rng)
+    log_mu += _event_effects(brand, series["market"].to_numpy(), weeks, rng, markets)
     promo = rng.random((n, t)) < knobs.promo_share
     log_mu += _PROMO_UPLIFT * promo
     start_idx = series["start_idx"].to_numpy()[:, None]
@@ -156,7 +196,8 @@ def generate_brand(
     alive = (age >= 0) & (np.arange(t)[None, :] < end_idx)
     price = series["price"].to_numpy()[:, None] * np.where(promo, 0.8, 1.0)
     sales, truth = _to_frames(series, ds, alive, units, mu, price, promo)
-    return SyntheticSales(sales, truth, _product_master(brand, series, weeks))
+    events = _simulated_events(brand, series, weeks, promo & alive, seed)
+    return SyntheticSales(sales, truth, _product_master(brand, series, weeks), events)
 
 
 def _product_master(brand: BrandConfig, series: pl.DataFrame, weeks: list[date]) -> pl.DataFrame:
@@ -200,7 +241,7 @@ def _series_table(
         for k in range(1, max(1, round(cat.skus * scale)) + 1)
     ]
     prod = pl.DataFrame(products, schema=["category", "product"], orient="row")
-    reg = pl.DataFrame({"region": list(brand.regions)})
+    reg = pl.DataFrame({"market": list(brand.markets)})
     series = prod.join(reg, how="cross").with_columns(brand=pl.lit(brand.brand))
     n_prod, t = prod.height, len(weeks)
     launch_idx = max(0, (brand.launch_date - weeks[0]).days // 7)
@@ -226,16 +267,22 @@ def _series_table(
     series = series.join(per_prod, on="product").with_columns(
         base=brand.synthetic.volume
         * pl.col("sku_level")
-        * pl.col("region").replace_strict(_REGION_WEIGHT, return_dtype=pl.Float64)
+        * pl.col("market").replace_strict(
+            _MARKET_WEIGHT, default=_COUNTRY_WEIGHT, return_dtype=pl.Float64
+        )
     )
     return series.drop("sku_level")
 
 
 def _event_effects(
-    brand: BrandConfig, regions: np.ndarray, weeks: list[date], rng: np.random.Generator
+    brand: BrandConfig,
+    markets_of: np.ndarray,
+    weeks: list[date],
+    rng: np.random.Generator,
+    markets: Markets | None,
 ) -> np.ndarray:
-    """(series × week) log uplift of the moving events, on their real dates per region."""
-    cal = event_calendar(weeks[0].year, weeks[-1].year)
+    """(series × week) log uplift of the moving events, on their real dates per market."""
+    cal = event_calendar(markets or shipped_markets(), brand.markets, weeks[0].year, weeks[-1].year)
     uplifts = {
         event: base * float(np.exp(rng.normal(0, 0.3 * brand.synthetic.seasonal_deviation)))
         for event, base in _EVENT_UPLIFT[brand.sector].items()
@@ -245,15 +292,53 @@ def _event_effects(
     eff = (
         cal.join(lift, on="event")
         .join(week_idx, on="ds")
-        .group_by("region", "t")
+        .group_by("market", "t")
         .agg((pl.col("weight") * pl.col("uplift")).sum().alias("effect"))
     )
-    out = np.zeros((len(regions), len(weeks)))
-    region_rows = {r: np.flatnonzero(regions == r) for r in np.unique(regions)}
-    for region, t, effect in eff.iter_rows():  # (region × event-week) cells, not per row
-        if region in region_rows:
-            out[region_rows[region], t] += effect
+    out = np.zeros((len(markets_of), len(weeks)))
+    market_rows = {r: np.flatnonzero(markets_of == r) for r in np.unique(markets_of)}
+    for market, t, effect in eff.iter_rows():  # (market × event-week) cells, not per row
+        if market in market_rows:
+            out[market_rows[market], t] += effect
     return out
+
+
+def _simulated_events(
+    brand: BrandConfig, series: pl.DataFrame, weeks: list[date], promo: np.ndarray, seed: int
+) -> pl.DataFrame:
+    """The ``events`` the generator simulated: every promoted series-week (and the planned
+    ones of the next weeks), and each SKU launched inside the window (its first weeks)."""
+    rng = np.random.default_rng([seed, zlib.crc32(brand.brand.encode()), 1])  # own stream
+    ahead = rng.random((series.height, PLANNED_WEEKS)) < brand.synthetic.promo_share
+    future = [weeks[-1] + timedelta(weeks=k + 1) for k in range(PLANNED_WEEKS)]
+    keys = series.select("market", "product")
+    frames = []
+    for grid, days in ((promo, weeks), (ahead, future)):
+        s_idx, t_idx = np.nonzero(grid)
+        starts = pl.Series(days, dtype=pl.Date).gather(t_idx)
+        frames.append(keys[s_idx].with_columns(start=starts, type=pl.lit("promotion"), days=6))
+    launched = series.filter(pl.col("start_idx") > 0).group_by("product").agg(pl.first("start_idx"))
+    launches = launched.select(
+        market=pl.lit(None, pl.String),
+        product="product",
+        start=pl.Series(weeks, dtype=pl.Date).gather(launched["start_idx"].to_numpy()),
+    )
+    frames.append(launches.with_columns(type=pl.lit("launch"), days=7 * _LAUNCH_WEEKS - 1))
+    return (
+        pl.concat(frames, how="diagonal_relaxed")
+        .select(
+            brand=pl.lit(brand.brand),
+            market="market",
+            category=pl.lit(None, pl.String),
+            product="product",
+            start="start",
+            end=pl.col("start") + pl.duration(days=pl.col("days")),
+            type="type",
+            magnitude=pl.lit(None, pl.Float64),
+            name=pl.lit("simulated"),
+        )
+        .sort("start", "market", "product", nulls_last=True)
+    )
 
 
 def _to_frames(
@@ -267,7 +352,7 @@ def _to_frames(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Flatten the (series × week) grid into long ``sales`` and ``truth``, live cells only."""
     s_idx, t_idx = np.nonzero(alive)
-    keys = series.select("brand", "region", "product")[s_idx]
+    keys = series.select("brand", "market", "product")[s_idx]
     long = keys.with_columns(ds=ds.gather(t_idx))
     sales = long.with_columns(
         units=pl.Series(units[s_idx, t_idx]),
@@ -279,13 +364,19 @@ def _to_frames(
 
 
 def generate_sales(
-    brands: dict[str, BrandConfig], start: date, end: date, seed: int = 0, scale: float = 1.0
+    brands: dict[str, BrandConfig],
+    start: date,
+    end: date,
+    seed: int = 0,
+    scale: float = 1.0,
+    markets: Markets | None = None,
 ) -> SyntheticSales:
     """Synthetic sales for all brands (see :func:`generate_brand`)."""
     weeks = weeks_between(start, end)
-    parts = [generate_brand(b, weeks, seed, scale) for b in brands.values()]
+    parts = [generate_brand(b, weeks, seed, scale, markets) for b in brands.values()]
     return SyntheticSales(
         sales=pl.concat([p.sales for p in parts]),
         truth=pl.concat([p.truth for p in parts]),
         products=pl.concat([p.products for p in parts]),
+        events=pl.concat([p.events for p in parts]),
     )

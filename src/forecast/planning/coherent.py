@@ -24,7 +24,7 @@ from forecast.planning.temporal import to_periods
 from forecast.vocabulary import HIERARCHY_KEYS, Granularity
 
 KEY_COLUMNS = ["level", *HIERARCHY_KEYS]
-_SERIES = ["brand", "region", "product"]
+_SERIES = ["brand", "market", "product"]
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def plan_levels(
 
     Args:
         statistical: See :func:`coherent_forecasts`.
-        sales: ``brand, region, product, ds, units`` up to ``as_of``.
+        sales: ``brand, market, product, ds, units`` up to ``as_of``.
         master: The ``product`` table (may be empty).
         sectors: Brand → sector.
     """
@@ -94,7 +94,7 @@ def plan_levels(
     hierarchy = hierarchy_of(series, master, sectors)
     run = coherent_forecasts(statistical, series, hierarchy, as_of, n_jobs)
     return replace(
-        run, hierarchy=hierarchy.select(*_SERIES, "sector", "market", "category", "category_source")
+        run, hierarchy=hierarchy.select(*_SERIES, "sector", "category", "category_source")
     )
 
 
@@ -108,10 +108,10 @@ def coherent_forecasts(
     """Reconcile a run's statistical forecasts through every level and period.
 
     Args:
-        statistical: The run's forecasts of the bottom series: ``brand, region, product, ds,
+        statistical: The run's forecasts of the bottom series: ``brand, market, product, ds,
             step, model, is_selected, yhat`` and bounds (selected rows and ``snaive`` rows).
-        history: ``brand, region, product, ds, y`` of those series, up to ``as_of``.
-        hierarchy: ``brand, region, product, sector, market, category`` (see
+        history: ``brand, market, product, ds, y`` of those series, up to ``as_of``.
+        hierarchy: ``brand, market, product, sector, category`` (see
             ``products.hierarchy_of``).
     """
     selected = statistical.filter(pl.col("is_selected"))

@@ -272,13 +272,8 @@ def _finish(fc: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
 
 
 def bottom_frame(history: pl.DataFrame, hierarchy: pl.DataFrame) -> pl.DataFrame:
-    """Bottom series rows with every hierarchy key column (``market`` = ``region``)."""
+    """Bottom series rows with every hierarchy key column."""
     return history.join(
-        hierarchy.select(
-            "brand",
-            "region",
-            "product",
-            *[c for c in HIERARCHY_KEYS if c not in ("brand", "product")],
-        ),
-        on=["brand", "region", "product"],
+        hierarchy.select(*HIERARCHY_KEYS),
+        on=["brand", "market", "product"],
     )

@@ -51,6 +51,16 @@ def category_from_id(product: pl.Expr) -> pl.Expr:
     return product.str.replace(r"_[0-9]+$", "")
 
 
+def known_products(sold: pl.DataFrame, master: pl.DataFrame) -> pl.DataFrame:
+    """``brand, product, category`` of every product with a master row or with sales (those
+    without a master row in the category of their id, see :func:`category_from_id`)."""
+    mastered = master.select("brand", "product", "category")
+    rest = sold.join(mastered, on=["brand", "product"], how="anti").with_columns(
+        category=category_from_id(pl.col("product"))
+    )
+    return pl.concat([mastered, rest.select(mastered.columns)]).unique()
+
+
 def validate_products(
     raw: pl.DataFrame,
     brands: Mapping[str, BrandConfig],
@@ -167,13 +177,13 @@ def refuse_unmastered(checked: ValidatedSales, master: pl.DataFrame) -> Validate
     refused = unknown.select(
         row_number=pl.lit(None, checked.rejected.schema["row_number"]),
         brand="brand",
-        region="region",
+        market="market",
         product="product",
         ds=pl.col("ds").cast(pl.String),
         units=pl.col("units").cast(pl.String),
         reason=reason,
     )
-    keys = ["brand", "region", "product", "ds"]
+    keys = ["brand", "market", "product", "ds"]
     accepted = checked.accepted.join(unknown.select(keys), on=keys, how="anti")
     both = [checked.rejected, refused.select(checked.rejected.columns)]
     return ValidatedSales(accepted, pl.concat(both, how="vertical_relaxed"))
@@ -182,12 +192,12 @@ def refuse_unmastered(checked: ValidatedSales, master: pl.DataFrame) -> Validate
 def hierarchy_of(
     series: pl.DataFrame, master: pl.DataFrame, sectors: Mapping[str, str]
 ) -> pl.DataFrame:
-    """Every series' place in the hierarchy: ``brand, region, product, sector, market, category``.
+    """Every series' place in the hierarchy: ``brand, market, product, sector, category``.
 
     The category is the master's, or (unmastered brand) the product id's prefix;
     ``category_source`` says which.
     """
-    keys = series.select("brand", "region", "product").unique()
+    keys = series.select("brand", "market", "product").unique()
     return (
         keys.join(
             master.select("brand", "product", "category"), on=["brand", "product"], how="left"
@@ -198,9 +208,8 @@ def hierarchy_of(
             .otherwise(pl.lit("master")),
             category=pl.coalesce("category", category_from_id(pl.col("product"))),
             sector=pl.col("brand").replace_strict(dict(sectors), return_dtype=pl.String),
-            market=pl.col("region"),
         )
-        .sort("brand", "region", "product")
+        .sort("brand", "market", "product")
     )
 
 

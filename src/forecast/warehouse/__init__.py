@@ -6,6 +6,7 @@ warehouse; warehouse.read_sales(...)``); the modules split it by what is stored:
 * :mod:`~forecast.warehouse.store`: connections, schema, the copy → write → replace publish;
 * :mod:`~forecast.warehouse.queries`: named read queries and the locked-down ``forecast sql``;
 * :mod:`~forecast.warehouse.sales`: sales in (synthetic batches, ingest upserts) and out;
+* :mod:`~forecast.warehouse.events`: brand events in (ingested, generated) and out;
 * :mod:`~forecast.warehouse.runs`: run attempts, staged results, the publish swap;
 * :mod:`~forecast.warehouse.planning`: product master, level forecasts, overrides, monitoring.
 """
@@ -39,6 +40,12 @@ from forecast.warehouse.sales import (
     replace_sales,
     stage_sales,
     upsert_sales,
+)
+from forecast.warehouse.events import (
+    event_refusals,
+    read_events,
+    replace_generated_events,
+    upsert_events,
 )
 from forecast.warehouse.runs import (
     Attempt,
@@ -79,6 +86,7 @@ __all__ = [
     "as_of_default",
     "brand_statuses",
     "ensure_schema",
+    "event_refusals",
     "finish_run",
     "first_sales",
     "largest_brands",
@@ -89,6 +97,7 @@ __all__ = [
     "publish",
     "publish_sales",
     "query",
+    "read_events",
     "read_fan",
     "read_level_weeks",
     "read_overrides",
@@ -102,10 +111,12 @@ __all__ = [
     "real_sales_message",
     "recent_runs",
     "refusal_summary",
+    "replace_generated_events",
     "replace_sales",
     "stage",
     "stage_sales",
     "staging_dir",
+    "upsert_events",
     "upsert_sales",
     "withdraw_overrides",
     "write_final",

@@ -4,10 +4,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 
-from forecast.warehouse.store import WarehouseError, publish, query
+from forecast.warehouse.store import WarehouseError, publish, query, replace_refusals
 
 PLANNING_TABLES = (
     "series_hierarchy",
@@ -58,28 +57,15 @@ def write_products(
             "INSERT INTO product BY NAME SELECT *, ? AS source, now() AS loaded_at FROM incoming",
             [source],
         )
-        _replace_refusals(con, "rejected_products", rejected, source)
+        replace_refusals(con, "rejected_products", rejected, source)
     return accepted.height
-
-
-def _replace_refusals(
-    con: duckdb.DuckDBPyConnection, table: str, rejected: pl.DataFrame, source: str
-) -> None:
-    """The refusals of ``source`` in ``table`` (a ``rejected_*`` table) replace its earlier ones."""
-    con.execute(f"DELETE FROM {table} WHERE source = ?", [source])
-    con.register("refused", rejected)
-    con.execute(
-        f"INSERT INTO {table} BY NAME SELECT *, ? AS source, now() AS rejected_at FROM refused",
-        [source],
-    )
-    con.unregister("refused")
 
 
 def read_run_forecasts(path: Path, run_id: str) -> pl.DataFrame:
     """A run's statistical forecast (``is_selected``) and seasonal-naive rows."""
     return query(
         path,
-        "SELECT sector, brand, region, product, ds, step, model, is_selected, yhat, "
+        "SELECT sector, brand, market, product, ds, step, model, is_selected, yhat, "
         "lo_80, hi_80, lo_95, hi_95 FROM forecasts "
         "WHERE run_id = ? AND (is_selected OR model = 'snaive') ORDER BY ALL",
         [run_id],
@@ -174,7 +160,7 @@ def write_overrides(
             "UPDATE overrides o SET status = 'superseded', status_reason = l.status_reason, "
             "changed_at = now() FROM lost l WHERE o.override_id = l.override_id"
         )
-        _replace_refusals(con, "rejected_overrides", rejected, source)
+        replace_refusals(con, "rejected_overrides", rejected, source)
 
 
 def withdraw_overrides(path: Path, ids: list[str], reason: str) -> list[str]:

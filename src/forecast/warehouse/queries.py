@@ -85,9 +85,20 @@ def recent_runs(path: Path, limit: int = 10) -> pl.DataFrame:
     )
 
 
-def as_of_default(path: Path) -> date:
-    """The latest week with sales: the natural as-of date of a run."""
-    frame = query(path, "SELECT max(ds) AS ds FROM sales")
+def as_of_default(path: Path, monthly: list[str] | None = None) -> date:
+    """The latest day with sales, a monthly brand's month counted to its last day: the
+    natural as-of date of a run (its week holds the last week, and ends after the last
+    month, with sales).
+
+    Args:
+        monthly: Brands whose ``ds`` are months.
+    """
+    frame = query(
+        path,
+        "SELECT max(CASE WHEN brand IN (SELECT unnest(?)) THEN last_day(ds) ELSE ds END) AS ds "
+        "FROM sales",
+        [monthly or []],
+    )
     value = frame["ds"][0]
     if value is None:
         raise WarehouseError(f"{path}: table sales is empty — generate or ingest sales first")

@@ -126,7 +126,7 @@ def upsert_sales(
     Returns:
         Counts: ``inserted``, ``updated``, ``unchanged``, ``rejected``.
     """
-    keys = "i.brand = s.brand AND i.region = s.region AND i.product = s.product AND i.ds = s.ds"
+    keys = "i.brand = s.brand AND i.market = s.market AND i.product = s.product AND i.ds = s.ds"
     differs = (
         "(s.units IS DISTINCT FROM i.units OR s.price IS DISTINCT FROM i.price "
         "OR s.promo IS DISTINCT FROM i.promo)"
@@ -165,7 +165,7 @@ def read_sales(path: Path, brands: list[str], as_of: date) -> pl.DataFrame:
     """Sales of the given brands up to and including the week of ``as_of``."""
     return query(
         path,
-        "SELECT brand, region, product, ds, units FROM sales "
-        "WHERE brand IN (SELECT unnest(?)) AND ds <= ? ORDER BY brand, region, product, ds",
+        "SELECT brand, market, product, ds, units FROM sales "
+        "WHERE brand IN (SELECT unnest(?)) AND ds <= ? ORDER BY brand, market, product, ds",
         [brands, as_of],
     )

@@ -22,8 +22,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _LOCK_TIMEOUT_S = 600.0
+# v3: the series key's `region` became `market` (views keep `region` as an alias).
+_RENAMED_TO_MARKET = ("sales", "sales_truth", "rejected_sales", "forecasts")
 
 
 class WarehouseError(RuntimeError):
@@ -39,6 +41,7 @@ def _sql_file(name: str) -> str:
 
 
 def _apply_schema(con: duckdb.DuckDBPyConnection) -> None:
+    _migrate_to_markets(con)
     con.execute(_sql_file("schema.sql"))
     con.execute(_sql_file("views.sql"))
     version = scalar(con, "SELECT max(version) FROM schema_version")
@@ -48,6 +51,20 @@ def _apply_schema(con: duckdb.DuckDBPyConnection) -> None:
         raise WarehouseError(
             f"warehouse schema v{version} is newer than this code (v{SCHEMA_VERSION}); upgrade"
         )
+
+
+def _migrate_to_markets(con: duckdb.DuckDBPyConnection) -> None:
+    """v2 → v3 in place: ``region`` renamed ``market``; ``series_hierarchy`` kept both."""
+    columns = con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE column_name IN ('region', 'market')"
+    ).fetchall()
+    has = {(t, c) for t, c in columns}
+    for table in _RENAMED_TO_MARKET:  # names from a constant list, never from input
+        if (table, "region") in has and (table, "market") not in has:
+            con.execute(f"ALTER TABLE {table} RENAME COLUMN region TO market")
+    if ("series_hierarchy", "region") in has:
+        con.execute("ALTER TABLE series_hierarchy DROP COLUMN region")
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
@@ -155,6 +172,19 @@ def reader(path: Path, locked: bool = False) -> Iterator[duckdb.DuckDBPyConnecti
         raise WarehouseError(f"{path}: {exc}") from exc
     finally:
         con.close()
+
+
+def replace_refusals(
+    con: duckdb.DuckDBPyConnection, table: str, rejected: pl.DataFrame, source: str
+) -> None:
+    """The refusals of ``source`` in ``table`` (a ``rejected_*`` table) replace its earlier ones."""
+    con.execute(f"DELETE FROM {table} WHERE source = ?", [source])
+    con.register("refused", rejected)
+    con.execute(
+        f"INSERT INTO {table} BY NAME SELECT *, ? AS source, now() AS rejected_at FROM refused",
+        [source],
+    )
+    con.unregister("refused")
 
 
 def ensure_schema(path: Path) -> None:
