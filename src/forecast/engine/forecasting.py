@@ -126,12 +126,23 @@ def forecast_series(
     """
     profile = priors.filter(pl.col("kind") == "season").select("key", "shrunk")
     events = priors.filter(pl.col("kind") == "event").select("key", "shrunk")
-    _, _, per_series = series_estimates(series, calendar, plan.frequency)
+    # Series that have not seen every position yet are aligned to the profile they borrow.
+    reference = profile.select("key", ref="shrunk")
+    resid, _, per_series = series_estimates(series, calendar, plan.frequency, reference)
     ids = series["unique_id"].unique()
     profiles, weights = shrink_series(per_series, profile, ids, pooling)
     freq = plan.frequency
-    history = seasonal_offsets(series, profiles, events, calendar, freq).join(
-        classes, on="unique_id"
+    # The history is de-seasonalised with the season of its own years, and weeks the
+    # profile estimate pulled in as outliers are pulled in for the fits too.
+    cleaning = resid.select(
+        "unique_id", "ds", adjust=pl.col("drift") + (pl.col("ly") - pl.col("lyc")).fill_null(0.0)
+    )
+    history = (
+        seasonal_offsets(series, profiles, events, calendar, freq)
+        .join(cleaning, on=["unique_id", "ds"], how="left")
+        .with_columns(offset=pl.col("offset") + pl.col("adjust").fill_null(0.0))
+        .drop("adjust")
+        .join(classes, on="unique_id")
     )
     future = seasonal_offsets(
         future_frame(series, plan.horizon, freq), profiles, events, calendar, freq

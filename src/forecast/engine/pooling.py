@@ -14,11 +14,12 @@ The same rule shrinks pools toward the group, and series toward their brand
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
-from forecast.engine.priors import OwnEstimates
+if TYPE_CHECKING:  # priors imports the pooling maths for its brand profiles
+    from forecast.engine.priors import OwnEstimates
 from forecast.inputs.calendar import SEASON_LENGTH, Frequency
 
 GROUP = "group"
