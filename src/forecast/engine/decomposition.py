@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from forecast.engine.series import ADI_CUTOFF
@@ -108,29 +109,51 @@ def _with_drift(rows: pl.DataFrame, half_life: float, frequency: Frequency) -> p
     """
     if math.isinf(half_life):
         return rows.with_columns(drift=pl.lit(0.0))
-    lam = 2.0 ** (-1.0 / half_life)
-    key = ["unique_id", "pos"]
-    k = pl.int_range(pl.len()).over(key) - pl.len().over(key) / 2  # centred: no overflow
-    u = pl.col("use").cast(pl.Float64)
-    a = u * pl.col("r").fill_null(0.0)
-    lk = pl.lit(lam) ** pl.col("k")
-
-    def others(x: pl.Expr) -> pl.Expr:  # Σ_j λ^|k-j| x_j over the other years j ≠ k
-        fwd = lk * (x / lk).cum_sum().over(key)
-        bwd = (x * lk).cum_sum(reverse=True).over(key) / lk
-        return fwd + bwd - 2 * x
-
-    end = pl.lit(lam) ** (pl.col("k").max().over(key) - pl.col("k"))
-    final = (end * a).sum().over(key) / (end * u).sum().over(key)
-    drift = pl.when(others(u) > 0).then(others(a) / others(u) - final).otherwise(0.0)
-    frame = rows.sort("unique_id", "t").with_columns(k=k.cast(pl.Float64))
-    frame = frame.with_columns(drift=drift.fill_nan(0.0)).sort("unique_id", "t").drop("k")
+    frame = rows.sort("unique_id", "pos", "t")
+    new_group = (pl.col("unique_id") != pl.col("unique_id").shift()) | (
+        pl.col("pos") != pl.col("pos").shift()
+    )
+    group = frame.select(new_group.fill_null(True).cum_sum() - 1).to_series().to_numpy()
+    use = frame["use"].to_numpy().astype(np.float64)
+    value = use * frame["r"].fill_null(0.0).to_numpy()
+    drift = _two_sided_minus_end(group, use, value, 2.0 ** (-1.0 / half_life))
+    frame = frame.with_columns(drift=pl.Series(drift)).sort("unique_id", "t")
     if frequency != "weekly":
         return frame
     smooth = pl.col("drift").rolling_mean(
         window_size=3, weights=list(_WEEKLY_KERNEL), center=True, min_samples=1
     )
     return frame.with_columns(drift=smooth.over("unique_id"))
+
+
+def _two_sided_minus_end(
+    group: np.ndarray, use: np.ndarray, value: np.ndarray, lam: float
+) -> np.ndarray:
+    """Per group (rows in year order): ``Σ_{j≠k} λ^|k−j| v_j / Σ_{j≠k} λ^|k−j| u_j`` minus
+    ``Σ_j λ^(K−1−j) v_j / Σ_j λ^(K−1−j) u_j`` (0 where a row has no other year)."""
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    sizes = np.diff(np.r_[starts, len(group)])
+    k = np.arange(len(group)) - np.repeat(starts, sizes)
+    kc = k - np.repeat(sizes, sizes) / 2  # centred: the powers stay in range
+    lk = lam**kc
+
+    def within(x: np.ndarray) -> np.ndarray:  # cumulative sum restarting at every group
+        c = np.cumsum(x)
+        return c - np.repeat(c[starts] - x[starts], sizes)
+
+    def others(x: np.ndarray) -> np.ndarray:
+        total = np.repeat(np.add.reduceat(x * lk, starts), sizes)
+        fwd = lk * within(x / lk)
+        bwd = (total - within(x * lk) + x * lk) / lk
+        return fwd + bwd - 2 * x
+
+    end = lam ** (np.repeat(sizes, sizes) - 1 - k)
+    final = np.add.reduceat(end * value, starts) / np.maximum(
+        np.add.reduceat(end * use, starts), 1e-12
+    )
+    den = others(use)
+    local = np.divide(others(value), den, out=np.zeros_like(den), where=den > 1e-12)
+    return np.where(den > 1e-12, local - np.repeat(final, sizes), 0.0)
 
 
 def _prepare(
@@ -213,12 +236,13 @@ def _slope_variance(rows: pl.DataFrame, m: int) -> pl.DataFrame:
 
     Only the spread of weeks within a position informs the slope: ``σ² / Σ (t − t̄_pos)²``.
     """
-    key = ["unique_id", "pos"]
     t = pl.col("t").cast(pl.Float64)
     within = (
         rows.filter(pl.col("use"))
+        .group_by("unique_id", "pos")
+        .agg(sxx=(t * t).sum() - t.sum() ** 2 / pl.len())
         .group_by("unique_id")
-        .agg(sxx=((t - t.mean().over(key)) ** 2).sum())
+        .agg(pl.col("sxx").sum())
     )
     return (
         _noise(rows, m)
@@ -259,11 +283,10 @@ def _winsorise(rows: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
     normal week is not one just because another year had a spike there.
     """
     e = pl.col("ly") - pl.col("trend")
-    ec = pl.when(pl.col("use")).then(pl.col("lyc") - pl.col("trend"))
-    key = ["unique_id", "pos"]
-    seen = pl.col("use").sum().over(key)
-    others = (ec.sum().over(key) - ec) / (seen - 1)
-    vs_years = pl.when(seen > 1).then(e - others)
+    ec = pl.col("lyc") - pl.col("trend")
+    own = pl.col("use").cast(pl.Float64)
+    others = (pl.col("sum_ec") - own * ec) / (pl.col("seen") - own)
+    vs_years = pl.when(pl.col("seen") - own > 0).then(e - others)
     vs_near = e - pl.col("near")
     rho = (
         pl.when(vs_years.is_null())
@@ -272,36 +295,48 @@ def _winsorise(rows: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
         .then(vs_years)
         .otherwise(vs_near)
     )
-    tested = _with_near(rows, frequency).with_columns(rho=pl.when(pl.col("use")).then(rho))
-    scale = MAD_TO_SD * pl.col("rho").abs().median().over("unique_id")
-    bound = pl.max_horizontal(CLIP_SIGMAS * scale, pl.lit(CLIP_FLOOR))
+    tested = _with_references(rows, frequency).with_columns(rho=pl.when(pl.col("use")).then(rho))
+    # Intermittent series (mostly zeros) have no typical week to call another extreme.
+    per_series = (
+        tested.filter(pl.col("use"))
+        .group_by("unique_id")
+        .agg(
+            scale=MAD_TO_SD * pl.col("rho").abs().median(),
+            dense=(pl.col("ly") > 0).mean() >= 1 / ADI_CUTOFF,
+        )
+    )
+    bound = pl.max_horizontal(CLIP_SIGMAS * pl.col("scale"), pl.lit(CLIP_FLOOR))
     size = pl.col("rho").abs()
     # Redescending: kept up to the bound, then less and less, nothing beyond twice it.
     kept = pl.when(size <= bound).then(size).otherwise((2 * bound - size).clip(0.0))
-    excess = pl.col("rho").sign() * (size - kept)
-    # Intermittent series (mostly zeros) have no typical week to call another extreme.
-    dense = (pl.col("ly") > 0).filter(pl.col("use")).mean().over("unique_id") >= 1 / ADI_CUTOFF
-    excess = pl.when(dense).then(excess).otherwise(0.0)
-    return tested.with_columns(lyc=pl.col("ly") - excess.fill_null(0.0)).drop("rho", "near")
-
-
-def _with_near(rows: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
-    """``near``: the effect adjacent positions imply (weekly, full series) or the reference."""
-    if frequency != "weekly":  # adjacent months or quarters need not look alike
-        return rows.with_columns(near=pl.when(~pl.col("full")).then(pl.col("ref")))
-    m = SEASON_LENGTH[frequency]
-    effects = rows.select("unique_id", "pos", "s_own").unique(["unique_id", "pos"])
-    shifted = [
-        effects.select(
-            "unique_id", pos=((pl.col("pos") + step) % m).cast(pl.Int16), **{name: "s_own"}
-        )
-        for step, name in ((1, "s_prev"), (-1, "s_next"))
-    ]
-    near = rows.join(shifted[0], on=["unique_id", "pos"], how="left").join(
-        shifted[1], on=["unique_id", "pos"], how="left"
+    excess = pl.when(pl.col("dense")).then(pl.col("rho").sign() * (size - kept))
+    return (
+        tested.join(per_series, on="unique_id", how="left")
+        .with_columns(lyc=pl.col("ly") - excess.fill_null(0.0))
+        .drop("rho", "near", "sum_ec", "seen", "scale", "dense")
     )
+
+
+def _with_references(rows: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
+    """Per row: ``sum_ec, seen`` of its position over the years, and ``near`` — the effect
+    adjacent positions imply (weekly, full series) or the reference (partial series)."""
+    used = rows.filter(pl.col("use"))
+    per_pos = used.group_by("unique_id", "pos").agg(
+        sum_ec=(pl.col("lyc") - pl.col("trend")).sum(),
+        seen=pl.len().cast(pl.Float64),
+        s_pos=pl.col("s_own").first(),
+    )
+    frame = rows.join(per_pos.drop("s_pos"), on=["unique_id", "pos"], how="left")
+    if frequency != "weekly":  # adjacent months or quarters need not look alike
+        return frame.with_columns(near=pl.when(~pl.col("full")).then(pl.col("ref")))
+    m = SEASON_LENGTH[frequency]
+    for step, name in ((1, "s_prev"), (-1, "s_next")):
+        shifted = per_pos.select(
+            "unique_id", pos=((pl.col("pos") + step) % m).cast(pl.Int16), **{name: "s_pos"}
+        )
+        frame = frame.join(shifted, on=["unique_id", "pos"], how="left")
     adjacent = (pl.col("s_prev") + pl.col("s_next")) / 2
-    return near.with_columns(
+    return frame.with_columns(
         near=pl.when(pl.col("full")).then(adjacent).otherwise(pl.col("ref"))
     ).drop("s_prev", "s_next")
 
@@ -326,22 +361,27 @@ def choose_half_life(rows: pl.DataFrame, m: int) -> float:
     if usable.is_empty():
         return math.inf
     blocks = pl.DataFrame({"b": list(range(1, MAX_VALIDATION_SEASONS + 1))})
-    lives = pl.DataFrame({"h": list(HALF_LIVES)})
-    cut = usable.join(blocks, how="cross").with_columns(start=pl.col("n") - pl.col("b") * m)
-    cut = cut.filter(pl.col("start") >= 2 * m).with_columns(e=pl.col("lyc") - pl.col("trend"))
-    before = cut.filter(pl.col("t") < pl.col("start")).join(lives, how="cross")
-    age = (pl.col("start") - pl.col("t")).cast(pl.Float64)
-    decay = (-math.log(2) * age / (pl.col("h") * m)).exp()
-    w = pl.when(pl.col("h").is_infinite()).then(1.0).otherwise(decay)
-    pred = before.group_by("unique_id", "b", "h", "pos").agg(pred=(w * pl.col("e")).sum() / w.sum())
-    after = cut.filter((pl.col("t") >= pl.col("start")) & (pl.col("t") < pl.col("start") + m))
-    sse = (
-        after.join(pred, on=["unique_id", "b", "pos"])
-        .group_by("h")
-        .agg(sse=((pl.col("e") - pl.col("pred")) ** 2).sum())
-        .sort("sse", "h")
+    cut = (
+        usable.join(blocks, how="cross")
+        .with_columns(start=pl.col("n") - pl.col("b") * m, e=pl.col("lyc") - pl.col("trend"))
+        .filter(pl.col("start") >= 2 * m)
     )
-    return float(sse["h"][0]) if sse.height else math.inf
+    age = (pl.col("start") - pl.col("t")).cast(pl.Float64)
+    weights = {
+        f"h{i}": pl.lit(1.0) if math.isinf(h) else (-math.log(2) * age / (h * m)).exp()
+        for i, h in enumerate(HALF_LIVES)
+    }
+    sums = [(w * pl.col("e")).sum().alias(f"{k}_we") for k, w in weights.items()]
+    sums += [w.sum().alias(f"{k}_w") for k, w in weights.items()]
+    pred = cut.filter(pl.col("t") < pl.col("start")).group_by("unique_id", "b", "pos").agg(sums)
+    after = cut.filter((pl.col("t") >= pl.col("start")) & (pl.col("t") < pl.col("start") + m))
+    joined = after.join(pred, on=["unique_id", "b", "pos"])
+    if joined.is_empty():
+        return math.inf
+    sse = joined.select(
+        ((pl.col("e") - pl.col(f"{k}_we") / pl.col(f"{k}_w")) ** 2).sum().alias(k) for k in weights
+    ).row(0)
+    return HALF_LIVES[min(range(len(HALF_LIVES)), key=lambda i: (sse[i], -HALF_LIVES[i]))]
 
 
 def _noise(rows: pl.DataFrame, m: int, fitted: str = "s_own") -> pl.DataFrame:
