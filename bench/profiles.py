@@ -52,13 +52,14 @@ import polars as pl
 from statsforecast import StatsForecast
 from statsforecast.models import AutoETS, AutoTheta, Naive
 
+from forecast.engine.backtest import origins
 from forecast.engine.forecasting import FitPlan, forecast_at, forecast_series
 from forecast.engine.pooling import Pooling, pool_priors
 from forecast.engine.priors import own_estimates
 from forecast.engine.series import prepare_series, series_id
 from forecast.inputs.calendar import POLARS_INTERVAL, SEASON_LENGTH, Frequency, event_calendar
 from forecast.inputs.config import SECTORS, Category, ModelSettings, load_brands
-from forecast.inputs.synthetic import generate_brand, weeks_between
+from forecast.inputs.synthetic import generate_brand, generate_sales, weeks_between
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -320,6 +321,41 @@ def _retail_score(
     return {"variant": variant, "mase": value, "oracle": oracle, "cpu": cpu}
 
 
+def run_group_short(n_origins: int = 2) -> list[dict[str, Any]]:
+    """The synthetic group cut to its last 78 weeks before each origin (bench/pooling.py's
+    variants, 1.5 seasons of history): pooled seasonality against each series' own."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import pooling  # the group benchmark's own helpers
+
+    brands = pooling._fixed(load_brands(ROOT / "config" / "brands"))
+    end = date(2026, 11, 16)
+    data = generate_sales(brands, date(2023, 1, 2), end, seed=0)
+    calendar = event_calendar(2020, end.year + 1)
+    actual = data.sales.with_columns(series_id()).select("unique_id", "ds", y="units")
+    truth = data.truth.with_columns(series_id()).select("unique_id", "ds", "mu")
+    sectors = {b: c.sector for b, c in brands.items()}
+    cutoffs = origins(end - timedelta(weeks=13), 13, 3)[-n_origins:]
+    rows = []
+    for origin in cutoffs:
+        cut = _cut(data.sales, origin, 78)
+        fc, timing = pooling._origin(brands, cut, origin, calendar)
+        scores = pooling._score(fc, actual, truth, data.sales, origin, sectors)
+        table = pooling.summarise(scores.with_columns(all=pl.lit("all")), ["all"])
+        for variant in pooling.VARIANTS:
+            rows.append(
+                {
+                    "history": "short",
+                    "origin": str(origin),
+                    "variant": variant,
+                    "mase": table[f"mase_{variant}"][0],
+                    "oracle": table[f"oracle_ratio_{variant}"][0],
+                    "cpu": timing.get(variant, 0.0),
+                }
+            )
+        print(f"  group short {origin} done", flush=True)
+    return rows
+
+
 # ---- driver ------------------------------------------------------------------------------
 
 
@@ -338,6 +374,9 @@ def run(only: set[str], with_peers: bool) -> dict[str, Any]:
     if "retail" in only:
         print("retail proxy", flush=True)
         out["retail"] = run_retail(with_peers)
+    if "group_short" in only:
+        print("synthetic group, last 78 weeks", flush=True)
+        out["group_short"] = run_group_short()
     return out
 
 
@@ -357,6 +396,8 @@ def _baseline(rev: str, only: str) -> dict[str, Any]:
 
 def _label(row: dict[str, Any]) -> str:
     parts = [str(row["history"])]
+    if row.get("origin") and "spike" not in row:
+        parts.append(str(row["origin"])[2:])
     if "spike" in row:
         parts.insert(0, "spike" if row["spike"] else "clean")
         parts.append(str(row["origin"])[2:])

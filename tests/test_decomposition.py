@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 from numpy.testing import assert_allclose
 
-from forecast.engine.decomposition import choose_half_life, decompose, recency_weight
+from forecast.engine.decomposition import decompose
 from forecast.inputs.calendar import season_position
 
 NOTHING = pl.DataFrame(schema={"unique_id": pl.String, "ds": pl.Date})
@@ -120,40 +119,6 @@ def test_a_series_shorter_than_a_season_aligns_to_the_reference() -> None:
     expected = PROFILE[got["key"].to_numpy()] + np.where(got["key"].to_numpy() == 35, 0.3, 0.0)
     assert got.height == 30 and not got["full"].any()
     assert np.abs(got["own"].to_numpy() - expected).max() < 0.03
-
-
-def test_drifting_seasonality_gets_a_half_life_and_a_drift() -> None:
-    n, rng = 52 * 8, np.random.default_rng(2)
-    pos = positions(n)
-    moving = np.linspace(1.0, -1.0, n)[:, None] * PROFILE[None, :]  # the shape turns over
-    values = 4.0 + moving[np.arange(n), pos] + rng.normal(0, 0.05, n)
-    dec = decompose(weekly(values), NOTHING)
-    assert dec.half_life <= 2.0
-    late = effects(dec.season)
-    assert np.corrcoef(late, -PROFILE)[0, 1] > 0.9  # follows the recent years
-    drift = dec.rows.filter(pl.col("t") < 52).select("pos", "drift")
-    early = drift.sort("pos")["drift"].to_numpy()
-    assert np.corrcoef(early, PROFILE - late)[0, 1] > 0.8  # the old years had the old shape
-
-
-def test_static_seasonality_weighs_years_alike() -> None:
-    rng = np.random.default_rng(3)
-    n = 52 * 6
-    frames = [
-        weekly(4.0 + PROFILE[positions(n)] + rng.normal(0, 0.2, n), f"s{i}") for i in range(20)
-    ]
-    dec = decompose(pl.concat(frames), NOTHING)
-    assert dec.half_life >= 4.0
-    assert (dec.rows["drift"].abs() < 0.2).all()
-    assert choose_half_life(dec.rows.filter(pl.col("t") < 100), 52) == math.inf  # < 3 seasons
-
-
-def test_recency_weight_halves_every_half_life() -> None:
-    frame = pl.DataFrame({"unique_id": "a", "t": [0, 52, 104]})
-    w = frame.select(recency_weight(1.0, 52).alias("w"))["w"].to_numpy()
-    assert_allclose(w, [0.25, 0.5, 1.0])
-    flat = frame.with_columns(recency_weight(math.inf, 52).alias("w"))["w"].to_numpy()
-    assert_allclose(flat, 1.0)
 
 
 def test_monthly_and_quarterly_series_decompose_too() -> None:

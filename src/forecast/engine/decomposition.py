@@ -27,15 +27,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
+from forecast.engine.recency import choose_half_life, recency_weight, with_drift
 from forecast.engine.series import ADI_CUTOFF
 from forecast.inputs.calendar import SEASON_LENGTH, Frequency, season_position
 
 ITERATIONS = 4
-HALF_LIVES = (1.0, 2.0, 4.0, 8.0, math.inf)  # in seasons; inf weighs every year the same
-MAX_VALIDATION_SEASONS = 3
 CLIP_SIGMAS = 3.0
 CLIP_FLOOR = math.log(3.0)  # never treat less than a 3× jump as an outlier
 MAD_TO_SD = 1.4826
@@ -43,7 +41,6 @@ MAD_TO_SD = 1.4826
 # variance of series that have seen most positions only once.
 PRIOR_DOF = 4.0
 MIN_VAR = 1e-4
-_WEEKLY_KERNEL = (0.25, 0.5, 0.25)  # the adjacent-week smoothing profiles get
 
 
 @dataclass(frozen=True)
@@ -92,68 +89,9 @@ def decompose(
         if it < ITERATIONS - 1:
             rows = _winsorise(rows, frequency)
     half_life = choose_half_life(rows, m)
+    rows = with_drift(rows.with_columns(r=pl.col("lyc") - pl.col("trend")), half_life, frequency)
     season = _with_variance(rows, _position_means(rows, recency_weight(half_life, m)), m)
-    rows = rows.with_columns(r=pl.col("lyc") - pl.col("trend"))
-    rows = _with_drift(rows, half_life, frequency).drop("s_own", "slope_var", "ref")
-    return Decomposition(rows, season, half_life)
-
-
-def _with_drift(rows: pl.DataFrame, half_life: float, frequency: Frequency) -> pl.DataFrame:
-    """``drift``: how the season around each row differs from the season at the end.
-
-    Per position, the mean of ``r`` over the *other* years weighted ``λ^|years apart|``
-    (``λ = 2^(-1/half_life)``) minus the end-weighted mean the profile uses (weekly:
-    smoothed over adjacent weeks, as profiles are). Zero when years weigh the same.
-    De-seasonalising the history with ``profile + drift`` leaves old years clean, while a
-    row never explains its own noise.
-    """
-    if math.isinf(half_life):
-        return rows.with_columns(drift=pl.lit(0.0))
-    frame = rows.sort("unique_id", "pos", "t")
-    new_group = (pl.col("unique_id") != pl.col("unique_id").shift()) | (
-        pl.col("pos") != pl.col("pos").shift()
-    )
-    group = frame.select(new_group.fill_null(True).cum_sum() - 1).to_series().to_numpy()
-    use = frame["use"].to_numpy().astype(np.float64)
-    value = use * frame["r"].fill_null(0.0).to_numpy()
-    drift = _two_sided_minus_end(group, use, value, 2.0 ** (-1.0 / half_life))
-    frame = frame.with_columns(drift=pl.Series(drift)).sort("unique_id", "t")
-    if frequency != "weekly":
-        return frame
-    smooth = pl.col("drift").rolling_mean(
-        window_size=3, weights=list(_WEEKLY_KERNEL), center=True, min_samples=1
-    )
-    return frame.with_columns(drift=smooth.over("unique_id"))
-
-
-def _two_sided_minus_end(
-    group: np.ndarray, use: np.ndarray, value: np.ndarray, lam: float
-) -> np.ndarray:
-    """Per group (rows in year order): ``Σ_{j≠k} λ^|k−j| v_j / Σ_{j≠k} λ^|k−j| u_j`` minus
-    ``Σ_j λ^(K−1−j) v_j / Σ_j λ^(K−1−j) u_j`` (0 where a row has no other year)."""
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    sizes = np.diff(np.r_[starts, len(group)])
-    k = np.arange(len(group)) - np.repeat(starts, sizes)
-    kc = k - np.repeat(sizes, sizes) / 2  # centred: the powers stay in range
-    lk = lam**kc
-
-    def within(x: np.ndarray) -> np.ndarray:  # cumulative sum restarting at every group
-        c = np.cumsum(x)
-        return c - np.repeat(c[starts] - x[starts], sizes)
-
-    def others(x: np.ndarray) -> np.ndarray:
-        total = np.repeat(np.add.reduceat(x * lk, starts), sizes)
-        fwd = lk * within(x / lk)
-        bwd = (total - within(x * lk) + x * lk) / lk
-        return fwd + bwd - 2 * x
-
-    end = lam ** (np.repeat(sizes, sizes) - 1 - k)
-    final = np.add.reduceat(end * value, starts) / np.maximum(
-        np.add.reduceat(end * use, starts), 1e-12
-    )
-    den = others(use)
-    local = np.divide(others(value), den, out=np.zeros_like(den), where=den > 1e-12)
-    return np.where(den > 1e-12, local - np.repeat(final, sizes), 0.0)
+    return Decomposition(rows.drop("s_own", "slope_var", "ref"), season, half_life)
 
 
 def _prepare(
@@ -341,73 +279,37 @@ def _with_references(rows: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
     ).drop("s_prev", "s_next")
 
 
-def recency_weight(half_life: float, m: int) -> pl.Expr:
-    """Weight of a row: halves every ``half_life`` seasons back from the series' last row."""
-    if math.isinf(half_life):
-        return pl.lit(1.0)
-    age = pl.col("t").max().over("unique_id") - pl.col("t")
-    return (-math.log(2) * age / (half_life * m)).exp()
-
-
-def choose_half_life(rows: pl.DataFrame, m: int) -> float:
-    """The half-life that best predicts each of the last seasons from the ones before.
-
-    Each of the last (up to three) seasons of every series with at least two seasons before
-    it is predicted position by position from the weighted mean of the earlier seasons;
-    squared errors are summed over the frame's series. Without such series: ``inf``.
-    """
-    n = pl.col("t").max().over("unique_id") + 1
-    usable = rows.filter(pl.col("use") & (n >= 3 * m)).with_columns(n=n)
-    if usable.is_empty():
-        return math.inf
-    blocks = pl.DataFrame({"b": list(range(1, MAX_VALIDATION_SEASONS + 1))})
-    cut = (
-        usable.join(blocks, how="cross")
-        .with_columns(start=pl.col("n") - pl.col("b") * m, e=pl.col("lyc") - pl.col("trend"))
-        .filter(pl.col("start") >= 2 * m)
-    )
-    age = (pl.col("start") - pl.col("t")).cast(pl.Float64)
-    weights = {
-        f"h{i}": pl.lit(1.0) if math.isinf(h) else (-math.log(2) * age / (h * m)).exp()
-        for i, h in enumerate(HALF_LIVES)
-    }
-    sums = [(w * pl.col("e")).sum().alias(f"{k}_we") for k, w in weights.items()]
-    sums += [w.sum().alias(f"{k}_w") for k, w in weights.items()]
-    pred = cut.filter(pl.col("t") < pl.col("start")).group_by("unique_id", "b", "pos").agg(sums)
-    after = cut.filter((pl.col("t") >= pl.col("start")) & (pl.col("t") < pl.col("start") + m))
-    joined = after.join(pred, on=["unique_id", "b", "pos"])
-    if joined.is_empty():
-        return math.inf
-    sse = joined.select(
-        ((pl.col("e") - pl.col(f"{k}_we") / pl.col(f"{k}_w")) ** 2).sum().alias(k) for k in weights
-    ).row(0)
-    return HALF_LIVES[min(range(len(HALF_LIVES)), key=lambda i: (sse[i], -HALF_LIVES[i]))]
-
-
 def _noise(rows: pl.DataFrame, m: int, fitted: str = "s_own") -> pl.DataFrame:
-    """``unique_id, sigma2``: residual variance around trend + season, per series.
+    """``unique_id, sigma2``: residual variance of a position effect's weeks, per series.
 
-    Full-coverage series: squared residuals over their degrees of freedom (weeks minus
-    positions minus the slope), blended with a robust estimate from year-over-year changes
-    at the same position worth ``PRIOR_DOF`` weeks — with most positions seen once the
-    residuals alone say little. Partial series (no position seen twice): the robust
-    estimate from week-to-week changes.
+    Full-coverage series: residuals around trend + season, less their mean over each season
+    counted back from the end (a level shock moves every position of its year alike and
+    leaves the centred shape alone), over their degrees of freedom; blended with a robust
+    estimate from the changes of each position from one year to the next, worth
+    ``PRIOR_DOF`` weeks — with most positions seen once the residuals alone say little.
+    Partial series (no position seen twice): the robust estimate from week-to-week changes.
     """
     e = pl.col("lyc") - pl.col("trend")
     resid = pl.when(pl.col("full")).then(e - pl.col(fitted)).otherwise(e - pl.col("ref"))
-    yearly = e.diff(m).drop_nulls()
-    weekly = e.diff().drop_nulls()
-    robust = pl.when(yearly.len() > 0).then(yearly.abs().median()).otherwise(weekly.abs().median())
-    noise = (
+    block = (pl.col("t").max().over("unique_id") - pl.col("t")) // m
+    same_pos = (pl.col("unique_id") == pl.col("unique_id").shift()) & (
+        pl.col("pos") == pl.col("pos").shift()
+    )
+    used = (
         rows.filter(pl.col("use"))
+        .with_columns(resid=resid, block=block, e=e)
+        .with_columns(shape=pl.col("resid") - pl.col("resid").mean().over("unique_id", "block"))
+        .sort("unique_id", "pos", "t")
+        .with_columns(yearly=pl.when(same_pos).then(pl.col("e") - pl.col("e").shift()))
         .sort("unique_id", "t")
-        .group_by("unique_id")
-        .agg(
-            sse=(resid**2).sum(),
-            dof=pl.len() - pl.col("pos").n_unique() - 1,
-            full=pl.col("full").first(),
-            robust=(robust * MAD_TO_SD) ** 2 / 2,
-        )
+    )
+    weekly = pl.col("e").diff().drop_nulls().abs().median()
+    robust = pl.col("yearly").drop_nulls().abs().median().fill_null(weekly)
+    noise = used.group_by("unique_id").agg(
+        sse=(pl.col("shape") ** 2).sum(),
+        dof=pl.len() - pl.col("pos").n_unique() - pl.col("block").n_unique(),
+        full=pl.col("full").first(),
+        robust=(robust * MAD_TO_SD) ** 2 / 2,
     )
     dof = pl.col("dof").clip(0).cast(pl.Float64)
     blended = (pl.col("sse") + PRIOR_DOF * pl.col("robust")) / (dof + PRIOR_DOF)
@@ -416,10 +318,15 @@ def _noise(rows: pl.DataFrame, m: int, fitted: str = "s_own") -> pl.DataFrame:
 
 
 def _with_variance(rows: pl.DataFrame, season: pl.DataFrame, m: int) -> pl.DataFrame:
-    """Add ``var``: the series' residual variance over the effective weeks at the position."""
+    """Add ``var``: the series' residual variance over the effective weeks at the position.
+
+    Residuals are taken around the season of each row's own years (profile + drift): a
+    drifting season is not noise, and the variance of a recency-weighted profile already
+    grows through its fewer effective weeks.
+    """
     fitted = rows.join(
         season.select("unique_id", pos="key", own_w="own"), on=["unique_id", "pos"], how="left"
-    )
+    ).with_columns(own_w=pl.col("own_w") + pl.col("drift"))
     return season.join(_noise(fitted, m, "own_w"), on="unique_id").select(
         "unique_id",
         "key",

@@ -135,7 +135,9 @@ def forecast_series(
     # The history is de-seasonalised with the season of its own years, and weeks the
     # profile estimate pulled in as outliers are pulled in for the fits too.
     cleaning = resid.select(
-        "unique_id", "ds", adjust=pl.col("drift") + (pl.col("ly") - pl.col("lyc")).fill_null(0.0)
+        "unique_id",
+        "ds",
+        adjust=pl.col("drift") + (pl.col("ly") - pl.col("lyc")).fill_null(0.0),
     )
     history = (
         seasonal_offsets(series, profiles, events, calendar, freq)

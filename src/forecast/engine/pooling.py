@@ -118,14 +118,24 @@ def shrink(
 
     Returns:
         ``est`` plus ``pooled, shrunk, own_weight, noise_var, between_var`` (one weight per
-        member, from its mean sampling variance over keys).
+        member, from its mean sampling variance over keys). ``between_var`` is the group's
+        spread, or the member's own distance from the pool beyond its noise where that is
+        larger: a member unlike the others (a series peaking in another month) is not pulled
+        toward a shape it does not share, a heavy-tailed prior in effect.
     """
+    with_target = est.join(target.select(by, "key", "pooled"), on=[by, "key"], how="left")
     noise = (
-        est.filter(pl.col("own").is_not_null())
+        with_target.filter(pl.col("own").is_not_null())
         .group_by("member")
-        .agg(noise_var=pl.col("var").mean())
+        .agg(
+            noise_var=pl.col("var").mean(),
+            distance=((pl.col("own") - pl.col("pooled")) ** 2).mean(),
+        )
     )
-    tau = tau2.select(by, pl.col("tau2").alias("between_var"))
+    tau = tau2.select(by, "tau2")
+    between = pl.max_horizontal(
+        pl.col("tau2"), (pl.col("distance") - pl.col("noise_var")).fill_null(0.0)
+    )
     weight = pl.col("between_var") / (pl.col("between_var") + pl.col("noise_var"))
     has_own = pl.col("own").is_not_null() & pl.col("noise_var").is_not_null()
     own_weight = {
@@ -139,9 +149,10 @@ def shrink(
         "full": pl.lit(0.0),
     }[pooling]
     return (
-        est.join(target.select(by, "key", "pooled"), on=[by, "key"], how="left")
-        .join(noise, on="member", how="left")
+        with_target.join(noise, on="member", how="left")
         .join(tau, on=by, how="left")
+        .with_columns(between_var=between)
+        .drop("tau2", "distance")
         .with_columns(own_weight=own_weight)
         .with_columns(
             shrunk=pl.col("own_weight") * pl.col("own").fill_null(0.0)
