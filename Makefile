@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench stress clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,5 +32,9 @@ test: lint
 bench: install
 	$(BIN)/python bench/run.py
 
+## stress: concurrent, repeated and killed runs while an analyst reads (see bench/stress.py)
+stress: install
+	$(BIN)/python bench/stress.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .prefect warehouse/*.duckdb*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .prefect warehouse/.prefect warehouse/*.duckdb*

@@ -21,13 +21,15 @@ from statsforecast.models import MSTL, AutoETS, Naive
 
 from forecast.engine.backtest import origins
 from forecast.engine.forecasting import forecast_at
+from forecast.engine.metrics import score_series
 from forecast.engine.pooling import Pooling, pool_priors
 from forecast.engine.priors import own_estimates
 from forecast.engine.selection import default_models, is_chosen
-from forecast.engine.series import history_bucket, prepare_series, series_id
+from forecast.engine.series import prepare_series, series_id
 from forecast.inputs.calendar import event_calendar
-from forecast.inputs.config import SECTORS, BrandConfig, ModelSettings, load_brands
+from forecast.inputs.config import BrandConfig, ModelSettings, load_brands
 from forecast.inputs.synthetic import generate_sales
+from forecast.vocabulary import LONG_WEEKS, SECTORS, YOUNG_WEEKS
 
 MODES: tuple[Pooling, ...] = ("partial", "none", "full")
 VARIANTS = ("snaive", "mstl", "none", "full", "partial")
@@ -108,37 +110,41 @@ def run(config_dir: Path, end: date, n_origins: int, seed: int = 0) -> dict[str,
     actual = sales.with_columns(series_id()).select("unique_id", "ds", y="units")
     truth = data.truth.with_columns(series_id()).select("unique_id", "ds", "mu")
     sectors = {b: c.sector for b, c in brands.items()}
-    scored, times, covered = [], [], []
+    scored, times = [], []
     for origin in cutoffs:
         fc, timing = _origin(brands, sales, origin, calendar)
         times.append({"origin": origin, **timing})
         scored.append(_score(fc, actual, truth, sales, origin, sectors))
-        covered.append(
-            fc.filter(pl.col("variant") == "partial").join(actual, on=["unique_id", "ds"])
-        )
         print(
             f"origin {origin}: " + ", ".join(f"{k} {v:.1f}s" for k, v in timing.items()), flush=True
         )
-    return {
-        "scores": pl.concat(scored),
-        "timings": pl.DataFrame(times),
-        "coverage": coverage(pl.concat(covered)),
-    }
+    scores = pl.concat(scored)
+    return {"scores": scores, "timings": pl.DataFrame(times), "coverage": coverage(scores)}
 
 
-def coverage(rows: pl.DataFrame) -> pl.DataFrame:
+def history_bucket(weeks: pl.Expr) -> pl.Expr:
+    """Label used in the tables: '<26w', '26-104w' or '>104w' of history at the origin."""
+    return (
+        pl.when(weeks < YOUNG_WEEKS)
+        .then(pl.lit("<26w"))
+        .when(weeks <= LONG_WEEKS)
+        .then(pl.lit("26-104w"))
+        .otherwise(pl.lit(">104w"))
+    )
+
+
+def coverage(scores: pl.DataFrame) -> pl.DataFrame:
     """Share of actuals inside the 80 % and 95 % intervals, by demand class and age."""
+    age = pl.when(pl.col("weeks") < YOUNG_WEEKS).then(pl.lit("<26w")).otherwise(pl.lit(">=26w"))
     inside = {
-        f"coverage_{lv}": (
-            (pl.col("y") >= pl.col(f"lo_{lv}")) & (pl.col("y") <= pl.col(f"hi_{lv}"))
-        ).mean()
+        f"coverage_{lv}": (pl.col(f"coverage_{lv}") * pl.col("n")).sum() / pl.col("n").sum()
         for lv in (80, 95)
     }
-    age = pl.when(pl.col("history_weeks") < 26).then(pl.lit("<26w")).otherwise(pl.lit(">=26w"))
     return (
-        rows.with_columns(history=age)
+        scores.filter(pl.col("variant") == "partial")
+        .with_columns(history=age)
         .group_by("demand_class", "history")
-        .agg(**inside, points=pl.len())
+        .agg(**inside, points=pl.col("n").sum())
         .sort("demand_class", "history")
     )
 
@@ -151,34 +157,35 @@ def _score(
     origin: date,
     sectors: dict[str, str],
 ) -> pl.DataFrame:
-    """Per series and variant: abs error sums vs actuals and vs the oracle, and the scale."""
+    """Per series and variant: the shared backtest scores, plus the oracle's mean error."""
     history = prepare_series(sales, origin)[0]
-    scale = history.group_by("unique_id").agg(
-        scale=pl.col("y").diff().abs().mean(), weeks=pl.len(), brand=pl.col("brand").first()
-    )
     joined = fc.join(actual, on=["unique_id", "ds"]).join(truth, on=["unique_id", "ds"])
-    per = joined.group_by("unique_id", "variant").agg(
-        err=(pl.col("y") - pl.col("yhat")).abs().mean(),
+    cv = joined.with_columns(cutoff=pl.lit(origin), model="variant")
+    scores = score_series(cv, history.select("unique_id", "ds", "y")).rename({"model": "variant"})
+    oracle = joined.group_by("unique_id", "variant").agg(
         oracle=(pl.col("y") - pl.col("mu")).abs().mean(),
-        to_truth=(pl.col("mu") - pl.col("yhat")).abs().mean(),
-        n=pl.len(),
+        demand_class=pl.col("demand_class").first(),
     )
-    return per.join(scale, on="unique_id").with_columns(
-        origin=pl.lit(origin),
-        sector=pl.col("brand").replace_strict(sectors),
-        bucket=history_bucket(pl.col("weeks")),
-        mase=pl.col("err") / pl.col("scale"),
+    ages = history.group_by("unique_id").agg(weeks=pl.len(), brand=pl.col("brand").first())
+    return (
+        scores.join(oracle, on=["unique_id", "variant"])
+        .join(ages, on="unique_id")
+        .with_columns(
+            origin=pl.lit(origin),
+            sector=pl.col("brand").replace_strict(sectors),
+            bucket=history_bucket(pl.col("weeks")),
+        )
     )
 
 
 def summarise(scores: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     """Mean MASE (finite) and the oracle ratio Σ|error| / Σ|oracle error| per group."""
     table = (
-        scores.filter(pl.col("scale") > 0)
+        scores.filter(pl.col("mase").is_finite())
         .group_by(*by, "variant")
         .agg(
             mase=pl.col("mase").mean(),
-            oracle_ratio=pl.col("err").sum() / pl.col("oracle").sum(),
+            oracle_ratio=(pl.col("abs_err") / pl.col("n")).sum() / pl.col("oracle").sum(),
             series=pl.len(),
         )
     )

@@ -57,7 +57,8 @@ from forecast.engine.forecasting import FitPlan, forecast_at, forecast_series
 from forecast.engine.pooling import Pooling, pool_priors
 from forecast.engine.priors import own_estimates
 from forecast.engine.series import prepare_series, series_id
-from forecast.inputs.calendar import POLARS_INTERVAL, SEASON_LENGTH, Frequency, event_calendar
+from forecast.inputs.calendar import event_calendar
+from forecast.vocabulary import POLARS_INTERVAL, SEASON_LENGTH, Frequency
 from forecast.inputs.config import SECTORS, Category, ModelSettings, load_brands
 from forecast.inputs.synthetic import generate_brand, generate_sales, weeks_between
 

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from forecast.engine.forecasting import FitPlan, forecast_series
+from forecast.engine.metrics import score_series
 from forecast.engine.pooling import Pooling, pool_priors
 from forecast.engine.priors import own_estimates
 from forecast.inputs.calendar import event_calendar
@@ -71,16 +72,14 @@ def unpooled(train: pl.DataFrame, model: str) -> pl.DataFrame:
     return fc.filter(pl.col("model") == model).select("unique_id", "ds", "yhat")
 
 
-def mase(fc: pl.DataFrame, test: pl.DataFrame, scale_from: pl.DataFrame) -> float:
+def mase(fc: pl.DataFrame, test: pl.DataFrame, train: pl.DataFrame) -> float:
     """Mean over series of MAE / in-sample seasonal-naive MAE (m = 4); NaN without rows."""
-    scale = scale_from.sort("ds").group_by("unique_id").agg(s=pl.col("y").diff(4).abs().mean())
-    err = (
-        fc.join(test, on=["unique_id", "ds"])
-        .group_by("unique_id")
-        .agg(e=(pl.col("y") - pl.col("yhat")).abs().mean())
+    cv = fc.join(test, on=["unique_id", "ds"]).with_columns(
+        cutoff=pl.lit(TRAIN_END), model=pl.lit("fc")
     )
-    per = err.join(scale, on="unique_id").filter(pl.col("s") > 0)
-    return float((per["e"] / per["s"]).mean()) if per.height else float("nan")  # type: ignore[arg-type]
+    per = score_series(cv, train.select("unique_id", "ds", "y"), seasonality=4)["mase"]
+    finite = per.filter(per.is_finite())
+    return float(finite.mean()) if finite.len() else float("nan")  # type: ignore[arg-type]
 
 
 def run(path: Path) -> dict[str, Any]:

@@ -14,7 +14,6 @@ depends on where the repository was cloned.
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from prefect import serve
@@ -67,12 +66,6 @@ def deployments(every_seconds: int | None = None) -> list[Any]:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the maison-forecast deployments.")
-    parser.add_argument("--every", type=int, default=None, help="also serve forecast/every-<n>s")
-    args = parser.parse_args(argv)
-    serve(*deployments(args.every))
-
-
-if __name__ == "__main__":
-    main()
+def serve_all(every_seconds: int | None = None) -> None:
+    """Serve the deployments until interrupted (``forecast serve`` runs this in a child)."""
+    serve(*deployments(every_seconds))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import time
 import warnings
@@ -19,33 +18,29 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from forecast import warehouse
-from forecast.engine.backtest import origins
+from forecast.engine.backtest import origins, run_cutoffs
 from forecast.engine.pipeline import estimate_brand, run_brand
-from forecast.engine.pooling import Pooling, Priors, pool_priors
+from forecast.engine.pooling import Priors, pool_priors
 from forecast.engine.priors import OwnEstimates
-from forecast.engine.tables import prior_rows, run_brand_rows, weight_rows
-from forecast.inputs.calendar import event_calendar, monday_on_or_before
-from forecast.inputs.config import SECTORS, BrandConfig, load_brands
+from forecast.engine.runs import (
+    BrandOutcome,
+    RunSummary,
+    run_brand_rows,
+    run_status,
+    series_weight_rows,
+    skip_reason,
+)
+from forecast.engine.tables import prior_rows, weight_rows
+from forecast.inputs.calendar import event_calendar
+from forecast.inputs.config import BrandConfig
 from forecast.report import plot_sector_profiles, run_summary_markdown
-from forecast.settings import Settings
+from forecast.request import RunRequest, Workspace
+from forecast.vocabulary import SECTORS, Pooling
 
 # Theta on a few weeks of history says so once per series; the fit is still used.
 warnings.filterwarnings("ignore", message="Too few residuals after burn-in", category=UserWarning)
 
 _PACKAGES = ("maison-forecast", "statsforecast", "polars", "duckdb", "prefect", "numpy")
-
-
-def run_key(as_of: date, brands: dict[str, BrandConfig], pooling: str) -> tuple[str, str]:
-    """``(run_id, config_hash)``: same as-of, configs and options → same run id (replaced)."""
-    payload = json.dumps(
-        {"brands": {b: c.config_hash for b, c in brands.items()}, "pooling": pooling}
-    )
-    config_hash = hashlib.sha256(payload.encode()).hexdigest()[:16]
-    return f"{as_of:%Y-%m-%d}-{config_hash[:8]}", config_hash
-
-
-def _versions() -> dict[str, str]:
-    return {p: metadata.version(p) for p in _PACKAGES}
 
 
 @task(name="estimate-brand", cache_policy=NO_CACHE)
@@ -67,54 +62,31 @@ def pool_task(
 
 @task(name="forecast-brand", cache_policy=NO_CACHE)
 def forecast_task(
-    db: Path,
-    run_id: str,
+    request: RunRequest,
+    attempt_id: str,
     brand: BrandConfig,
-    as_of: date,
     priors: dict[date, Priors],
     calendar: pl.DataFrame,
-    pooling: Pooling,
-    n_jobs: int,
-) -> dict[str, Any]:
+) -> BrandOutcome:
     """Phase 2 for one brand: read, backtest, fit, stage results; never raises."""
     started = time.perf_counter()
-    row: dict[str, Any] = {
-        "brand": brand.brand,
-        "sector": brand.sector,
-        "config_hash": brand.config_hash,
-        "seconds": 0.0,
-    }
-    if brand.launch_date > as_of:  # replaying a week before the brand existed
-        return {**row, "status": "skipped", "error": f"launches {brand.launch_date}, after {as_of}"}
+    if why := skip_reason(brand, request.as_of):
+        return BrandOutcome.start(brand, "skipped", error=why)
+    db, sales = request.workspace.warehouse, None
     try:
-        sales = warehouse.read_sales(db, [brand.brand], as_of)
-        row.update(_watermark(sales))
-        mine = {c: priors[c] for c in origins(as_of, brand.horizon, brand.model.backtest_windows)}
-        result = run_brand(brand, sales, as_of, mine, calendar, pooling, n_jobs)
-        warehouse.stage(
-            db,
-            run_id,
-            "forecasts",
-            brand.brand,
-            result.forecasts.with_columns(sector=pl.lit(brand.sector)),
+        sales = warehouse.read_sales(db, [brand.brand], request.as_of)
+        cutoffs = origins(request.as_of, brand.horizon, brand.model.backtest_windows)
+        mine = {c: priors[c] for c in cutoffs}
+        result = run_brand(
+            brand, sales, request.as_of, mine, calendar, request.pooling, request.n_jobs
         )
-        warehouse.stage(db, run_id, "backtest_metrics", brand.brand, result.metrics)
-        row.update(result.summary, status="succeeded", series_weights=result.series_weights)
+        fc = result.forecasts.with_columns(sector=pl.lit(brand.sector))
+        warehouse.stage(db, attempt_id, "forecasts", brand.brand, fc)
+        warehouse.stage(db, attempt_id, "backtest_metrics", brand.brand, result.metrics)
+        return BrandOutcome.succeeded(brand, sales, result, time.perf_counter() - started)
     except Exception as exc:  # one brand failing must not stop the others
         get_run_logger().exception("brand %s failed", brand.brand)
-        row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-    row["seconds"] = round(time.perf_counter() - started, 3)
-    return row
-
-
-def _watermark(sales: pl.DataFrame) -> dict[str, Any]:
-    """Lineage of the data a brand was fitted on: rows, last week, content hash."""
-    digest = sales.hash_rows(seed=0).sum() if sales.height else 0
-    return {
-        "data_rows": sales.height,
-        "data_max_ds": sales["ds"].max() if sales.height else None,
-        "data_hash": f"{int(digest) % (1 << 64):016x}",
-    }
+        return BrandOutcome.failed(brand, exc, sales, time.perf_counter() - started)
 
 
 @task(name="plot-priors", cache_policy=NO_CACHE)
@@ -139,13 +111,15 @@ def plot_task(db: Path, run_id: str, priors: pl.DataFrame, weights: pl.DataFrame
 
 
 @task(name="open-run", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def open_run_task(db: Path, run: dict[str, Any]) -> int:
+def open_run_task(db: Path, run: dict[str, Any]) -> warehouse.Attempt:
     return warehouse.open_run(db, run)
 
 
 @task(name="publish-run", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def finish_run_task(db: Path, run_id: str, status: str, summary: dict[str, Any]) -> dict[str, int]:
-    return warehouse.finish_run(db, run_id, status, summary)
+def finish_run_task(
+    db: Path, attempt_id: str, status: str, summary: dict[str, Any]
+) -> dict[str, int]:
+    return warehouse.finish_run(db, attempt_id, status, summary)
 
 
 @flow(name="forecast", log_prints=True)
@@ -156,107 +130,77 @@ def forecast_flow(
     n_jobs: int = 1,
     warehouse_path: str | None = None,
     config_dir: str | None = None,
-) -> dict[str, Any]:
+) -> RunSummary:
     """Forecast every brand (or the listed ones) from ``as_of`` and publish the run.
 
-    Args:
-        as_of: Forecast origin; only sales up to its week (Monday) are used. Default: the
-            last week with sales.
-        brands: Brand ids to run; default all brands in the config folder.
-        pooling: ``partial`` (default), or ``none`` / ``full`` to run the extremes.
-        n_jobs: statsforecast worker processes inside each brand task.
-        warehouse_path: DuckDB file (default ``FORECAST_WAREHOUSE``).
-        config_dir: Brand configs (default ``FORECAST_CONFIG_DIR``).
+    Parameters are those of ``RunRequest.resolve``: ``as_of`` (default the last sales week,
+    snapped to its Monday), ``brands`` (default all), ``pooling`` (``partial``, or the
+    extremes ``none`` / ``full``), ``n_jobs`` (statsforecast processes per brand task), and
+    the warehouse and config folder (default ``FORECAST_WAREHOUSE`` / ``FORECAST_CONFIG_DIR``).
     """
-    settings = Settings()
-    db = Path(warehouse_path or settings.warehouse)
-    configs = _select(load_brands(Path(config_dir or settings.config_dir)), brands)
-    as_of = monday_on_or_before(as_of or warehouse.as_of_default(db))  # weeks start on Monday
-    run_id, config_hash = run_key(as_of, configs, pooling)
-    started = time.perf_counter()
-    abandoned = open_run_task(
-        db,
-        {
-            "run_id": run_id,
-            "flow_run_id": str(flow_run.get_id() or ""),
-            "as_of": as_of,
-            "brands": list(configs),
-            "config_hash": config_hash,
-            "parameters": json.dumps({"brands": brands, "pooling": pooling, "n_jobs": n_jobs}),
-            "package_versions": json.dumps(_versions()),
-        },
+    request = RunRequest.resolve(
+        Workspace.load(warehouse_path, config_dir), as_of, brands, pooling, n_jobs
     )
-    if abandoned:
-        print(f"marked {abandoned} run(s) abandoned: their process died mid-run")
+    db, started = request.workspace.warehouse, time.perf_counter()
+    attempt = open_run_task(db, _run_record(request))
+    if attempt.abandoned:
+        print(f"marked {attempt.abandoned} run(s) abandoned: their process died mid-run")
     try:
-        rows = _forecast_brands(db, run_id, configs, as_of, pooling, n_jobs)
+        outcomes = _forecast_brands(request, attempt.attempt_id)
     except Exception as exc:
-        finish_run_task(db, run_id, "failed", {"message": f"{type(exc).__name__}: {exc}"})
+        finish_run_task(
+            db, attempt.attempt_id, "failed", {"message": f"{type(exc).__name__}: {exc}"}
+        )
         raise
-    failed = [r["brand"] for r in rows if r["status"] == "failed"]
-    ran = [r for r in rows if r["status"] != "skipped"]
-    status = "failed" if len(failed) == len(ran) else "partial" if failed else "succeeded"
-    n_series = sum(r.get("n_series", 0) for r in rows)
-    message = f"failed brands: {', '.join(failed)}" if failed else None
-    written = finish_run_task(db, run_id, status, {"n_series": n_series, "message": message})
-    summary = {
-        "run_id": run_id,
-        "as_of": str(as_of),
-        "status": status,
-        "brands": len(rows),
-        "failed": failed,
-        "n_series": n_series,
-        "rows": written,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    create_markdown_artifact(run_summary_markdown(summary, rows), key="forecast-run-summary")
-    print(json.dumps(summary))
+    status, message = run_status(outcomes)
+    n_series = sum(o.n_series or 0 for o in outcomes)
+    written = finish_run_task(
+        db, attempt.attempt_id, status, {"n_series": n_series, "message": message}
+    )
+    summary = RunSummary.of(
+        request.run_id, request.as_of, outcomes, written, time.perf_counter() - started
+    )
+    create_markdown_artifact(run_summary_markdown(summary, outcomes), key="forecast-run-summary")
+    print(summary.to_json())
     return summary
 
 
-def _select(configs: dict[str, BrandConfig], brands: list[str] | None) -> dict[str, BrandConfig]:
-    if not brands:
-        return configs
-    unknown = sorted(set(brands) - set(configs))
-    if unknown:
-        raise ValueError(f"unknown brand(s) {unknown}; known brands: {sorted(configs)}")
-    return {b: configs[b] for b in brands}
+def _run_record(request: RunRequest) -> dict[str, Any]:
+    """The ``forecast_runs`` row of a starting run: its key, options and lineage."""
+    options = {k: request.parameters()[k] for k in ("brands", "pooling", "n_jobs")}
+    return {
+        "run_id": request.run_id,
+        "flow_run_id": str(flow_run.get_id() or ""),
+        "as_of": request.as_of,
+        "brands": list(request.brands),
+        "config_hash": request.config_hash,
+        "parameters": json.dumps(options),
+        "package_versions": json.dumps({p: metadata.version(p) for p in _PACKAGES}),
+    }
 
 
-def _forecast_brands(
-    db: Path,
-    run_id: str,
-    configs: dict[str, BrandConfig],
-    as_of: date,
-    pooling: Pooling,
-    n_jobs: int,
-) -> list[dict[str, Any]]:
+def _forecast_brands(request: RunRequest, attempt_id: str) -> list[BrandOutcome]:
     """Estimate → pool per origin → fit per brand; stage priors, weights and brand rows."""
-    cutoffs = sorted(
-        {c for b in configs.values() for c in origins(as_of, b.horizon, b.model.backtest_windows)}
-    )
-    calendar = event_calendar(cutoffs[0].year - 12, as_of.year + 2)
+    db, run_id, configs = request.workspace.warehouse, request.run_id, request.brands
+    cutoffs = run_cutoffs(request.as_of, configs.values())
+    calendar = event_calendar(cutoffs[0].year - 12, request.as_of.year + 2)
     estimates = [estimate_task.submit(db, b, cutoffs, calendar) for b in configs.values()]
     own = dict(zip(configs, [f.result() for f in estimates], strict=True))
     pools = {b: c.pool for b, c in configs.items()}
-    priors = {c: pool_task.submit([own[b][c] for b in configs], pools, pooling) for c in cutoffs}
-    pooled = {c: f.result() for c, f in priors.items()}
-    futures = [
-        forecast_task.submit(db, run_id, b, as_of, pooled, calendar, pooling, n_jobs)
-        for b in configs.values()
+    futures = {
+        c: pool_task.submit([own[b][c] for b in configs], pools, request.pooling) for c in cutoffs
+    }
+    pooled = {c: f.result() for c, f in futures.items()}
+    brand_futures = [
+        forecast_task.submit(request, attempt_id, b, pooled, calendar) for b in configs.values()
     ]
-    rows = [f.result() for f in futures]
-    stats = pl.concat([own[b][as_of].stats for b in configs])
+    outcomes = [f.result() for f in brand_futures]
+    stats = pl.concat([own[b][request.as_of].stats for b in configs])
     sectors = {b: c.sector for b, c in configs.items()}
-    weights = [
-        r.pop("series_weights").with_columns(brand=pl.lit(r["brand"]))
-        for r in rows
-        if "series_weights" in r
-    ]
-    priors_table = prior_rows(pooled[as_of])
-    weights_table = weight_rows(pooled[as_of], stats, weights, sectors)
-    warehouse.stage(db, run_id, "priors", "all", priors_table)
-    warehouse.stage(db, run_id, "prior_weights", "all", weights_table)
+    priors_table = prior_rows(pooled[request.as_of])
+    weights_table = weight_rows(pooled[request.as_of], stats, series_weight_rows(outcomes), sectors)
+    warehouse.stage(db, attempt_id, "priors", "all", priors_table)
+    warehouse.stage(db, attempt_id, "prior_weights", "all", weights_table)
     plot_task(db, run_id, priors_table, weights_table)
-    warehouse.stage(db, run_id, "run_brands", "all", run_brand_rows(rows))
-    return rows
+    warehouse.stage(db, attempt_id, "run_brands", "all", run_brand_rows(outcomes))
+    return outcomes

@@ -11,9 +11,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from forecast import warehouse
-from forecast.inputs.config import BrandConfig, load_brands
+from forecast.inputs.config import BrandConfig
 from forecast.inputs.synthetic import generate_brand, weeks_between
-from forecast.settings import Settings
+from forecast.request import Workspace
 
 DEFAULT_START = date(2023, 1, 2)
 
@@ -29,8 +29,8 @@ def generate_task(
 
 
 @task(name="publish-sales", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def publish_task(db: Path, batch: str, source: str) -> int:
-    return warehouse.publish_sales(db, batch, source)
+def publish_task(db: Path, batch: str, source: str, replace_real: bool) -> int:
+    return warehouse.publish_sales(db, batch, source, replace_real)
 
 
 @flow(name="generate-sales", log_prints=True)
@@ -42,24 +42,24 @@ def generate_sales_flow(
     brands: list[str] | None = None,
     warehouse_path: str | None = None,
     config_dir: str | None = None,
+    replace_real: bool = False,
 ) -> dict[str, Any]:
     """Generate weekly sales from ``start`` to ``end`` for every brand config (or the listed).
 
     Brands are generated and staged one at a time, so memory stays bounded by the
     largest brand, then published together in one atomic write. Re-running with the
-    same arguments rewrites identical data.
+    same arguments rewrites identical data. A brand holding ingested (real) sales is
+    refused before anything is generated, unless ``replace_real`` says to delete them.
     """
-    settings = Settings()
-    db = Path(warehouse_path or settings.warehouse)
-    configs = load_brands(Path(config_dir or settings.config_dir))
-    unknown = sorted(set(brands or []) - set(configs))
-    if unknown:
-        raise ValueError(f"unknown brand(s) {unknown}; known brands: {sorted(configs)}")
+    workspace = Workspace.load(warehouse_path, config_dir)
+    db, chosen = workspace.warehouse, workspace.select(brands).values()
     weeks = weeks_between(start, end)
     batch = f"generate-{flow_run.get_id() or 'local'}"
-    chosen = [configs[b] for b in brands] if brands else list(configs.values())
+    real = warehouse.real_sales(db, [b.brand for b in chosen])
+    if real and not replace_real:
+        raise warehouse.WarehouseError(f"{db}: {warehouse.real_sales_message(real)}")
     series = sum(generate_task(db, batch, b, weeks, seed, scale) for b in chosen)
-    rows = publish_task(db, batch, f"synthetic:seed={seed}")
+    rows = publish_task(db, batch, f"synthetic:seed={seed}", replace_real)
     summary = {
         "brands": len(chosen),
         "series": series,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,6 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from forecast import warehouse
-from forecast.inputs.config import load_brands
 from forecast.inputs.ingest import (
     IngestError,
     ValidatedSales,
@@ -20,7 +19,7 @@ from forecast.inputs.ingest import (
     rename_columns,
     validate_sales,
 )
-from forecast.settings import Settings
+from forecast.request import Workspace
 
 
 @task(name="write-sales", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
@@ -36,6 +35,7 @@ def ingest_flow(
     date_format: str | None = None,
     warehouse_path: str | None = None,
     config_dir: str | None = None,
+    encoding: str = "utf-8",
 ) -> dict[str, Any]:
     """Load one file of weekly sales; refused rows go to ``rejected_sales`` with a reason.
 
@@ -44,18 +44,18 @@ def ingest_flow(
         mapping: Our column name → the file's, for other layouts.
         as_of: Rows dated after it are refused.
         date_format: strftime format of the ``ds`` column (ISO by default).
+        encoding: Text encoding of a CSV file.
 
     Raises:
         IngestError: The file cannot be read, lacks a column, or no row could be loaded
             (the refusals are still recorded).
     """
-    settings = Settings()
-    db = Path(warehouse_path or settings.warehouse)
-    brands = load_brands(Path(config_dir or settings.config_dir))
+    workspace = Workspace.load(warehouse_path, config_dir)
     source = str(Path(path))
-    raw = rename_columns(read_table(Path(path)), mapping or {}, source)
-    checked = validate_sales(raw, brands, as_of, date_format)
-    counts = write_task(db, checked, source)
+    raw = rename_columns(read_table(Path(path), encoding), mapping or {}, source)
+    latest = date.today() + timedelta(weeks=1)  # a week's margin for clocks and time zones
+    checked = validate_sales(raw, workspace.brands, as_of, date_format, latest)
+    counts = write_task(workspace.warehouse, checked, source)
     summary = {"source": source, "rows": raw.height, **counts}
     reasons = checked.rejected.group_by("reason").len().sort("len", descending=True).head(10)
     lines = [f"# Ingest of `{source}`", "", "```json", json.dumps(summary, indent=1), "```", ""]
@@ -64,7 +64,12 @@ def ingest_flow(
     create_markdown_artifact("\n".join(lines), key="ingest-summary")
     print(json.dumps(summary))
     if checked.accepted.is_empty():
+        first = "; ".join(
+            f"row {n}: {r}"
+            for n, r in checked.rejected.head(3).select("row_number", "reason").iter_rows()
+        )
         raise IngestError(
-            f"{source}: no row could be loaded; {raw.height} refused (see rejected_sales)"
+            f"{source}: no row could be loaded, all {raw.height} refused — {first}"
+            + (" …(all in rejected_sales)" if raw.height > 3 else "")
         )
     return summary

@@ -117,17 +117,69 @@ def test_ingest_reports_refusals_and_exit_code(
     )
 
 
-def test_a_bad_date_is_a_usage_error(config_dir: Path, tmp_path: Path) -> None:
-    out = runner.invoke(
-        app,
-        [
-            "run",
-            "--as-of",
-            "2026-13-01",
-            "--config-dir",
-            str(config_dir),
-            "--warehouse",
-            str(tmp_path / "w.duckdb"),
-        ],
+ATTACKS = [
+    ("COPY sales TO '{victim}'", "COPY is not allowed"),
+    ("COPY (SELECT 1) TO '{target}'", "COPY is not allowed"),
+    ("EXPORT DATABASE '{target}'", "EXPORT is not allowed"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "file system operations are disabled"),
+    ("SELECT * FROM read_text('{victim}')", "file system operations are disabled"),
+    ("SELECT * FROM glob('/root/**')", "file system operations are disabled"),
+    ("SELECT * FROM read_parquet('{other}')", "file system operations are disabled"),
+    ("ATTACH '{other}' AS o (READ_WRITE)", "ATTACH is not allowed"),
+    ("SELECT 1; DELETE FROM sales", "runs exactly one statement; got 2"),
+    ("SELECT 1; SELECT 2", "runs exactly one statement; got 2"),
+    ("INSTALL httpfs", "LOAD is not allowed"),
+    ("LOAD httpfs", "LOAD is not allowed"),
+    ("SET enable_external_access = true", "SET is not allowed"),
+    ("DELETE FROM sales", "DELETE is not allowed"),
+    ("CREATE TABLE t AS SELECT 1", "CREATE is not allowed"),
+    ("PRAGMA enable_profiling", "PRAGMA is not allowed"),
+    ("CALL pragma_version()", "CALL is not allowed"),
+    ("SELECT * FROM '{victim}'", "does not exist"),
+]
+
+
+@pytest.mark.parametrize(("attack", "refusal"), ATTACKS)
+def test_sql_reads_the_warehouse_and_nothing_else(
+    db: Path, tmp_path: Path, attack: str, refusal: str
+) -> None:
+    victim = tmp_path / "brand.toml"
+    victim.write_text('name = "untouched"\n')
+    other = tmp_path / "other.duckdb"
+    wh.replace_sales(
+        other,
+        pl.DataFrame(
+            {
+                "brand": ["o"],
+                "region": "e",
+                "product": "p",
+                "ds": [date(2024, 6, 3)],
+                "units": [1.0],
+            }
+        ),
+        None,
+        "t",
     )
-    assert out.exit_code == 2 and "'2026-13-01' is not a date like 2026-06-01" in out.output
+    before = other.read_bytes()
+    target = tmp_path / "dump"
+    text = attack.format(victim=victim, target=target, other=other)
+    out = runner.invoke(app, ["sql", text, "--warehouse", str(db)])
+    assert out.exit_code == 1 and refusal in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 or refusal in out.stderr.splitlines()[0]
+    assert victim.read_text() == 'name = "untouched"\n' and other.read_bytes() == before
+    assert not target.exists()
+    assert wh.query(db, "SELECT count(*) AS n FROM sales")["n"][0] == 2
+
+
+def test_sql_allows_what_analysts_need(db: Path) -> None:
+    for text in (
+        "WITH s AS (SELECT * FROM sales) SELECT brand FROM s",
+        "FROM sales SELECT brand",
+        "DESCRIBE sales",
+        "SHOW TABLES",
+        "SUMMARIZE sales",
+        "EXPLAIN SELECT * FROM sales",
+        "SELECT * FROM duckdb_tables()",
+    ):
+        out = runner.invoke(app, ["sql", text, "--warehouse", str(db), "--format", "csv"])
+        assert out.exit_code == 0, (text, out.stderr)

@@ -87,15 +87,15 @@ def test_analyst_holding_a_connection_never_blocks_nor_sees_a_partial_run(
     stop.touch()
     assert all(p.wait(timeout=60) == 0 for p in analysts.values())
     held, fresh = (json.loads((tmp_path / f"{m}.json").read_text()) for m in ("held", "fresh"))
-    before = [first["run_id"], first["rows"]["forecasts"]]
-    after = [second["run_id"], second["rows"]["forecasts"]]
-    assert second["status"] == "succeeded"
+    before = [first.run_id, first.rows["forecasts"]]
+    after = [second.run_id, second.rows["forecasts"]]
+    assert second.status == "succeeded"
     assert held["failed"] == 0 and held["seen"] == [before]  # its snapshot, never a partial run
     assert fresh["failed"] == 0 and fresh["seen"] == [before, after]  # old, then the whole new run
     print(
         f"\nanalyst reads: held connection {held['reads']} (failed {held['failed']}), "
         f"reconnecting {fresh['reads']} (failed {fresh['failed']}); "
-        f"writer run {second['seconds']} s, {second['status']}"
+        f"writer run {second.seconds} s, {second.status}"
     )
 
 
@@ -118,7 +118,7 @@ def test_sigkill_mid_write_leaves_the_previous_state(warehouse_with_a_run) -> No
     assert (
         wh.query(db, "SELECT count(*) AS n FROM latest_forecasts")["n"][0]
         == before
-        == first["rows"]["forecasts"]
+        == first.rows["forecasts"]
     )
     wh.ensure_schema(db)  # the next writer clears the stray copy
     assert not list(db.parent.glob("forecast.duckdb.*.tmp"))
@@ -146,9 +146,9 @@ def test_sigkill_mid_run_is_marked_abandoned_by_the_next_run(warehouse_with_a_ru
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=30)
     assert wh.query(db, "SELECT run_id FROM latest_brand_runs")["run_id"].to_list() == [
-        first["run_id"]
+        first.run_id
     ]
     nxt = forecast_flow(warehouse_path=str(db), config_dir=str(configs), brands=["watches_a"])
-    assert nxt["status"] == "succeeded"
+    assert nxt.status == "succeeded"
     status = dict(wh.query(db, "SELECT status, count(*) FROM forecast_runs GROUP BY 1").iter_rows())
     assert status == {"succeeded": 2, "abandoned": 1}

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from forecast.inputs.config import SECTORS, ConfigError, brand_json_schema, load_brands
+from forecast.inputs.config import ConfigError, brand_json_schema, load_brands
+from forecast.vocabulary import SECTORS
 from tests.conftest import brand_toml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,3 +80,59 @@ def test_shipped_json_schema_is_current() -> None:
     assert shipped == brand_json_schema(), (
         "run `forecast schema` to refresh config/brand.schema.json"
     )
+
+
+def test_a_folder_named_like_a_brand_file_is_one_problem(config_dir: Path) -> None:
+    (config_dir / "x.toml").mkdir()
+    with pytest.raises(ConfigError) as info:
+        load_brands(config_dir)
+    assert info.value.problems == ["x.toml: is a folder, not a brand file"]
+
+
+def test_a_utf8_bom_loads(config_dir: Path) -> None:
+    text = brand_toml("bom_a", "wines_spirits")
+    (config_dir / "bom_a.toml").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    assert load_brands(config_dir)["bom_a"].sector == "wines_spirits"
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ({"horizon": "true"}, "key 'horizon': Input should be a valid integer"),
+        ({"horizon": 13.0}, "key 'horizon': Input should be a valid integer"),
+        ({"model": {"candidates": []}}, "key 'model.candidates': Tuple should have at least 1"),
+        (
+            {"model": {"intermittent_candidates": []}},
+            "key 'model.intermittent_candidates': Tuple should have at least 1",
+        ),
+        ({"model": {"backtest_windows": "true"}}, "key 'model.backtest_windows': Input should be"),
+    ],
+)
+def test_strict_types_refuse_booleans_and_empty_lists(
+    config_dir: Path,
+    extra: dict,
+    problem: str,  # type: ignore[type-arg]
+) -> None:
+    text = brand_toml("strict", "wines_spirits", **extra).replace('"true"', "true")
+    (config_dir / "strict.toml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_brands(config_dir)
+    assert any(p.startswith(f"strict.toml: {problem}") for p in info.value.problems), info.value
+
+
+@pytest.mark.parametrize("stem", ["Montres_Atlas", "montres-atlas"])
+def test_file_names_say_what_a_brand_id_is(config_dir: Path, stem: str) -> None:
+    (config_dir / f"{stem}.toml").write_text(brand_toml("x", "watches_jewelry"))
+    with pytest.raises(ConfigError) as info:
+        load_brands(config_dir)
+    assert info.value.problems == [
+        f"{stem}.toml: brand ids (file names) use lowercase letters, digits and _; "
+        "rename it, e.g. montres_atlas.toml"
+    ]
+
+
+def test_a_boolean_is_not_a_number_in_synthetic_settings(config_dir: Path) -> None:
+    path = config_dir / "wines_a.toml"
+    path.write_text(path.read_text().replace("volume = 80", "volume = true"))
+    with pytest.raises(ConfigError, match=r"wines_a.toml: key 'synthetic.volume': Input should"):
+        load_brands(config_dir)

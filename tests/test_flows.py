@@ -36,7 +36,7 @@ def demo_db(
 
 def test_forecast_run_publishes_every_sector(demo_db) -> None:  # type: ignore[no-untyped-def]
     db, _, summary = demo_db
-    assert summary["status"] == "partial" and summary["failed"] == ["ghost_c"]
+    assert summary.status == "partial" and summary.failed == ["ghost_c"]
     sectors = wh.query(
         db, "SELECT sector, count(DISTINCT brand) AS n FROM latest_forecasts GROUP BY 1"
     )
@@ -46,13 +46,13 @@ def test_forecast_run_publishes_every_sector(demo_db) -> None:  # type: ignore[n
     assert fc.select("unique_id", "step", "model").is_unique().all()
     n_series = fc["unique_id"].n_unique()
     assert fc.filter(pl.col("is_selected")).height == n_series * 13
-    assert summary["rows"]["forecasts"] == fc.height
+    assert summary.rows["forecasts"] == fc.height
 
 
 def test_failed_brand_is_recorded_and_others_finish(demo_db) -> None:  # type: ignore[no-untyped-def]
     db, _, summary = demo_db
     rows = wh.query(
-        db, "SELECT brand, status, error FROM run_brands WHERE run_id = ?", [summary["run_id"]]
+        db, "SELECT brand, status, error FROM run_brands WHERE run_id = ?", [summary.run_id]
     )
     failed = rows.filter(pl.col("status") == "failed")
     assert failed["brand"].to_list() == ["ghost_c"]
@@ -85,6 +85,25 @@ def test_priors_and_metrics_are_published(demo_db) -> None:  # type: ignore[no-u
     assert acc.height == 5 and acc["mase"].is_not_null().all()
 
 
+def test_accuracy_views_count_each_backtest_point_once(demo_db) -> None:  # type: ignore[no-untyped-def]
+    db, _, _ = demo_db
+    sector = wh.query(db, "SELECT * FROM accuracy_by_sector WHERE sector = 'selective_retailing'")
+    points = dict(sector.select("model", "n_points").iter_rows())
+    # The baseline and "each series' chosen model" are scored on every backtest point once.
+    rows = wh.query(
+        db,
+        "SELECT m.* FROM backtest_metrics m JOIN latest_brand_runs USING (run_id, brand) "
+        "WHERE m.sector = 'selective_retailing' AND m.model = 'selected'",
+    )
+    assert points["snaive"] == points["selected"] == rows["n_points"].sum()
+    by_hand = (rows["mase"] * rows["n_series"]).sum() / rows["n_series"].sum()
+    wape = (rows["wape"] * rows["sum_actual"]).sum() / rows["sum_actual"].sum()
+    got = sector.filter(pl.col("model") == "selected").row(0, named=True)
+    assert got["mase"] == pytest.approx(by_hand) and got["wape"] == pytest.approx(wape)
+    brand = wh.query(db, "SELECT * FROM accuracy_by_brand WHERE model = 'snaive'")
+    assert brand["brand"].is_unique().all()
+
+
 def test_rerun_replaces_and_as_of_replays(demo_db) -> None:  # type: ignore[no-untyped-def]
     from datetime import date
 
@@ -98,7 +117,7 @@ def test_rerun_replaces_and_as_of_replays(demo_db) -> None:  # type: ignore[no-u
         config_dir=str(configs),
         brands=["wines_a", "young_b"],  # young_b launches on 2024-10-21
     )
-    assert past["run_id"].startswith("2024-09-30") and past["status"] == "succeeded"
+    assert past.run_id.startswith("2024-09-30") and past.status == "succeeded"
     skipped = wh.query(db, "SELECT brand, error FROM run_brands WHERE status = 'skipped'")
     assert skipped.rows() == [("young_b", "launches 2024-10-21, after 2024-09-30")]
     runs = wh.query(db, "SELECT run_id, status FROM forecast_runs")
@@ -106,11 +125,11 @@ def test_rerun_replaces_and_as_of_replays(demo_db) -> None:  # type: ignore[no-u
     # Re-running exactly the same run key replaces it instead of duplicating.
     forecast_flow(warehouse_path=str(db), config_dir=str(configs), brands=["wines_a"])
     assert wh.query(db, "SELECT count(*) AS n FROM forecast_runs")["n"][0] == 3
-    count = wh.query(db, "SELECT count(*) AS n FROM forecasts WHERE run_id = ?", [again["run_id"]])[
+    count = wh.query(db, "SELECT count(*) AS n FROM forecasts WHERE run_id = ?", [again.run_id])[
         "n"
     ][0]
-    assert count == again["rows"]["forecasts"]
-    max_ds = wh.query(db, "SELECT max(ds) AS d FROM forecasts WHERE run_id = ?", [past["run_id"]])[
+    assert count == again.rows["forecasts"]
+    max_ds = wh.query(db, "SELECT max(ds) AS d FROM forecasts WHERE run_id = ?", [past.run_id])[
         "d"
     ][0]
     assert max_ds == date(2024, 12, 30)  # 13 weeks after the as-of week, nothing later used
@@ -129,7 +148,7 @@ def test_invalid_config_stops_before_any_write(tmp_path: Path, prefect_harness: 
 
 def test_each_sector_gets_a_profile_plot(demo_db) -> None:  # type: ignore[no-untyped-def]
     db, _, summary = demo_db
-    plots = sorted((db.parent / "plots" / summary["run_id"]).glob("*.png"))
+    plots = sorted((db.parent / "plots" / summary.run_id).glob("*.png"))
     assert [p.stem for p in plots] == sorted(
         [
             "fashion_leather",

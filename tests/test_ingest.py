@@ -9,7 +9,15 @@ import polars as pl
 import pytest
 
 from forecast.inputs.config import load_brands
-from forecast.inputs.ingest import IngestError, read_table, rename_columns, validate_sales
+from forecast.inputs.ingest import REQUIRED as REQUIRED_COLUMNS
+from forecast.inputs.ingest import (
+    IngestError,
+    check_date_format,
+    check_file,
+    read_table,
+    rename_columns,
+    validate_sales,
+)
 
 CSV = """brand,region,product,ds,units,promo
 wines_a,europe,cognac_001,2024-06-03,12,false
@@ -40,7 +48,7 @@ def test_every_row_is_accepted_or_refused_with_its_reason(checked) -> None:  # t
     assert reasons[3] == "unknown brand 'nobody'"
     assert reasons[4] == "region 'japan' is not one of brand 'wines_a' regions"
     assert reasons[5] == "ds 2024-06-05 is not a Monday (weeks start on Monday)"
-    assert reasons[6] == "ds 'next week' is not a date"
+    assert reasons[6] == "ds 'next week' is not a date like 2024-06-03"
     assert reasons[7] == "units 'ten' is not a number"
     assert reasons[8] == "negative units -3.0"
     assert reasons[9] == "ds 2099-01-05 is after the as-of date"
@@ -78,3 +86,118 @@ def test_parquet_is_read_as_text(tmp_path: Path) -> None:
     assert read_table(path).dtypes == [pl.String, pl.String]
     with pytest.raises(IngestError, match="no such file"):
         read_table(tmp_path / "missing.csv")
+
+
+def _reasons(tmp_path: Path, config_dir: Path, body: str, **kwargs) -> dict[int, str]:  # type: ignore[no-untyped-def]
+    path = tmp_path / "in.csv"
+    path.write_text("brand,region,product,ds,units\n" + body)
+    raw = rename_columns(read_table(path), {}, str(path))
+    out = validate_sales(raw, load_brands(config_dir), **kwargs)
+    return dict(out.rejected.select("row_number", "reason").iter_rows())
+
+
+def test_absurd_units_and_dates_are_refused_with_the_reason(
+    tmp_path: Path, config_dir: Path
+) -> None:
+    reasons = _reasons(
+        tmp_path,
+        config_dir,
+        "wines_a,europe,c,2024-06-03,1e300\n"
+        "wines_a,europe,c,2024-06-10,99999999999999999999999999999\n"
+        "wines_a,europe,c,1900-01-01,1\n"
+        "wines_a,europe,c,2999-12-30,1\n"
+        "wines_a,europe,c,2024-06-17,1000000000\n",
+        latest=date(2026, 12, 8),
+    )
+    assert reasons == {
+        1: "units 1e300 is above the sanity bound 1e+09",
+        2: "units 99999999999999999999999999999 is above the sanity bound 1e+09",
+        3: "ds 1900-01-01 is before brand 'wines_a' launch week 2015-01-05",
+        4: "ds 2999-12-30 is in the future (after 2026-12-08)",
+    }
+
+
+def test_day_month_order_is_never_guessed(tmp_path: Path, config_dir: Path) -> None:
+    body = "wines_a,europe,c,03/06/2024,1\nwines_a,europe,c,13/06/2024,1\n"
+    assert _reasons(tmp_path, config_dir, body) == {
+        1: "ds '03/06/2024' is ambiguous (day/month or month/day?): give --date-format, "
+        "e.g. %d/%m/%Y",
+        2: "ds '13/06/2024' is ambiguous (day/month or month/day?): give --date-format, "
+        "e.g. %d/%m/%Y",
+    }
+    assert _reasons(tmp_path, config_dir, body, date_format="%d/%m/%Y") == {
+        2: "ds 13/06/2024 is not a Monday (weeks start on Monday)".replace(
+            "13/06/2024", "2024-06-13"
+        )
+    }
+
+
+def test_a_date_format_must_read_back_year_month_and_day() -> None:
+    check_date_format("%d/%m/%Y")
+    check_date_format(None)
+    for bad in ("%Q", "%Y", "week", "%d/%m"):
+        with pytest.raises(IngestError, match=r"--date-format .* does not give year, month"):
+            check_date_format(bad)
+
+
+def test_latin1_bytes_name_the_line_and_the_option(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(
+        b"brand,region,product,ds,units\na,europe,p,2024-06-03,1\na,europe,caf\xe9,2024-06-03,1\n"
+    )
+    with pytest.raises(
+        IngestError, match=r"latin\.csv: line 3 is not utf-8 text .*--encoding latin-1"
+    ):
+        read_table(path)
+    assert read_table(path, "latin-1")["product"].to_list() == ["p", "café"]
+
+
+def test_ragged_rows_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text(
+        "brand,region,product,ds,units\na,europe,p,2024-06-03,1\na,europe,p,2024-06-10,1,x\n"
+    )
+    with pytest.raises(IngestError, match=r"ragged\.csv: line 3 has 6 fields, the header has 5$"):
+        read_table(path)
+
+
+def test_a_bom_and_crlf_csv_reads(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfbrand,region,product,ds,units\r\na,europe,p,2024-06-03,1\r\n")
+    assert read_table(path).columns == list(REQUIRED_COLUMNS)
+    check_file(path, {})
+
+
+def test_parquet_midnight_timestamps_are_dates(tmp_path: Path, config_dir: Path) -> None:
+    from datetime import datetime
+
+    path = tmp_path / "ts.parquet"
+    pl.DataFrame(
+        {
+            "brand": ["wines_a", "wines_a"],
+            "region": "europe",
+            "product": "c",
+            "ds": [datetime(2024, 6, 3), datetime(2024, 6, 10, 15, 30)],
+            "units": [1.0, 2.0],
+        }
+    ).write_parquet(path)
+    out = validate_sales(rename_columns(read_table(path), {}, str(path)), load_brands(config_dir))
+    assert out.accepted["ds"].to_list() == [date(2024, 6, 3)]
+    assert out.rejected["reason"].to_list() == [
+        "ds '2024-06-10 15:30:00.000000' is not a date like 2024-06-03"
+    ]
+
+
+def test_check_file_finds_problems_before_any_load(tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match="no such file"):
+        check_file(tmp_path / "nope.csv", {})
+    with pytest.raises(IngestError, match="is a folder"):
+        check_file(tmp_path, {})
+    path = tmp_path / "few.csv"
+    path.write_text("brand,week,units\n")
+    with pytest.raises(IngestError, match=r"missing column\(s\) \['region', 'product', 'ds'\]"):
+        check_file(path, {})
+    path.write_text("maison,region,product,week,units\n")
+    check_file(path, {"ds": "week", "brand": "maison"})
+    with pytest.raises(IngestError, match="not a known text encoding"):
+        check_file(path, {}, "klingon")

@@ -12,8 +12,9 @@ from forecast.engine.forecasting import NoSalesError
 from forecast.engine.pipeline import estimate_brand, run_brand
 from forecast.engine.pooling import pool_priors
 from forecast.inputs.calendar import event_calendar
-from forecast.inputs.config import SECTORS, load_brands
+from forecast.inputs.config import load_brands
 from forecast.inputs.synthetic import generate_sales
+from forecast.vocabulary import SECTORS
 from tests.conftest import END, START, write_brands
 
 
@@ -65,8 +66,46 @@ def test_every_series_gets_every_model_and_exactly_one_selected(setup) -> None: 
     )
     assert (fc["yhat"] >= 0).all() and fc.select("unique_id", "step", "model").is_unique().all()
     assert set(result.metrics["cutoff"].unique().to_list()) == {date(2024, 7, 1), date(2024, 9, 30)}
-    overall = result.metrics.filter(pl.col("demand_class") == "all")
-    assert set(overall["model"]) == {"selected", "snaive"}
+    # Every segment has its chosen model's row and the baseline's, over the same points.
+    points = result.metrics.group_by("cutoff", "model").agg(pl.col("n_points").sum())
+    per_model = dict(points.group_by("model").agg(pl.col("n_points").sum()).iter_rows())
+    assert per_model["selected"] == per_model["snaive"]
+    picked = result.metrics.filter(pl.col("model") == "selected")
+    assert picked["is_selected"].all() and picked.select("cutoff", "segment").is_unique().all()
+
+
+def test_metrics_flag_the_model_chosen_for_each_segment_and_count_points_once() -> None:
+    from forecast.engine.pipeline import segment_metrics
+
+    cut = date(2024, 7, 1)
+    rows = [
+        {"unique_id": f"{age}{i}", "model": m, "history_weeks": weeks, "mase": mase}
+        for age, weeks in (("young", 10), ("mature", 60))
+        for i in range(2)
+        for m, mase in (("ets", 1.0), ("theta", 0.9), ("ses", 0.8), ("snaive", 1.2))
+    ]
+    per_series = pl.DataFrame(rows).with_columns(
+        cutoff=pl.lit(cut),
+        demand_class=pl.lit("smooth"),
+        rmsse=pl.lit(1.0),
+        smape=pl.lit(0.1),
+        coverage_80=pl.lit(0.8),
+        coverage_95=pl.lit(0.95),
+        scaled_crps=pl.lit(0.2),
+        abs_err=pl.lit(2.0),
+        abs_y=pl.lit(10.0),
+        n=pl.lit(13, pl.UInt32),
+    )
+    chosen = {"smooth/young": "ses", "smooth": "theta"}
+    out = segment_metrics(per_series, chosen)
+    flagged = out.filter(pl.col("is_selected"), pl.col("model") != "selected")
+    assert sorted(flagged.select("segment", "model").rows()) == [
+        ("smooth", "theta"),
+        ("smooth/young", "ses"),
+    ]
+    # 4 series × 13 points, once per model: the baseline is not counted twice.
+    totals = dict(out.group_by("model").agg(pl.col("n_points").sum()).iter_rows())
+    assert totals == {"ets": 52, "theta": 52, "ses": 52, "snaive": 52, "selected": 52}
 
 
 def test_young_brand_without_backtest_uses_the_cold_start_model(setup) -> None:  # type: ignore[no-untyped-def]
@@ -77,8 +116,8 @@ def test_young_brand_without_backtest_uses_the_cold_start_model(setup) -> None: 
     assert result.metrics.is_empty()
     assert set(result.forecasts.filter(pl.col("is_selected"))["model"]) == {"ses"}
     assert (result.forecasts["history_weeks"] == 11).all()
-    assert result.summary["selected_model"] == "smooth/young: ses"
-    assert result.summary["n_series"] == 6
+    assert result.selected_model == "smooth/young: ses"
+    assert result.n_series == 6
 
 
 def test_mstl_candidate_serves_long_series_and_every_series_keeps_one_choice(setup) -> None:  # type: ignore[no-untyped-def]
@@ -98,7 +137,7 @@ def test_mstl_candidate_serves_long_series_and_every_series_keeps_one_choice(set
     )
     assert chosen.height == fc["unique_id"].n_unique()
     assert (chosen["model"] == 1).all() and (chosen["len"] == 13).all()
-    assert "smooth/long" in result.summary["selected_model"]
+    assert "smooth/long" in result.selected_model
 
 
 def test_brand_without_sales_is_a_clear_error(setup) -> None:  # type: ignore[no-untyped-def]
@@ -115,10 +154,8 @@ def test_backtest_beats_seasonal_naive_on_smooth_brand(setup) -> None:  # type: 
     result = run_brand(
         brands["selective_a"], sales.filter(pl.col("brand") == "selective_a"), END, priors, cal
     )
-    overall = (
-        result.metrics.filter(pl.col("demand_class") == "all")
-        .group_by("model")
-        .agg(pl.col("mase").mean())
+    overall = result.metrics.group_by("model").agg(
+        mase=(pl.col("mase") * pl.col("n_series")).sum() / pl.col("n_series").sum()
     )
     mase = dict(overall.iter_rows())
     assert mase["selected"] < mase["snaive"]

@@ -13,8 +13,9 @@ from forecast.engine.pooling import between_variance, pool_priors, shrink_series
 from forecast.engine.priors import OwnEstimates, own_estimates, series_estimates
 from forecast.engine.series import prepare_series
 from forecast.inputs.calendar import event_calendar
-from forecast.inputs.config import SECTORS, load_brands
+from forecast.inputs.config import load_brands
 from forecast.inputs.synthetic import generate_sales
+from forecast.vocabulary import SECTORS
 from tests.conftest import END, START, panel
 
 WEEKS = np.arange(52)

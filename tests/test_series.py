@@ -7,7 +7,7 @@ from datetime import date
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from forecast.engine.series import demand_class, history_bucket, prepare_series
+from forecast.engine.series import demand_class, prepare_series
 
 
 def _rows(product: str, weeks: list[date], units: list[float]) -> pl.DataFrame:
@@ -60,14 +60,3 @@ def test_demand_class() -> None:
     )
     classes = dict(demand_class(frame).iter_rows())
     assert classes == {"s": "smooth", "i": "intermittent"}
-
-
-def test_history_bucket() -> None:
-    frame = pl.DataFrame({"w": [0, 25, 26, 104, 105]})
-    assert frame.select(history_bucket(pl.col("w")).alias("b"))["b"].to_list() == [
-        "<26w",
-        "<26w",
-        "26-104w",
-        "26-104w",
-        ">104w",
-    ]

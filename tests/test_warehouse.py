@@ -77,17 +77,21 @@ def _brand_row(brand: str, status: str = "succeeded") -> pl.DataFrame:
     )
 
 
+def _stage_attempt(db: Path, run_id: str, yhat: float, statuses: dict[str, str]) -> wh.Attempt:
+    attempt = wh.open_run(db, _run(run_id, list(statuses)))
+    for brand, status in statuses.items():
+        if status == "succeeded":
+            wh.stage(db, attempt.attempt_id, "forecasts", brand, _forecast(brand, yhat))
+    rows = pl.concat([_brand_row(b, s) for b, s in statuses.items()])
+    wh.stage(db, attempt.attempt_id, "run_brands", "all", rows)
+    return attempt
+
+
 def _complete(
     db: Path, run_id: str, yhat: float, statuses: dict[str, str], run_status: str
 ) -> None:
-    wh.open_run(db, _run(run_id, list(statuses)))
-    for brand, status in statuses.items():
-        if status == "succeeded":
-            wh.stage(db, run_id, "forecasts", brand, _forecast(brand, yhat))
-    wh.stage(
-        db, run_id, "run_brands", "all", pl.concat([_brand_row(b, s) for b, s in statuses.items()])
-    )
-    wh.finish_run(db, run_id, run_status, {"n_series": len(statuses)})
+    attempt = _stage_attempt(db, run_id, yhat, statuses)
+    wh.finish_run(db, attempt.attempt_id, run_status, {"n_series": len(statuses)})
 
 
 def test_schema_has_every_documented_table_and_view(db: Path) -> None:
@@ -137,12 +141,12 @@ def test_failed_publish_leaves_previous_state(db: Path) -> None:
 
 
 def test_running_and_failed_runs_are_never_visible(db: Path) -> None:
-    wh.open_run(db, _run("r1", ["a"]))
-    wh.stage(db, "r1", "forecasts", "a", _forecast("a", 5.0))
+    attempt = wh.open_run(db, _run("r1", ["a"]))
+    wh.stage(db, attempt.attempt_id, "forecasts", "a", _forecast("a", 5.0))
     assert wh.query(db, "SELECT count(*) AS n FROM latest_forecasts")["n"][0] == 0  # still running
     assert wh.query(db, "SELECT count(*) AS n FROM forecasts")["n"][0] == 0  # staged, not published
-    wh.stage(db, "r1", "run_brands", "all", _brand_row("a"))
-    wh.finish_run(db, "r1", "succeeded", {"n_series": 1})
+    wh.stage(db, attempt.attempt_id, "run_brands", "all", _brand_row("a"))
+    wh.finish_run(db, attempt.attempt_id, "succeeded", {"n_series": 1})
     assert wh.query(db, "SELECT yhat FROM latest_forecasts")["yhat"].to_list() == [5.0]
     _complete(db, "r2", 9.0, {"a": "succeeded"}, "failed")
     assert wh.query(db, "SELECT yhat FROM latest_forecasts")["yhat"].to_list() == [5.0]
@@ -168,12 +172,61 @@ def test_dead_running_run_is_marked_abandoned(db: Path) -> None:
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
-    wh.open_run(db, _run("ghost", ["a"]))
+    ghost = _stage_attempt(db, "ghost", 1.0, {"a": "succeeded"})
     with wh.publish(db) as con:
         con.execute("UPDATE forecast_runs SET pid = ? WHERE run_id = 'ghost'", [int(dead.stdout)])
-    assert wh.open_run(db, _run("next", ["a"])) == 1
+    assert wh.open_run(db, _run("next", ["a"])).abandoned == 1
     status = dict(wh.query(db, "SELECT run_id, status FROM forecast_runs").iter_rows())
     assert status == {"ghost": "abandoned", "next": "running"}
+    assert not wh.staging_dir(db, ghost.attempt_id).exists(), "its staged results are dropped"
+
+
+def test_a_rerun_changes_nothing_visible_until_it_publishes(db: Path) -> None:
+    _complete(db, "r1", 1.0, {"a": "succeeded"}, "succeeded")
+    rerun = _stage_attempt(db, "r1", 2.0, {"a": "succeeded"})
+    assert wh.query(db, "SELECT yhat FROM latest_forecasts")["yhat"].to_list() == [1.0]
+    wh.finish_run(db, rerun.attempt_id, "succeeded", {"n_series": 1})
+    assert wh.query(db, "SELECT yhat FROM latest_forecasts")["yhat"].to_list() == [2.0]
+    runs = wh.query(db, "SELECT attempt_id, status FROM forecast_runs")
+    assert runs.rows() == [(rerun.attempt_id, "succeeded")]
+
+
+def test_a_failed_rerun_keeps_the_published_results(db: Path) -> None:
+    _complete(db, "r1", 1.0, {"a": "succeeded"}, "succeeded")
+    _complete(db, "r1", 2.0, {"a": "failed"}, "failed")
+    assert wh.query(db, "SELECT yhat FROM latest_forecasts")["yhat"].to_list() == [1.0]
+    status = wh.query(db, "SELECT status FROM forecast_runs ORDER BY started_at")["status"]
+    assert status.to_list() == ["succeeded", "failed"]
+
+
+def test_a_second_live_attempt_at_one_run_key_is_refused(db: Path) -> None:
+    _complete(db, "r1", 1.0, {"a": "succeeded"}, "succeeded")
+    first = wh.open_run(db, _run("r1", ["a"]))
+    with pytest.raises(wh.RunInProgress, match=r"run r1 is already running \(pid \d+ on "):
+        wh.open_run(db, _run("r1", ["a"]))
+    assert wh.open_run(db, _run("r2", ["a"])).run_id == "r2"  # another key runs beside it
+    wh.finish_run(db, first.attempt_id, "failed", {})
+    assert wh.open_run(db, _run("r1", ["a"])).run_id == "r1"  # free again once it ended
+    assert wh.query(db, "SELECT yhat FROM latest_forecasts")["yhat"].to_list() == [1.0]
+
+
+def test_a_v1_warehouse_is_upgraded_in_place(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "v1.duckdb"
+    con = duckdb.connect(str(path))
+    schema = (Path(__file__).resolve().parents[1] / "warehouse" / "schema.sql").read_text()
+    con.execute(schema.split("-- v1 → v2")[0].replace("    attempt_id       VARCHAR,", ""))
+    con.execute("INSERT INTO schema_version VALUES (1, now())")
+    con.execute(
+        "INSERT INTO forecast_runs (run_id, as_of, status, started_at, brands, config_hash) "
+        "VALUES ('old', '2024-06-03', 'succeeded', now(), ['a'], 'h')"
+    )
+    con.close()
+    wh.ensure_schema(path)
+    runs = wh.query(path, "SELECT run_id, attempt_id FROM forecast_runs")
+    assert runs.rows() == [("old", "old")]
+    assert wh.query(path, "SELECT max(version) AS v FROM schema_version")["v"][0] == 2
 
 
 def test_open_reader_keeps_its_snapshot_while_a_writer_publishes(db: Path) -> None:

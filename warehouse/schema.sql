@@ -41,9 +41,11 @@ CREATE TABLE IF NOT EXISTS rejected_sales (
     rejected_at TIMESTAMP NOT NULL
 );
 
--- One row per run. Key: run_id.
+-- One row per run attempt. Key: attempt_id. At most one published (succeeded | partial) row
+-- per run_id: publishing an attempt replaces the key's earlier published one.
 CREATE TABLE IF NOT EXISTS forecast_runs (
     run_id           VARCHAR   NOT NULL,
+    attempt_id       VARCHAR,             -- <run_id>.<8 hex>; results are staged under it
     flow_run_id      VARCHAR,
     as_of            DATE      NOT NULL,
     status           VARCHAR   NOT NULL,  -- running | succeeded | partial | failed | abandoned
@@ -60,6 +62,9 @@ CREATE TABLE IF NOT EXISTS forecast_runs (
     n_rows           BIGINT,
     message          VARCHAR
 );
+-- v1 → v2: attempts. A v1 row is its run's only attempt.
+ALTER TABLE forecast_runs ADD COLUMN IF NOT EXISTS attempt_id VARCHAR;
+UPDATE forecast_runs SET attempt_id = run_id WHERE attempt_id IS NULL;
 
 -- One row per run and brand: the brand's own status, lineage and timings. Key: (run_id, brand).
 CREATE TABLE IF NOT EXISTS run_brands (
@@ -131,17 +136,19 @@ CREATE TABLE IF NOT EXISTS prior_weights (
     series_weight_max  DOUBLE
 );
 
--- Key: (run_id, brand, demand_class, model, cutoff).
+-- Key: (run_id, brand, segment, model, cutoff). Each backtest point is in one row per model.
 CREATE TABLE IF NOT EXISTS backtest_metrics (
     run_id       VARCHAR NOT NULL,
     sector       VARCHAR NOT NULL,
     brand        VARCHAR NOT NULL,
-    demand_class VARCHAR NOT NULL,   -- smooth | intermittent | all
-    model        VARCHAR NOT NULL,   -- a model, or 'selected' = each series' chosen model
-    is_selected  BOOLEAN NOT NULL,
+    segment      VARCHAR,            -- model-choice segment: smooth, smooth/young, smooth/long, …
+    demand_class VARCHAR NOT NULL,   -- smooth | intermittent
+    model        VARCHAR NOT NULL,   -- a model, or 'selected' = the segment's chosen model
+    is_selected  BOOLEAN NOT NULL,   -- the model chosen for this segment (always for 'selected')
     cutoff       DATE    NOT NULL,   -- forecast origin of the backtest window
     n_series     BIGINT  NOT NULL,
     n_points     BIGINT  NOT NULL,
+    sum_actual   DOUBLE,             -- Σ |actual| over the points: WAPE's denominator
     mase         DOUBLE,
     rmsse        DOUBLE,
     smape        DOUBLE,
@@ -150,3 +157,6 @@ CREATE TABLE IF NOT EXISTS backtest_metrics (
     coverage_95  DOUBLE,
     scaled_crps  DOUBLE
 );
+-- Warehouses created before segments existed.
+ALTER TABLE backtest_metrics ADD COLUMN IF NOT EXISTS segment VARCHAR;
+ALTER TABLE backtest_metrics ADD COLUMN IF NOT EXISTS sum_actual DOUBLE;

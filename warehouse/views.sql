@@ -12,23 +12,31 @@ CREATE OR REPLACE VIEW latest_forecasts AS
 SELECT f.*, l.as_of
 FROM forecasts f JOIN latest_brand_runs l USING (run_id, brand);
 
+-- Backtest scores of the latest runs, one row per brand (or sector) and model. Rows of
+-- backtest_metrics are per cutoff and segment: means over series are weighted by series,
+-- WAPE by actuals and coverage by points, so each backtest point counts once.
+CREATE OR REPLACE MACRO series_mean(score, n) AS
+    sum(score * n) FILTER (WHERE score IS NOT NULL) / sum(n) FILTER (WHERE score IS NOT NULL);
+
 CREATE OR REPLACE VIEW accuracy_by_brand AS
-SELECT m.sector, m.brand, m.model, m.is_selected, m.run_id, l.as_of,
-       avg(m.mase) AS mase, avg(m.rmsse) AS rmsse, avg(m.smape) AS smape, avg(m.wape) AS wape,
-       avg(m.coverage_80) AS coverage_80, avg(m.coverage_95) AS coverage_95,
-       avg(m.scaled_crps) AS scaled_crps, sum(m.n_points)::BIGINT AS n_points
+SELECT m.sector, m.brand, m.model, bool_or(m.is_selected) AS is_selected, m.run_id, l.as_of,
+       series_mean(m.mase, m.n_series) AS mase, series_mean(m.rmsse, m.n_series) AS rmsse,
+       series_mean(m.smape, m.n_series) AS smape, series_mean(m.wape, m.sum_actual) AS wape,
+       series_mean(m.coverage_80, m.n_points) AS coverage_80,
+       series_mean(m.coverage_95, m.n_points) AS coverage_95,
+       series_mean(m.scaled_crps, m.n_series) AS scaled_crps,
+       sum(m.n_points)::BIGINT AS n_points
 FROM backtest_metrics m JOIN latest_brand_runs l USING (run_id, brand)
-GROUP BY ALL;
+GROUP BY m.sector, m.brand, m.model, m.run_id, l.as_of;
 
 CREATE OR REPLACE VIEW accuracy_by_sector AS
 SELECT m.sector, m.model,
-       sum(m.mase * m.n_points) / sum(m.n_points) AS mase,
-       sum(m.wape * m.n_points) / sum(m.n_points) AS wape,
-       sum(m.coverage_80 * m.n_points) / sum(m.n_points) AS coverage_80,
-       sum(m.coverage_95 * m.n_points) / sum(m.n_points) AS coverage_95,
+       series_mean(m.mase, m.n_series) AS mase, series_mean(m.wape, m.sum_actual) AS wape,
+       series_mean(m.coverage_80, m.n_points) AS coverage_80,
+       series_mean(m.coverage_95, m.n_points) AS coverage_95,
        count(DISTINCT m.brand) AS n_brands, sum(m.n_points)::BIGINT AS n_points
 FROM backtest_metrics m JOIN latest_brand_runs l USING (run_id, brand)
-GROUP BY ALL;
+GROUP BY m.sector, m.model;
 
 -- Every forecast of every finished run next to the actual, once the actual has arrived.
 CREATE OR REPLACE VIEW forecast_vs_actual AS

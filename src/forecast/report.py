@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import Any
 
 import matplotlib
@@ -12,24 +13,26 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt
 import polars as pl
 
+from forecast.engine.runs import BrandOutcome, RunSummary
 
-def run_summary_markdown(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+
+def run_summary_markdown(summary: RunSummary, outcomes: Sequence[BrandOutcome]) -> str:
     """Markdown of a run: totals, then one line per brand (status, series, rows, time)."""
     lines = [
-        f"# Forecast run `{summary['run_id']}` — {summary['status']}",
+        f"# Forecast run `{summary.run_id}` — {summary.status}",
         "",
-        f"as-of **{summary['as_of']}** · {summary['brands']} brands · "
-        f"{summary['n_series']} series · {summary['rows'].get('forecasts', 0)} forecast rows · "
-        f"{summary['seconds']} s",
+        f"as-of **{summary.as_of}** · {summary.brands} brands · {summary.n_series} series · "
+        f"{summary.rows.get('forecasts', 0)} forecast rows · {summary.seconds} s",
+        *(["", f"{summary.message}"] if summary.message else []),
         "",
         "| brand | sector | status | series | rows | selected model | seconds | error |",
         "|---|---|---|---:|---:|---|---:|---|",
     ]
-    for r in sorted(rows, key=lambda r: (r["status"] != "failed", r["brand"])):
+    for o in sorted(outcomes, key=lambda o: (o.status != "failed", o.brand)):
+        cells = [o.brand, o.sector, o.status, o.n_series, o.n_rows, o.selected_model, o.seconds]
+        error = (o.error or "").replace("|", "/")[:200]
         lines.append(
-            f"| {r['brand']} | {r['sector']} | {r['status']} | {r.get('n_series', '')} | "
-            f"{r.get('n_rows', '')} | {r.get('selected_model', '')} | {r['seconds']} | "
-            f"{(r.get('error') or '').replace('|', '/')[:200]} |"
+            "| " + " | ".join("" if c is None else str(c) for c in cells) + f" | {error} |"
         )
     return "\n".join(lines)
 
@@ -48,11 +51,8 @@ def plot_sector_profiles(priors: pl.DataFrame, weights: pl.DataFrame, pool: str)
     brands = season.filter(pl.col("level") == "brand", pl.col("pool") == pool)
     pooled = season.filter(pl.col("level") == "sector", pl.col("pool") == pool).sort("pos")
     group = season.filter(pl.col("level") == "group").sort("pos")
-    own_weight = dict(
-        weights.filter(pl.col("level") == "brand", pl.col("kind") == "season")
-        .select("name", "own_weight")
-        .iter_rows()
-    )
+    season_weights = weights.filter(pl.col("level") == "brand", pl.col("kind") == "season")
+    own_weight = dict(season_weights.select("name", "own_weight").iter_rows())
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)
     for i, (brand, rows) in enumerate(brands.sort("pos").group_by("brand", maintain_order=True)):
         colour = f"C{i % 10}"
@@ -70,6 +70,11 @@ def plot_sector_profiles(priors: pl.DataFrame, weights: pl.DataFrame, pool: str)
         title=f"{pool}: brand profiles (dotted: own estimate, solid: used) vs pool",
     )
     ax.legend(fontsize=7, ncol=2, loc="upper left")
+    return _png(fig)
+
+
+def _png(fig: Any) -> bytes:
+    """The figure as PNG bytes; the figure is closed (no window, no leak)."""
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

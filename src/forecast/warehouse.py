@@ -12,13 +12,16 @@ run is never visible.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
@@ -27,7 +30,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RESULT_TABLES = ("run_brands", "forecasts", "backtest_metrics", "priors", "prior_weights")
 _LOCK_TIMEOUT_S = 600.0
 
@@ -48,7 +51,7 @@ def _apply_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_sql_file("schema.sql"))
     con.execute(_sql_file("views.sql"))
     version = _scalar(con, "SELECT max(version) FROM schema_version")
-    if version is None:
+    if version is None or version < SCHEMA_VERSION:
         con.execute("INSERT INTO schema_version VALUES (?, now())", [SCHEMA_VERSION])
     elif version > SCHEMA_VERSION:
         raise WarehouseError(
@@ -89,45 +92,71 @@ def publish(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """Change the warehouse atomically: copy, write in one transaction, replace.
 
     Raises:
-        WarehouseError: With the file name, when DuckDB refuses a statement.
+        WarehouseError: Naming the warehouse file (never the private copy, lock or
+            staging files), when DuckDB refuses a statement or the file cannot be written.
     """
     path = Path(path)
-    with _writer_lock(path):
-        for pattern in (f"{path.name}.*.tmp", f"{path.name}.*.tmp.wal"):  # a killed writer's
-            for stale in path.parent.glob(pattern):
-                stale.unlink()
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        if path.exists():
-            shutil.copyfile(path, tmp)
-        try:
-            con = duckdb.connect(str(tmp))
+    if path.is_dir():
+        raise WarehouseError(f"{path}: is a folder; the warehouse is a DuckDB file")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with _writer_lock(path):
+            for pattern in (f"{path.name}.*.tmp", f"{path.name}.*.tmp.wal"):  # a killed writer's
+                for stale in path.parent.glob(pattern):
+                    stale.unlink()
+            if path.exists():
+                shutil.copyfile(path, tmp)
             try:
-                con.execute("BEGIN")
-                _apply_schema(con)
-                yield con
-                con.execute("COMMIT")
-                con.execute("CHECKPOINT")
+                yield from _write_copy(tmp)
+                os.replace(tmp, path)
             finally:
-                con.close()
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except duckdb.Error as exc:
-            raise WarehouseError(f"{path}: {exc}") from exc
-        finally:
-            tmp.unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"{path}: {str(exc).replace(str(tmp), str(path))}") from exc
+    except OSError as exc:
+        raise WarehouseError(f"{path}: cannot write the warehouse: {exc.strerror or exc}") from exc
+
+
+def _write_copy(tmp: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on the private copy, checkpointed and synced to disk."""
+    con = duckdb.connect(str(tmp))
+    try:
+        con.execute("BEGIN")
+        _apply_schema(con)
+        yield con
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+# `forecast sql`: no file, network, extension or other database; settings frozen after.
+_Config = dict[str, str | bool | int | float | list[str]]
+_LOCKED_DOWN: _Config = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+ANALYST_STATEMENTS = ("SELECT", "EXPLAIN")
 
 
 @contextmanager
-def reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Read-only connection to the published warehouse."""
+def reader(path: Path, locked: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Read-only connection to the published warehouse (``locked``: see :func:`analyst_query`)."""
     path = Path(path)
     if not path.exists():
         raise WarehouseError(
             f"{path}: no warehouse yet — run `forecast generate` or `forecast ingest FILE` first"
         )
+    if path.is_dir():
+        raise WarehouseError(f"{path}: is a folder; the warehouse is a DuckDB file")
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        config: _Config = _LOCKED_DOWN if locked else {}
+        con = duckdb.connect(str(path), read_only=True, config=config)
     except duckdb.Error as exc:
         raise WarehouseError(f"{path}: cannot open read-only: {exc}") from exc
     try:
@@ -150,6 +179,69 @@ def query(path: Path, sql: str, params: list[Any] | None = None) -> pl.DataFrame
         return con.sql(sql, params=params or None).pl()
 
 
+def analyst_query(path: Path, sql: str) -> pl.DataFrame:
+    """``forecast sql``: one SELECT (or EXPLAIN) over the warehouse's own tables and views.
+
+    The connection is read-only with DuckDB's external access off and its configuration
+    locked, so no statement can read or write another file (``COPY``, ``EXPORT``,
+    ``read_csv``, ``glob``), attach another database, install or load an extension, or
+    change a setting; text with more than one statement is refused before it runs.
+
+    Raises:
+        WarehouseError: The text is not one allowed statement, or DuckDB refuses it.
+    """
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"{path}: {exc}") from exc
+    if len(statements) != 1:
+        raise WarehouseError(f"forecast sql runs exactly one statement; got {len(statements)}")
+    kind = statements[0].type.name
+    if kind not in ANALYST_STATEMENTS:
+        raise WarehouseError(
+            f"forecast sql runs read-only queries (SELECT, EXPLAIN); {kind} is not allowed"
+        )
+    with reader(path, locked=True) as con:
+        return con.sql(sql).pl()
+
+
+def refusal_summary(path: Path, source: str, limit: int = 10) -> pl.DataFrame:
+    """Why rows of ``source`` were refused: reason, rows, first row number."""
+    return query(
+        path,
+        "SELECT reason, count(*) AS rows, min(row_number) AS first_row FROM rejected_sales "
+        "WHERE source = ? GROUP BY 1 ORDER BY 2 DESC, 3 LIMIT ?",
+        [source, limit],
+    )
+
+
+def brand_statuses(path: Path, run_id: str) -> pl.DataFrame:
+    """Each brand of a run: status, series, rows, chosen model, seconds, error."""
+    return query(
+        path,
+        "SELECT brand, status, n_series, n_rows, selected_model, round(seconds, 1) AS seconds, "
+        "error FROM run_brands WHERE run_id = ? ORDER BY status, brand",
+        [run_id],
+    )
+
+
+def latest_by_sector(path: Path) -> pl.DataFrame:
+    """What analysts see now, per sector: brands, series and rows of ``latest_forecasts``."""
+    return query(
+        path,
+        "SELECT sector, count(DISTINCT brand) AS brands, count(DISTINCT unique_id) AS series, "
+        "count(*) AS rows FROM latest_forecasts GROUP BY 1 ORDER BY 1",
+    )
+
+
+def first_sales(path: Path) -> dict[str, date]:
+    """The first week with sales of every brand in the warehouse."""
+    if not Path(path).exists():
+        return {}
+    frame = query(path, "SELECT brand, min(ds) AS first FROM sales GROUP BY 1")
+    return dict(frame.iter_rows())
+
+
 def stage_sales(
     path: Path, batch: str, part: str, sales: pl.DataFrame, truth: pl.DataFrame | None
 ) -> None:
@@ -163,11 +255,18 @@ def stage_sales(
             os.replace(tmp, folder / name / f"{part}.parquet")
 
 
-def publish_sales(path: Path, batch: str, source: str) -> int:
+def publish_sales(path: Path, batch: str, source: str, replace_real: bool = False) -> int:
     """Replace all sales (and truth) of the brands in a staged batch, in one publish.
+
+    Args:
+        replace_real: Also replace brands that hold ingested (real) sales; without it such
+            a batch is refused and nothing changes.
 
     Returns:
         Sales rows written.
+
+    Raises:
+        WarehouseError: Nothing staged, or the batch would delete ingested sales.
     """
     folder = staging_dir(path, batch)
     files = {
@@ -178,6 +277,8 @@ def publish_sales(path: Path, batch: str, source: str) -> int:
     with publish(path) as con:
         con.read_parquet(files["sales"]).create_view("new_sales")
         brands = "SELECT DISTINCT brand FROM new_sales"
+        if not replace_real:
+            _refuse_real(con, path, brands, folder)
         con.execute(f"DELETE FROM sales WHERE brand IN ({brands})")
         con.execute(f"DELETE FROM sales_truth WHERE brand IN ({brands})")
         con.execute(
@@ -190,15 +291,50 @@ def publish_sales(path: Path, batch: str, source: str) -> int:
                 [files["sales_truth"]],
             )
         rows = int(_scalar(con, "SELECT count(*) FROM new_sales"))
-    shutil.rmtree(folder, ignore_errors=True)
+    _drop_staged(folder)
     return rows
+
+
+_REAL = "source NOT LIKE 'synthetic:%'"
+
+
+def _refuse_real(con: duckdb.DuckDBPyConnection, path: Path, brands: str, batch: Path) -> None:
+    found = con.execute(
+        f"SELECT brand, count(*) FROM sales WHERE {_REAL} AND brand IN ({brands}) "
+        "GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    if found:
+        shutil.rmtree(batch, ignore_errors=True)
+        raise WarehouseError(f"{path}: {real_sales_message(found)}")
+
+
+def real_sales(path: Path, brands: list[str]) -> list[tuple[str, int]]:
+    """``(brand, rows)`` of ingested (not synthetic) sales among ``brands``."""
+    if not Path(path).exists():
+        return []
+    frame = query(
+        path,
+        f"SELECT brand, count(*) AS n FROM sales WHERE {_REAL} "
+        "AND brand IN (SELECT unnest(?)) GROUP BY 1 ORDER BY 1",
+        [brands],
+    )
+    return [(b, int(n)) for b, n in frame.iter_rows()]
+
+
+def real_sales_message(found: list[tuple[str, int]]) -> str:
+    """One line: which brands hold ingested sales that synthetic generation would delete."""
+    held = ", ".join(f"{b} ({n:,} rows)" for b, n in found)
+    return (
+        f"generating would delete ingested sales of {held}; nothing was changed — pick other "
+        "brands, another warehouse, or pass --replace-real to delete them"
+    )
 
 
 def replace_sales(path: Path, sales: pl.DataFrame, truth: pl.DataFrame | None, source: str) -> int:
     """Replace all sales (and truth) of the brands present in ``sales``; returns rows written."""
     batch = f"sales-{os.getpid()}-{time.time_ns()}"
     stage_sales(path, batch, "all", sales, truth)
-    return publish_sales(path, batch, source)
+    return publish_sales(path, batch, source, replace_real=True)
 
 
 def upsert_sales(
@@ -258,29 +394,70 @@ def read_sales(path: Path, brands: list[str], as_of: date) -> pl.DataFrame:
     )
 
 
-def open_run(path: Path, run: dict[str, Any]) -> int:
-    """Record a run as ``running`` (replacing any earlier run with the same id).
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt at a run key: results are staged under ``attempt_id`` until published.
 
-    Runs left ``running`` by a process of this host that no longer exists are marked
-    ``abandoned`` first. Returns how many were.
+    Attributes:
+        run_id: The run key (same as-of, configs and options → same key).
+        attempt_id: This attempt; a re-run of the key is a new attempt.
+        abandoned: Attempts of dead processes this one found and marked ``abandoned``.
     """
-    host = socket.gethostname()
+
+    run_id: str
+    attempt_id: str
+    abandoned: int
+
+
+class RunInProgress(WarehouseError):
+    """Another live process is running the same run key."""
+
+
+def open_run(path: Path, run: dict[str, Any]) -> Attempt:
+    """Record a new attempt at ``run['run_id']`` as ``running``; nothing visible changes.
+
+    The key's published results stay as they are until :func:`finish_run` swaps in this
+    attempt's. Attempts left ``running`` by a dead process of this host are marked
+    ``abandoned`` first and their staged results deleted.
+
+    Raises:
+        RunInProgress: When a live process is already running the same run key.
+    """
+    host, run_id = socket.gethostname(), run["run_id"]
+    attempt_id = f"{run_id}.{uuid.uuid4().hex[:8]}"
     with publish(path) as con:
-        stale = con.execute(
-            "SELECT run_id, pid FROM forecast_runs WHERE status = 'running' AND host = ?", [host]
+        dead = _abandon_dead(con, path, host)
+        busy = con.execute(
+            "SELECT pid, host, started_at FROM forecast_runs WHERE run_id = ? AND status = "
+            "'running'",
+            [run_id],
         ).fetchall()
-        dead = [run_id for run_id, pid in stale if pid is None or not _alive(pid)]
-        con.execute(
-            "UPDATE forecast_runs SET status = 'abandoned', finished_at = now(), "
-            "message = 'process died before the run finished' "
-            "WHERE run_id IN (SELECT unnest(?))",
-            [dead],
-        )
-        for table in ("forecast_runs", *RESULT_TABLES):
-            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run["run_id"]])
-        row = {**run, "status": "running", "host": host, "pid": os.getpid()}
-        con.register("new_run", pl.DataFrame([row]))
+        if busy:
+            pid, where, since = busy[0]
+            raise RunInProgress(
+                f"{path}: run {run_id} is already running (pid {pid} on {where}, started "
+                f"{since:%Y-%m-%d %H:%M:%S}); wait for it, or stop that process and retry"
+            )
+        row = {**run, "attempt_id": attempt_id, "status": "running", "host": host}
+        con.register("new_run", pl.DataFrame([{**row, "pid": os.getpid()}]))
         con.execute("INSERT INTO forecast_runs BY NAME SELECT *, now() AS started_at FROM new_run")
+    return Attempt(run_id, attempt_id, dead)
+
+
+def _abandon_dead(con: duckdb.DuckDBPyConnection, path: Path, host: str) -> int:
+    """Mark attempts of dead processes on this host ``abandoned``; drop their staged files."""
+    stale = con.execute(
+        "SELECT attempt_id, pid FROM forecast_runs WHERE status = 'running' AND host = ?", [host]
+    ).fetchall()
+    dead = [attempt for attempt, pid in stale if pid is None or not _alive(pid)]
+    con.execute(
+        "UPDATE forecast_runs SET status = 'abandoned', finished_at = now(), "
+        "message = 'process died before the run finished' "
+        "WHERE attempt_id IN (SELECT unnest(?))",
+        [dead],
+    )
+    for attempt in dead:
+        shutil.rmtree(staging_dir(path, attempt), ignore_errors=True)
     return len(dead)
 
 
@@ -294,50 +471,85 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def staging_dir(path: Path, run_id: str) -> Path:
-    """Where a run's per-brand results wait until the run is published."""
-    return Path(path).parent / f"{Path(path).stem}.staging" / run_id
+def staging_dir(path: Path, attempt_id: str) -> Path:
+    """Where an attempt's per-brand results (or a sales batch) wait until published."""
+    return Path(path).parent / f"{Path(path).stem}.staging" / attempt_id
 
 
-def stage(path: Path, run_id: str, table: str, part: str, frame: pl.DataFrame) -> None:
-    """Stage one part (a brand, or 'all') of a result table for the run's final publish."""
+def _drop_staged(folder: Path) -> None:
+    """Delete a published batch's staged files, and the staging folder once it is empty."""
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()
+
+
+def stage(path: Path, attempt_id: str, table: str, part: str, frame: pl.DataFrame) -> None:
+    """Stage one part (a brand, or 'all') of a result table for the attempt's publish."""
     if table not in RESULT_TABLES:
         raise WarehouseError(f"unknown result table {table!r}; expected one of {RESULT_TABLES}")
-    folder = staging_dir(path, run_id) / table
+    folder = staging_dir(path, attempt_id) / table
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{part}.parquet.tmp"
-    frame.with_columns(run_id=pl.lit(run_id)).write_parquet(tmp)
+    frame.drop("run_id", strict=False).write_parquet(tmp)
     os.replace(tmp, folder / f"{part}.parquet")
 
 
-def finish_run(path: Path, run_id: str, status: str, summary: dict[str, Any]) -> dict[str, int]:
-    """Merge the run's staged results and set its final status, in one atomic publish.
+def finish_run(path: Path, attempt_id: str, status: str, summary: dict[str, Any]) -> dict[str, int]:
+    """End an attempt in one atomic publish; what readers see changes only here.
+
+    A ``succeeded`` or ``partial`` attempt replaces every result of its run key with its
+    staged results, and the key's earlier published attempt is dropped (a re-run replaces,
+    never duplicates; failed and abandoned attempts stay as history). A ``failed`` attempt
+    is recorded and leaves the key's published results as they were.
 
     Returns:
-        Rows written per result table.
+        Rows of the run key per result table after the publish.
     """
-    staged = staging_dir(path, run_id)
-    written: dict[str, int] = {}
+    staged = staging_dir(path, attempt_id)
     with publish(path) as con:
-        for table in RESULT_TABLES:
-            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
-            files = sorted(str(f) for f in (staged / table).glob("*.parquet"))
-            if files:
-                insert = (
-                    f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, union_by_name=true)"
-                )
-                con.execute(insert, [files])
-            written[table] = int(
-                _scalar(con, f"SELECT count(*) FROM {table} WHERE run_id = ?", [run_id])
-            )
+        run_id = _scalar(con, "SELECT run_id FROM forecast_runs WHERE attempt_id = ?", [attempt_id])
+        if run_id is None:
+            raise WarehouseError(f"{path}: no run attempt {attempt_id!r} to finish")
+        if status in ("succeeded", "partial"):
+            _swap_results(con, run_id, attempt_id, staged)
+        written = {
+            t: int(_scalar(con, f"SELECT count(*) FROM {t} WHERE run_id = ?", [run_id]))
+            for t in RESULT_TABLES
+        }
         con.execute(
             "UPDATE forecast_runs SET status = ?, finished_at = now(), "
             "duration_s = epoch(now() - started_at), n_series = ?, n_rows = ?, message = ? "
-            "WHERE run_id = ?",
-            [status, summary.get("n_series"), written["forecasts"], summary.get("message"), run_id],
+            "WHERE attempt_id = ?",
+            [
+                status,
+                summary.get("n_series"),
+                written["forecasts"] if status != "failed" else 0,
+                summary.get("message"),
+                attempt_id,
+            ],
         )
-    shutil.rmtree(staged, ignore_errors=True)
+    _drop_staged(staged)
     return written
+
+
+def _swap_results(
+    con: duckdb.DuckDBPyConnection, run_id: str, attempt_id: str, staged: Path
+) -> None:
+    """Replace the run key's results and earlier published attempt by this attempt's."""
+    for table in RESULT_TABLES:
+        con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+        files = sorted(str(f) for f in (staged / table).glob("*.parquet"))
+        if files:
+            con.execute(
+                f"INSERT INTO {table} BY NAME SELECT *, ? AS run_id "
+                "FROM read_parquet(?, union_by_name=true)",
+                [run_id, files],
+            )
+    con.execute(  # failed and abandoned attempts stay as history
+        "DELETE FROM forecast_runs WHERE run_id = ? AND attempt_id IS DISTINCT FROM ? "
+        "AND status IN ('succeeded', 'partial')",
+        [run_id, attempt_id],
+    )
 
 
 def recent_runs(path: Path, limit: int = 10) -> pl.DataFrame:

@@ -1,32 +1,58 @@
-"""Command line ``forecast``: the edge where settings are read and flows are started."""
+"""Command line ``forecast``: the edge where settings are read, inputs checked and flows started.
+
+Every problem ends in one line on stderr naming the file, brand, option or URL to fix
+(exit code 2: fix the command or a config; 1: the data or the warehouse said no). Prefect's
+own log goes to ``<PREFECT_HOME>/forecast.log`` unless ``--verbose``.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
-import os
 import sys
-import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import polars as pl
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from forecast import warehouse
-from forecast.inputs.config import ConfigError, brand_json_schema, load_brands
-from forecast.settings import Settings
+from forecast.edge import prefect_env
+from forecast.edge.checks import InputProblem, check_launches, check_something_to_forecast
+from forecast.inputs.calendar import week_start
+from forecast.inputs.config import ConfigError, brand_json_schema
+from forecast.inputs.ingest import IngestError, check_date_format, check_file
+from forecast.request import RequestError, RunRequest, Workspace, settings_for
 
 app = typer.Typer(
     help="maison-forecast: multi-brand demand forecasts with pooled cross-brand priors.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
+console = Console(soft_wrap=True)  # one result, one line: scripts grep it
 err = Console(stderr=True, soft_wrap=True)
 
+
+class Pooling(StrEnum):
+    """``--pooling``: the vocabulary's pooling modes (a test keeps the two equal)."""
+
+    partial = "partial"
+    none = "none"
+    full = "full"
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+ISO = ["%Y-%m-%d"]
 WarehouseOpt = Annotated[
     Path | None, typer.Option("--warehouse", help="DuckDB file [env FORECAST_WAREHOUSE].")
 ]
@@ -36,75 +62,68 @@ ConfigOpt = Annotated[
 BrandOpt = Annotated[
     list[str] | None, typer.Option("--brand", "-b", help="Only this brand (repeatable).")
 ]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show Prefect's log (else in PREFECT_HOME).")
+]
 
 
-def _settings(warehouse_path: Path | None, config_dir: Path | None) -> Settings:
-    overrides: dict[str, Any] = {}
-    if warehouse_path:
-        overrides["warehouse"] = warehouse_path
-    if config_dir:
-        overrides["config_dir"] = config_dir
-    return Settings(**overrides)
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """One red line on stderr, then exit with ``code``."""
+    err.print(f"[red]{escape(message)}[/]")
+    raise typer.Exit(code)
 
 
-def _prefect_defaults() -> None:
-    """Keep Prefect's state in the project and off the network unless told otherwise."""
-    os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-
-
-def _validate(settings: Settings) -> None:
-    """Stop before any write when a brand config is invalid, listing every problem."""
+def _workspace(warehouse_path: Path | None, config_dir: Path | None) -> Workspace:
+    """Settings and every brand config, or every config problem listed and exit code 2."""
     try:
-        load_brands(settings.config_dir)
+        return Workspace.load(warehouse_path, config_dir)
     except ConfigError as exc:
-        err.print(f"[bold red]Invalid brand configuration[/] in {settings.config_dir}:")
+        folder = settings_for(warehouse_path, config_dir).config_dir
+        err.print(f"[bold red]Invalid brand configuration[/] in {escape(str(folder))}:")
         for problem in exc.problems:
-            err.print(f"  • {problem}")
+            err.print(f"  • {escape(problem)}")
         raise typer.Exit(2) from exc
 
 
-def _run_flow(flow_fn: Any, failure: str, settings: Settings, **params: Any) -> dict[str, Any]:
-    """Run a flow in-process on ``settings``' warehouse and configs; a failed run prints
-    ``failure`` and its error, exit code 1."""
-    state = flow_fn(
-        **params,
-        warehouse_path=str(settings.warehouse),
-        config_dir=str(settings.config_dir),
-        return_state=True,
-    )
+def _run_flow(target: str, failure: str, db: Path, verbose: bool, **params: Any) -> Any:
+    """Run ``module:flow`` in-process with ``params``; returns what the flow returned.
+
+    Prefect is configured (its home beside the warehouse ``db``) and imported only here,
+    after every input was checked. A failed run prints ``failure`` and its error as one
+    line (exit code 1).
+    """
+    home = prefect_env.configure(db)
+    log = home / "forecast.log"
+    module, name = target.split(":")
+    flow_fn = getattr(importlib.import_module(module), name)
+    try:
+        # Logs stay in the file until the API is stopped: draining Prefect's queues logs too.
+        with prefect_env.flow_logs(log, verbose), prefect_env.flow_api(home):
+            state = flow_fn(**params, return_state=True)
+    except prefect_env.PrefectUnavailable as exc:
+        _fail(str(exc))
     summary = state.result(raise_on_failure=False)
-    if not isinstance(summary, dict):
-        err.print(f"[bold red]{failure}[/]: {summary}")
-        raise typer.Exit(1)
+    if isinstance(summary, BaseException):
+        known = (warehouse.WarehouseError, IngestError, ConfigError, ValueError)
+        reason = str(summary) if isinstance(summary, known) else repr(summary)
+        _fail(f"{failure}: {reason}" + ("" if verbose else f" (Prefect log: {log})"))
     return summary
 
 
-def _read(fn: Any, *args: Any) -> pl.DataFrame:
+def _read(fn: Any, *args: Any) -> Any:
     """A warehouse read; its error becomes one red line and exit code 1."""
     try:
         return fn(*args)
     except warehouse.WarehouseError as exc:
-        err.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from exc
+        _fail(str(exc))
 
 
-def _iso_date(value: str | None, option: str) -> date | None:
-    """An ISO date option, or a usage error naming the option."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not a date like 2026-06-01", param_hint=option
-        ) from None
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value else None
 
 
 def _last_complete_week() -> date:
-    today = date.today()
-    return today - timedelta(days=today.weekday() + 7)
+    return week_start(date.today()) - timedelta(weeks=1)
 
 
 def _print_frame(frame: pl.DataFrame, title: str | None = None) -> None:
@@ -113,7 +132,10 @@ def _print_frame(frame: pl.DataFrame, title: str | None = None) -> None:
         table.add_column(col, overflow="fold")
     for row in frame.iter_rows():
         table.add_row(
-            *("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row)
+            *(
+                "" if v is None else f"{v:.4g}" if isinstance(v, float) else escape(str(v))
+                for v in row
+            )
         )
     console.print(table)
 
@@ -121,80 +143,107 @@ def _print_frame(frame: pl.DataFrame, title: str | None = None) -> None:
 @app.command()
 def generate(
     end: Annotated[
-        str | None, typer.Option(help="Last week (ISO date); default last complete week.")
+        datetime | None, typer.Option(formats=ISO, help="Last week; default last complete week.")
     ] = None,
-    start: Annotated[str, typer.Option(help="First week (ISO date).")] = "2023-01-02",
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    scale: Annotated[float, typer.Option(help="Multiply every brand's SKU count.")] = 1.0,
+    start: Annotated[datetime, typer.Option(formats=ISO, help="First week.")] = datetime(
+        2023, 1, 2
+    ),
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
+    scale: Annotated[
+        float, typer.Option(min=0.01, max=1000, help="Multiply every brand's SKU count.")
+    ] = 1.0,
     brand: BrandOpt = None,
+    replace_real: Annotated[
+        bool,
+        typer.Option(
+            "--replace-real", help="Delete the chosen brands' ingested (real) sales to do it."
+        ),
+    ] = False,
     warehouse_path: WarehouseOpt = None,
     config_dir: ConfigOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Generate synthetic sales for every brand config into the warehouse."""
-    settings = _settings(warehouse_path, config_dir)
-    _validate(settings)
-    _prefect_defaults()
-    from flows.generate import generate_sales_flow
+    """Generate synthetic sales for every brand config (or --brand) into the warehouse.
 
-    last = _iso_date(end, "--end") or _last_complete_week()
+    A brand that holds ingested sales is refused, unless --replace-real.
+    """
+    workspace = _workspace(warehouse_path, config_dir)
+    try:
+        chosen = workspace.select(brand)
+    except RequestError as exc:
+        _fail(str(exc), 2)
+    last = _day(end) or _last_complete_week()
+    if last < start.date():
+        _fail(f"--end {last} is before --start {start.date()}", 2)
+    real = _read(warehouse.real_sales, workspace.warehouse, list(chosen))
+    if real and not replace_real:
+        _fail(f"{workspace.warehouse}: {warehouse.real_sales_message(real)}", 2)
     with console.status("Generating synthetic sales…"):
         summary = _run_flow(
-            generate_sales_flow,
+            "flows.generate:generate_sales_flow",
             "generation failed",
-            settings,
+            workspace.warehouse,
+            verbose,
+            warehouse_path=str(workspace.warehouse),
+            config_dir=str(workspace.config_dir),
             end=last,
-            start=_iso_date(start, "--start"),
+            start=start.date(),
             seed=seed,
             scale=scale,
             brands=brand,
+            replace_real=replace_real,
         )
     console.print(
         f"[green]sales written[/]: {summary['rows']:,} rows, {summary['series']:,} series, "
-        f"{summary['brands']} brands, {summary['start']} → {summary['end']} in {settings.warehouse}"
+        f"{summary['brands']} brands, {summary['start']} → {summary['end']} "
+        f"in {workspace.warehouse}"
     )
 
 
 @app.command()
 def run(
     as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="Forecast origin (ISO date); default last sales week."),
+        datetime | None,
+        typer.Option("--as-of", formats=ISO, help="Forecast origin; default last sales week."),
     ] = None,
     brand: BrandOpt = None,
-    pooling: Annotated[str, typer.Option(help="partial | none | full")] = "partial",
-    n_jobs: Annotated[int, typer.Option(help="statsforecast processes per brand.")] = 1,
+    pooling: Annotated[Pooling, typer.Option(help="Partial pooling, or an extreme.")] = (
+        Pooling.partial
+    ),
+    n_jobs: Annotated[
+        int, typer.Option(min=1, max=64, help="statsforecast processes per brand.")
+    ] = 1,
     warehouse_path: WarehouseOpt = None,
     config_dir: ConfigOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run the forecast flow: priors, backtests, fits; publish forecasts to the warehouse."""
-    settings = _settings(warehouse_path, config_dir)
-    _validate(settings)
-    if pooling not in ("partial", "none", "full"):
-        err.print(f"[red]--pooling must be partial, none or full, not {pooling!r}[/]")
-        raise typer.Exit(2)
-    _prefect_defaults()
-    from flows.forecast import forecast_flow
-
-    started = time.perf_counter()
+    workspace = _workspace(warehouse_path, config_dir)
+    try:
+        request = RunRequest.resolve(workspace, _day(as_of), brand, pooling.value, n_jobs)
+        check_launches(request.brands, warehouse.first_sales(workspace.warehouse))
+        check_something_to_forecast(request.brands, request.as_of)
+    except (RequestError, InputProblem) as exc:
+        _fail(str(exc), getattr(exc, "code", 2))
+    except warehouse.WarehouseError as exc:
+        _fail(str(exc))
     with console.status("Forecasting (estimate → pool → backtest → fit → publish)…"):
         summary = _run_flow(
-            forecast_flow,
+            "flows.forecast:forecast_flow",
             "run failed",
-            settings,
-            as_of=_iso_date(as_of, "--as-of"),
-            brands=brand,
-            pooling=pooling,
-            n_jobs=n_jobs,
+            workspace.warehouse,
+            verbose,
+            **request.parameters(),
         )
-    colour = {"succeeded": "green", "partial": "yellow"}.get(summary["status"], "red")
+    colour = {"succeeded": "green", "partial": "yellow"}.get(summary.status, "red")
     console.print(
-        f"[{colour}]run {summary['run_id']} {summary['status']}[/]: {summary['brands']} brands, "
-        f"{summary['n_series']:,} series, {summary['rows']['forecasts']:,} forecast rows "
-        f"in {time.perf_counter() - started:.1f} s"
+        f"[{colour}]run {summary.run_id} {summary.status}[/]: {summary.brands} brands, "
+        f"{summary.n_series:,} series, {summary.rows['forecasts']:,} forecast rows "
+        f"in {summary.seconds:.1f} s"
     )
-    if summary["failed"]:
-        err.print(f"failed brands: {', '.join(summary['failed'])} — see `forecast status`")
-    raise typer.Exit(0 if summary["status"] != "failed" else 1)
+    if summary.message:
+        err.print(f"{escape(summary.message)} — see `forecast status`")
+    raise typer.Exit(0 if summary.status != "failed" else 1)
 
 
 @app.command()
@@ -207,46 +256,50 @@ def ingest(
         typer.Option("--map", help="ours=theirs column mapping, e.g. --map ds=week (repeatable)."),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Refuse rows after this date.")
+        datetime | None, typer.Option("--as-of", formats=ISO, help="Refuse rows after this date.")
     ] = None,
     date_format: Annotated[
-        str | None, typer.Option(help="strftime format of ds (ISO default).")
+        str | None, typer.Option(help="strftime format of ds, e.g. %d/%m/%Y (default ISO).")
     ] = None,
+    encoding: Annotated[
+        str, typer.Option(help="Text encoding of a CSV file, e.g. latin-1.")
+    ] = "utf-8",
     warehouse_path: WarehouseOpt = None,
     config_dir: ConfigOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Load real weekly sales; refused rows go to rejected_sales with their reason."""
-    settings = _settings(warehouse_path, config_dir)
-    _validate(settings)
+    workspace = _workspace(warehouse_path, config_dir)
     mapping = dict(item.split("=", 1) for item in map_ or [] if "=" in item)
     if len(mapping) != len(map_ or []):
-        err.print("[red]--map takes ours=theirs, e.g. --map ds=week_start[/]")
-        raise typer.Exit(2)
-    _prefect_defaults()
-    from flows.ingest import ingest_flow
-
+        _fail("--map takes ours=theirs, e.g. --map ds=week_start", 2)
+    try:
+        check_date_format(date_format)
+        check_file(file, mapping, encoding)
+    except IngestError as exc:
+        _fail(str(exc), 2)
     summary = _run_flow(
-        ingest_flow,
+        "flows.ingest:ingest_flow",
         "nothing loaded",
-        settings,
+        workspace.warehouse,
+        verbose,
+        warehouse_path=str(workspace.warehouse),
+        config_dir=str(workspace.config_dir),
         path=str(file),
         mapping=mapping,
-        as_of=_iso_date(as_of, "--as-of"),
+        as_of=_day(as_of),
         date_format=date_format,
+        encoding=encoding,
     )
     console.print(
-        f"[green]{file}[/]: {summary['rows']:,} rows read — {summary['inserted']:,} new, "
-        f"{summary['updated']:,} updated, {summary['unchanged']:,} unchanged, "
+        f"[green]{escape(str(file))}[/]: {summary['rows']:,} rows read — "
+        f"{summary['inserted']:,} new, {summary['updated']:,} updated, "
+        f"{summary['unchanged']:,} unchanged, "
         f"[{'yellow' if summary['rejected'] else 'green'}]{summary['rejected']:,} refused[/]"
     )
     if summary["rejected"]:
         _print_frame(
-            warehouse.query(
-                settings.warehouse,
-                "SELECT reason, count(*) AS rows, min(row_number) AS first_row FROM rejected_sales "
-                "WHERE source = ? GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
-                [str(file)],
-            ),
+            warehouse.refusal_summary(workspace.warehouse, summary["source"]),
             "refused rows (all of them are in rejected_sales)",
         )
 
@@ -255,39 +308,35 @@ def ingest(
 def demo(
     warehouse_path: WarehouseOpt = None,
     config_dir: ConfigOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Generate synthetic sales, then forecast every brand: the whole product in one go."""
     generate(
         end=None,
-        start="2023-01-02",
+        start=datetime(2023, 1, 2),
         seed=0,
         scale=1.0,
         brand=None,
+        replace_real=False,
         warehouse_path=warehouse_path,
         config_dir=config_dir,
+        verbose=verbose,
     )
     try:
         run(
             as_of=None,
             brand=None,
-            pooling="partial",
+            pooling=Pooling.partial,
             n_jobs=1,
             warehouse_path=warehouse_path,
             config_dir=config_dir,
+            verbose=verbose,
         )
     except typer.Exit as done:
         if done.exit_code:
             raise
-    db = _settings(warehouse_path, config_dir).warehouse
-    _print_frame(
-        warehouse.query(
-            db,
-            "SELECT sector, count(DISTINCT brand) AS brands, "
-            "count(DISTINCT unique_id) AS series, count(*) AS rows "
-            "FROM latest_forecasts GROUP BY 1 ORDER BY 1",
-        ),
-        "latest_forecasts by sector",
-    )
+    db = settings_for(warehouse_path, config_dir).warehouse
+    _print_frame(warehouse.latest_by_sector(db), "latest_forecasts by sector")
     console.print(f'Next: forecast sql "SELECT * FROM accuracy_by_sector"  (file: {db})')
 
 
@@ -298,58 +347,70 @@ def serve(
         typer.Option(help="Prefect API [env PREFECT_API_URL, default http://127.0.0.1:4200/api]."),
     ] = None,
     every: Annotated[
-        int | None, typer.Option(help="Also serve forecast/every-<n>s, an interval smoke test.")
+        int | None,
+        typer.Option(min=5, help="Also serve forecast/every-<n>s, an interval smoke test."),
     ] = None,
 ) -> None:
     """Start a local Prefect server if none answers, serve the deployments; Ctrl-C stops both."""
-    settings = _settings(None, None)
-    _validate(settings)
-    _prefect_defaults()
-    from forecast.edge.serve import DEFAULT_API_URL
+    prefect_env.configure(_workspace(None, None).warehouse)
+    from forecast.edge.serve import DEFAULT_API_URL, exposure_warning
     from forecast.edge.serve import run as serve_deployments
 
-    url = api_url or os.environ.get("PREFECT_API_URL") or DEFAULT_API_URL
+    url = api_url or prefect_env.configured_api_url() or DEFAULT_API_URL
+    warning = exposure_warning(url)
+    if warning:
+        err.print(f"[bold red]WARNING[/] {escape(warning)}")
     raise typer.Exit(serve_deployments(url, every))
+
+
+@app.command("serve-deployments", hidden=True)
+def serve_deployments_verb(
+    every: Annotated[int | None, typer.Option(min=5)] = None,
+) -> None:
+    """The serving process `forecast serve` starts (against its PREFECT_API_URL)."""
+    from flows.deployments import serve_all
+
+    serve_all(every)
 
 
 @app.command()
 def status(
-    limit: Annotated[int, typer.Option(help="How many runs.")] = 10,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs.")] = 10,
     warehouse_path: WarehouseOpt = None,
 ) -> None:
     """Recent runs, and the brands of the latest one."""
-    db = _settings(warehouse_path, None).warehouse
+    db = settings_for(warehouse_path).warehouse
     runs = _read(warehouse.recent_runs, db, limit)
     _print_frame(runs, f"recent runs in {db}")
     if runs.height:
         latest = runs["run_id"][0]
-        _print_frame(
-            warehouse.query(
-                db,
-                "SELECT brand, status, n_series, n_rows, selected_model, "
-                "round(seconds, 1) AS seconds, error FROM run_brands "
-                "WHERE run_id = ? ORDER BY status, brand",
-                [latest],
-            ),
-            f"brands of run {latest}",
-        )
+        _print_frame(_read(warehouse.brand_statuses, db, latest), f"brands of run {latest}")
 
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="A read-only SQL query.")],
-    fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+    query: Annotated[str, typer.Argument(help="One read-only SELECT on the warehouse.")],
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
     warehouse_path: WarehouseOpt = None,
 ) -> None:
-    """Run a read-only query on the warehouse and print the result."""
-    db = _settings(warehouse_path, None).warehouse
-    frame = _read(warehouse.query, db, query)
-    if fmt == "csv":
-        sys.stdout.write(frame.write_csv())
-    elif fmt == "json":
+    """One read-only query on the warehouse's tables and views (no files, no other database)."""
+    db = settings_for(warehouse_path).warehouse
+    frame = _read(warehouse.analyst_query, db, query)
+    if fmt is Format.csv:
+        sys.stdout.write(_flat(frame).write_csv())
+    elif fmt is Format.json:
         sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=1) + "\n")
     else:
         _print_frame(frame)
+
+
+def _flat(frame: pl.DataFrame) -> pl.DataFrame:
+    """Nested columns (lists, structs, maps) as JSON text: CSV holds flat values only."""
+    nested = [c for c, t in frame.schema.items() if t.is_nested()]
+    return frame.with_columns(
+        pl.Series(c, [json.dumps(v, default=str) for v in frame[c].to_list()], pl.String)
+        for c in nested
+    )
 
 
 @app.command()
@@ -368,5 +429,9 @@ def main() -> None:
     try:
         app()
     except warehouse.WarehouseError as exc:
-        err.print(f"[red]{exc}[/]")
+        err.print(f"[red]{escape(str(exc))}[/]")
         raise SystemExit(1) from exc
+
+
+if __name__ == "__main__":
+    main()

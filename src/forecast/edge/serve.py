@@ -2,45 +2,46 @@
 
 Prefect 3 runs schedules and ``prefect deployment run`` only against a long-running server
 with a process serving the deployments. This starts both (the server only when nothing
-answers at the API URL), keeps their state under the project's ``.prefect/``, and on Ctrl-C
-or SIGTERM stops the serving process *before* the server — the other order leaves the
-serving process hanging on shutdown. Children run in their own sessions so a terminal's
-Ctrl-C reaches this process only, which then stops them in that order.
+answers at the API URL), keeps their state in Prefect's home (beside the warehouse), and on
+Ctrl-C or SIGTERM stops the serving process *before* the server — the other order leaves
+the serving process hanging on shutdown. Children run in their own sessions so a
+terminal's Ctrl-C reaches this process only, which then stops them in that order; the
+kernel kills them if this process dies without stopping them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlparse
+
+from forecast.edge.prefect_env import api_healthy, die_with_parent, wait_healthy
 
 DEFAULT_API_URL = "http://127.0.0.1:4200/api"
 _STOP_TIMEOUT_S = 30.0
 
 
-def api_healthy(api_url: str, timeout: float = 2.0) -> bool:
-    """True when a Prefect API answers its health check at ``api_url``."""
+def exposure_warning(api_url: str) -> str | None:
+    """A warning when the API would listen beyond this machine (it has no authentication)."""
+    host = urlparse(api_url).hostname or "127.0.0.1"
+    if host == "localhost":
+        return None
     try:
-        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
-
-
-def _wait_healthy(api_url: str, server: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not api_healthy(api_url):
-        if server.poll() is not None:
-            raise RuntimeError(f"Prefect server exited with code {server.returncode}; see its log")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"Prefect server did not answer at {api_url} within {timeout:.0f} s")
-        time.sleep(0.5)
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name: it may resolve to a public address
+    return (
+        f"the Prefect server at {api_url} listens on {host}, reachable from the network, and "
+        "has no authentication: anyone who reaches it can start, change or delete runs. Use "
+        "127.0.0.1 unless that is what you want."
+    )
 
 
 def start_server(api_url: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -60,7 +61,7 @@ def start_server(api_url: str, env: dict[str, str], log: Path) -> subprocess.Pop
     ]
     with open(log, "ab") as out:
         return subprocess.Popen(
-            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
         )
 
 
@@ -80,7 +81,7 @@ def run(
     api_url: str = DEFAULT_API_URL, every: int | None = None, startup_timeout: float = 120
 ) -> int:
     """Serve until interrupted; returns the serving process's exit code (0 on a clean stop)."""
-    home = Path(os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect")))
+    home = Path(os.environ["PREFECT_HOME"])  # set by prefect_env.configure
     env = {**os.environ, "PREFECT_API_URL": api_url}
     server = None
     if api_healthy(api_url):
@@ -88,7 +89,7 @@ def run(
     else:
         print(f"starting a Prefect server at {api_url} (log: {home / 'server.log'})…", flush=True)
         server = start_server(api_url, env, home / "server.log")
-        _wait_healthy(api_url, server, startup_timeout)
+        wait_healthy(api_url, server, startup_timeout, home / "server.log")
     stop = False
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -96,8 +97,10 @@ def run(
         stop = True
 
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    cmd = [sys.executable, "-m", "flows.deployments", *(["--every", str(every)] if every else [])]
-    serving = subprocess.Popen(cmd, env=env, start_new_session=True)
+    cmd = [sys.executable, "-m", "forecast.edge.cli", "serve-deployments"]
+    serving = subprocess.Popen(
+        [*cmd, *(["--every", str(every)] if every else [])], env=env, preexec_fn=die_with_parent
+    )
     print(
         f"serving deployments against {api_url}; in another shell:\n"
         f"  export PREFECT_API_URL={api_url}\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 import polars as pl
@@ -9,13 +10,18 @@ import polars as pl
 from forecast.engine.forecasting import NoSalesError, forecast_at
 from forecast.engine.metrics import empty_scores, score_series
 from forecast.engine.pooling import Pooling, Priors
-from forecast.inputs.calendar import monday_on_or_before
+from forecast.inputs.calendar import week_start
 from forecast.inputs.config import BrandConfig
+
+
+def run_cutoffs(as_of: date, brands: Iterable[BrandConfig]) -> list[date]:
+    """Every origin some brand of the run needs (backtests and the as-of week), oldest first."""
+    return sorted({c for b in brands for c in origins(as_of, b.horizon, b.model.backtest_windows)})
 
 
 def origins(as_of: date, horizon: int, windows: int) -> list[date]:
     """Backtest origins, oldest first, one horizon apart, then the as-of week itself."""
-    end = monday_on_or_before(as_of)
+    end = week_start(as_of)
     return [end - timedelta(weeks=horizon * k) for k in range(windows, 0, -1)] + [end]
 
 

@@ -31,7 +31,8 @@ import polars as pl
 
 from forecast.engine.recency import choose_half_life, recency_weight, with_drift
 from forecast.engine.series import ADI_CUTOFF
-from forecast.inputs.calendar import SEASON_LENGTH, Frequency, season_position
+from forecast.inputs.calendar import season_position
+from forecast.vocabulary import SEASON_LENGTH, Frequency
 
 ITERATIONS = 4
 CLIP_SIGMAS = 3.0

@@ -22,18 +22,16 @@ from statsforecast import StatsForecast
 from statsforecast.models import Naive
 
 from forecast.engine.models import (
-    BASELINE,
     Family,
     build_models,
     fallback_model,
     family_of,
     seasonal_naive,
 )
-from forecast.inputs.calendar import POLARS_INTERVAL, SEASON_LENGTH, Frequency
+from forecast.vocabulary import BASELINE, POLARS_INTERVAL, SEASON_LENGTH, YOUNG_WEEKS, Frequency
 
 LEVELS = (80, 95)
 _Z = {80: 1.2815515655446004, 95: 1.959963984540054}  # two-sided normal quantiles
-MIN_MODEL_INTERVAL = 26
 BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
 FORECAST_COLUMNS = ("unique_id", "ds", "model", "yhat", *BOUNDS)
 
@@ -152,14 +150,14 @@ def _series_scale(z: pl.DataFrame) -> pl.DataFrame:
 def _guard_intervals(long: pl.DataFrame) -> pl.DataFrame:
     """Keep log-scale intervals sane where a model's variance estimate is not.
 
-    With less than ``MIN_MODEL_INTERVAL`` periods of history a model's residual variance
+    With less than ``YOUNG_WEEKS`` (26) periods of history a model's residual variance
     rests on a handful of points (ETS can divide by almost zero, Theta can be far too
     narrow): such series get level intervals, ``± z · sd_level · √(1 + h / n)`` — noise
     around a level known from ``n`` points. Longer series keep their model's intervals,
     capped at twice a random walk's, ``2 · z · sd_step · √h``.
     """
     h = pl.col("step").cast(pl.Float64)
-    young = pl.col("n") < MIN_MODEL_INTERVAL
+    young = pl.col("n") < YOUNG_WEEKS
     guarded = {}
     for lv in LEVELS:
         level = _Z[lv] * pl.col("sd_level") * (1 + h / pl.col("n")).sqrt()

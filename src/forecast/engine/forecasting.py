@@ -21,10 +21,9 @@ from forecast.engine.fitting import (
 )
 from forecast.engine.pooling import Pooling, Priors, shrink_series
 from forecast.engine.priors import seasonal_offsets, series_estimates
-from forecast.engine.selection import COLD_START_MODEL
-from forecast.engine.series import INACTIVE_AFTER_WEEKS, demand_class, prepare_series
-from forecast.inputs.calendar import Frequency
+from forecast.engine.series import demand_class, prepare_series
 from forecast.inputs.config import BrandConfig
+from forecast.vocabulary import COLD_START_MODEL, DEMAND_CLASSES, INACTIVE_AFTER_WEEKS, Frequency
 
 
 class NoSalesError(ValueError):
@@ -68,6 +67,27 @@ def forecast_at(
     Raises:
         NoSalesError: The brand has no active series up to ``as_of``.
     """
+    series, n_inactive = _active_series(brand, sales, as_of)
+    classes = demand_class(series) if classes is None else classes
+    series = series.join(classes.select("unique_id"), on="unique_id")
+    mine = priors.brands.filter(pl.col("brand") == brand.brand)
+    plan = FitPlan.of(brand)
+    long, weights = forecast_series(series, classes, mine, calendar, plan, pooling, n_jobs)
+    keys = series.group_by("unique_id", "brand", "region", "product").agg(
+        history_weeks=pl.len().cast(pl.Int16)
+    )
+    forecasts = long.join(keys, on="unique_id")
+    if forecasts["yhat"].null_count():
+        bad = forecasts.filter(pl.col("yhat").is_null())["unique_id"].unique().head(5).to_list()
+        raise ValueError(f"brand {brand.brand!r}: models returned no value for series {bad}")
+    return BrandForecast(forecasts, weights, n_inactive, series)
+
+
+def _active_series(
+    brand: BrandConfig, sales: pl.DataFrame, as_of: date
+) -> tuple[pl.DataFrame, int]:
+    """The brand's active series up to ``as_of`` and how many were inactive; NoSalesError
+    saying why when none is active."""
     series, inactive = prepare_series(sales, as_of)
     if series.is_empty():
         why = (
@@ -77,20 +97,7 @@ def forecast_at(
             else f"no sales rows up to {as_of}"
         )
         raise NoSalesError(f"brand {brand.brand!r}: no active series to forecast: {why}")
-    classes = demand_class(series) if classes is None else classes
-    series = series.join(classes.select("unique_id"), on="unique_id")
-    mine = priors.brands.filter(pl.col("brand") == brand.brand)
-    smooth = tuple(dict.fromkeys((*brand.model.candidates, COLD_START_MODEL)))
-    plan = FitPlan(brand.horizon, smooth, brand.model.intermittent_candidates)
-    long, weights = forecast_series(series, classes, mine, calendar, plan, pooling, n_jobs)
-    keys = series.group_by("unique_id", "brand", "region", "product").agg(
-        history_weeks=pl.len().cast(pl.Int16)
-    )
-    forecasts = long.join(keys, on="unique_id")
-    if forecasts["yhat"].null_count():
-        bad = forecasts.filter(pl.col("yhat").is_null())["unique_id"].unique().head(5).to_list()
-        raise ValueError(f"brand {brand.brand!r}: models returned no value for series {bad}")
-    return BrandForecast(forecasts, weights, inactive.height, series)
+    return series, inactive.height
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,12 @@ class FitPlan:
     smooth: tuple[str, ...]
     intermittent: tuple[str, ...]
     frequency: Frequency = "weekly"
+
+    @classmethod
+    def of(cls, brand: BrandConfig) -> FitPlan:
+        """A brand's plan: its candidates, plus the cold-start model every young series needs."""
+        smooth = tuple(dict.fromkeys((*brand.model.candidates, COLD_START_MODEL)))
+        return cls(brand.horizon, smooth, brand.model.intermittent_candidates)
 
 
 def forecast_series(
@@ -124,33 +137,10 @@ def forecast_series(
         ``(forecasts, series_weights)``: long forecasts with ``step`` and ``demand_class``
         for every model, and each series' own weight on its season profile.
     """
-    profile = priors.filter(pl.col("kind") == "season").select("key", "shrunk")
-    events = priors.filter(pl.col("kind") == "event").select("key", "shrunk")
-    # Series that have not seen every position yet are aligned to the profile they borrow.
-    reference = profile.select("key", ref="shrunk")
-    resid, _, per_series = series_estimates(series, calendar, plan.frequency, reference)
-    ids = series["unique_id"].unique()
-    profiles, weights = shrink_series(per_series, profile, ids, pooling)
+    history, future, weights = _with_offsets(series, priors, calendar, plan, pooling)
+    history = history.join(classes, on="unique_id")
+    smooth, sparse = (history.filter(pl.col("demand_class") == c) for c in DEMAND_CLASSES)
     freq = plan.frequency
-    # The history is de-seasonalised with the season of its own years, and weeks the
-    # profile estimate pulled in as outliers are pulled in for the fits too.
-    cleaning = resid.select(
-        "unique_id",
-        "ds",
-        adjust=pl.col("drift") + (pl.col("ly") - pl.col("lyc")).fill_null(0.0),
-    )
-    history = (
-        seasonal_offsets(series, profiles, events, calendar, freq)
-        .join(cleaning, on=["unique_id", "ds"], how="left")
-        .with_columns(offset=pl.col("offset") + pl.col("adjust").fill_null(0.0))
-        .drop("adjust")
-        .join(classes, on="unique_id")
-    )
-    future = seasonal_offsets(
-        future_frame(series, plan.horizon, freq), profiles, events, calendar, freq
-    )
-    smooth = history.filter(pl.col("demand_class") == "smooth")
-    sparse = history.filter(pl.col("demand_class") == "intermittent")
     long = pl.concat(
         [
             forecast_smooth(smooth, future, list(plan.smooth), n_jobs, freq),
@@ -158,7 +148,41 @@ def forecast_series(
             forecast_baseline(series, plan.horizon, freq),
         ]
     )
-    forecasts = long.join(future.select("unique_id", "ds", "step"), on=["unique_id", "ds"]).join(
-        classes, on="unique_id"
+    forecasts = long.join(future.select("unique_id", "ds", "step"), on=["unique_id", "ds"])
+    return forecasts.join(classes, on="unique_id"), weights
+
+
+def _with_offsets(
+    series: pl.DataFrame,
+    priors: pl.DataFrame,
+    calendar: pl.DataFrame,
+    plan: FitPlan,
+    pooling: Pooling,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """History and future rows with each row's seasonal ``offset`` (series profiles shrunk
+    toward the member's), and the series' own weights."""
+    profile = priors.filter(pl.col("kind") == "season").select("key", "shrunk")
+    events = priors.filter(pl.col("kind") == "event").select("key", "shrunk")
+    # Series that have not seen every position yet are aligned to the profile they borrow.
+    reference = profile.select("key", ref="shrunk")
+    resid, _, per_series = series_estimates(series, calendar, plan.frequency, reference)
+    profiles, weights = shrink_series(per_series, profile, series["unique_id"].unique(), pooling)
+    freq = plan.frequency
+    history = _cleaned(seasonal_offsets(series, profiles, events, calendar, freq), resid)
+    future = seasonal_offsets(
+        future_frame(series, plan.horizon, freq), profiles, events, calendar, freq
     )
-    return forecasts, weights
+    return history, future, weights
+
+
+def _cleaned(history: pl.DataFrame, resid: pl.DataFrame) -> pl.DataFrame:
+    """History offsets plus each row's drift (the season of its own years) and the excess
+    the robust profile estimate pulled out of an outlying week, so the fits see both."""
+    adjust = resid.select(
+        "unique_id", "ds", adjust=pl.col("drift") + (pl.col("ly") - pl.col("lyc")).fill_null(0.0)
+    )
+    return (
+        history.join(adjust, on=["unique_id", "ds"], how="left")
+        .with_columns(offset=pl.col("offset") + pl.col("adjust").fill_null(0.0))
+        .drop("adjust")
+    )

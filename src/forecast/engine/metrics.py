@@ -1,65 +1,96 @@
 """Backtest accuracy: per-series scores from utilsforecast, aggregated per brand and model.
 
-MASE and RMSSE are scaled by the in-sample one-step naive error (as in M5), which exists
-for every series with two weeks of history; a seasonal scale would not exist for young
-series. Series whose scale is zero (constant history) are left out of the means.
+One scoring function serves the pipeline and every benchmark: :func:`score_series` scores
+every model of a long frame of backtest forecasts in one ``utilsforecast.evaluate`` call.
+MASE and RMSSE are scaled by the in-sample one-step naive error up to each cutoff (as in
+M5), which exists for every series with two weeks of history; a seasonal scale would not
+exist for young series. Series whose scale is zero (constant history) are left out of the
+means.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
 import polars as pl
 from utilsforecast import losses
+from utilsforecast.evaluation import evaluate
 
-QUANTILES = np.array([0.025, 0.1, 0.5, 0.9, 0.975])
-_QUANTILE_COLUMNS = ("lo_95", "lo_80", "yhat", "hi_80", "hi_95")
+from forecast.engine.fitting import BOUNDS, LEVELS
+
 SCORES = ("mase", "rmsse", "smape", "coverage_80", "coverage_95", "scaled_crps")
+_NAMES = {"coverage_level80": "coverage_80", "coverage_level95": "coverage_95"}
+_KEYS = ["unique_id", "cutoff", "model"]
 
 
-def score_series(cv: pl.DataFrame, train: pl.DataFrame) -> pl.DataFrame:
+def score_series(cv: pl.DataFrame, train: pl.DataFrame, seasonality: int = 1) -> pl.DataFrame:
     """Per series, cutoff and model: the scores in ``SCORES`` plus absolute error sums.
 
     Args:
-        cv: ``unique_id, cutoff, ds, model, y, yhat, lo_80, hi_80, lo_95, hi_95``.
+        cv: ``unique_id, cutoff, ds, model, y, yhat`` and, for the interval scores,
+            ``lo_80, hi_80, lo_95, hi_95`` (without them those scores are null).
         train: ``unique_id, ds, y`` — the full history (each cutoff sees ``ds <= cutoff``).
+        seasonality: Scale MASE and RMSSE by the in-sample naive error at this lag: 1 (the
+            default) or a season length (the tourism competition's convention).
+
+    Returns:
+        ``unique_id, cutoff, model``, the scores, ``abs_err`` (Σ|error|), ``abs_y``
+        (Σ|actual|) and ``n`` (points).
     """
-    parts = [
-        _score_model(cv.filter(pl.col("model") == m), train, m) for m in cv["model"].unique().sort()
+    if cv.is_empty():
+        return empty_scores()
+    models = sorted(cv["model"].unique())
+    intervals = all(b in cv.columns for b in BOUNDS)
+    ids = cv.select("unique_id").unique()
+    scores = evaluate(
+        _wide(cv, BOUNDS if intervals else ()),
+        _metrics(seasonality, intervals),
+        models=models,
+        train_df=train.join(ids, on="unique_id").select("unique_id", "ds", "y"),
+        level=list(LEVELS) if intervals else None,
+    )
+    per_metric = (
+        scores.unpivot(index=["unique_id", "cutoff", "metric"], variable_name="model")
+        .with_columns(pl.col("metric").replace(_NAMES))
+        .pivot(on="metric", index=_KEYS, values="value")
+    )
+    sums = cv.group_by(_KEYS).agg(
+        abs_err=(pl.col("y") - pl.col("yhat")).abs().sum(),
+        abs_y=pl.col("y").abs().sum(),
+        n=pl.len(),
+    )
+    out = sums.join(per_metric, on=_KEYS, how="left")
+    missing = [pl.lit(None, pl.Float64).alias(c) for c in SCORES if c not in out.columns]
+    return out.with_columns(missing).select(*empty_scores().columns)
+
+
+def _metrics(seasonality: int, intervals: bool) -> list[Callable[..., Any]]:
+    """The utilsforecast losses behind ``SCORES`` (interval ones only with bounds)."""
+    point: list[Callable[..., Any]] = [
+        partial(losses.mase, seasonality=seasonality),
+        partial(losses.rmsse, seasonality=seasonality),
+        losses.smape,
     ]
-    return pl.concat(parts) if parts else empty_scores()
+    return [*point, losses.coverage, losses.scaled_crps] if intervals else point
 
 
-def _score_model(rows: pl.DataFrame, train: pl.DataFrame, model: str) -> pl.DataFrame:
-    quantile_cols = [f"{model}-q{i}" for i in range(len(QUANTILES))]
-    wide = rows.select(
-        "unique_id",
-        "cutoff",
-        "ds",
-        "y",
-        pl.col("yhat").alias(model),
-        pl.col("lo_80").alias(f"{model}-lo-80"),
-        pl.col("hi_80").alias(f"{model}-hi-80"),
-        pl.col("lo_95").alias(f"{model}-lo-95"),
-        pl.col("hi_95").alias(f"{model}-hi-95"),
-        *[pl.col(c).alias(q) for c, q in zip(_QUANTILE_COLUMNS, quantile_cols, strict=True)],
-    )
-    ids = wide.select("unique_id").unique()
-    hist = train.join(ids, on="unique_id").sort("unique_id", "ds")
-    keys = ["unique_id", "cutoff"]
-    scores = {
-        "mase": losses.mase(wide, [model], seasonality=1, train_df=hist),
-        "rmsse": losses.rmsse(wide, [model], seasonality=1, train_df=hist),
-        "smape": losses.smape(wide, [model]),
-        "coverage_80": losses.coverage(wide, [model], level=80),
-        "coverage_95": losses.coverage(wide, [model], level=95),
-        "scaled_crps": losses.scaled_crps(wide, {model: quantile_cols}, QUANTILES),
-    }
-    out = wide.group_by(keys).agg(
-        abs_err=(pl.col("y") - pl.col(model)).abs().sum(), abs_y=pl.col("y").abs().sum(), n=pl.len()
-    )
-    for name, frame in scores.items():
-        out = out.join(frame.select(*keys, pl.col(model).alias(name)), on=keys, how="left")
-    return out.with_columns(model=pl.lit(model))
+def _wide(cv: pl.DataFrame, bounds: tuple[str, ...]) -> pl.DataFrame:
+    """One column per model (and per model and bound, ``<model>-lo-80``), as utilsforecast wants."""
+    index = ["unique_id", "cutoff", "ds", "y"]
+    wide = cv.pivot(on="model", index=index, values=["yhat", *bounds])
+    if not bounds:  # one value column: polars names the columns after the models alone
+        return wide
+    names = {}
+    for col in wide.columns:
+        value, _, model = col.partition("_")
+        if value == "yhat":
+            names[col] = model
+        elif value in ("lo", "hi"):
+            level, _, name = model.partition("_")
+            names[col] = f"{name}-{value}-{level}"
+    return wide.rename(names)
 
 
 def empty_scores() -> pl.DataFrame:
@@ -80,6 +111,7 @@ def summarise(per_series: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     return per_series.group_by(by).agg(
         **finite,
         wape=pl.col("abs_err").sum() / pl.col("abs_y").sum(),
+        sum_actual=pl.col("abs_y").sum(),
         n_series=pl.col("unique_id").n_unique(),
         n_points=pl.col("n").sum(),
     )

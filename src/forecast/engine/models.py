@@ -1,4 +1,9 @@
-"""Model registry: statsforecast models by name, by demand class, always with a fallback."""
+"""Model registry: a statsforecast builder for every model name of the vocabulary, and a fallback.
+
+The names a brand config may list are declared once in :mod:`forecast.vocabulary`; this
+registry builds exactly those (a test checks it), so a name cannot exist in one place and
+not the other.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ from statsforecast.models import (
     SeasonalNaive,
     Theta,
 )
+
+from forecast.vocabulary import BASELINE
 
 Family = Literal["smooth", "seasonal", "intermittent"]
 
@@ -56,7 +63,6 @@ MODELS: dict[str, ModelSpec] = {
     "imapa": ModelSpec("intermittent", lambda name, m: IMAPA(alias=name)),
     "adida": ModelSpec("intermittent", lambda name, m: ADIDA(alias=name)),
 }
-BASELINE = "snaive"
 
 
 def family_of(name: str) -> Family:

@@ -9,29 +9,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import polars as pl
 
 from forecast.engine.backtest import backtest
 from forecast.engine.forecasting import forecast_at
 from forecast.engine.metrics import summarise
-from forecast.engine.models import BASELINE
 from forecast.engine.pooling import Pooling, Priors
 from forecast.engine.priors import OwnEstimates, own_estimates
-from forecast.engine.selection import SELECTED, choose_models, is_chosen, segment
+from forecast.engine.selection import choose_models, is_chosen, segment
 from forecast.engine.series import prepare_series
 from forecast.inputs.config import BrandConfig
+from forecast.vocabulary import SELECTED
 
 
 @dataclass(frozen=True)
 class BrandResult:
-    """Everything a run stores about one brand."""
+    """Everything a run stores about one brand.
+
+    Attributes:
+        forecasts: Every model's forecasts of every active series, ``is_selected`` marking
+            the model chosen for the series' segment.
+        metrics: ``backtest_metrics`` rows (see :func:`segment_metrics`).
+        series_weights: ``unique_id, own_weight`` of each series' season profile.
+        n_series: Active series forecast.
+        n_inactive: Series skipped as discontinued.
+        selected_model: The chosen model per segment, e.g. ``smooth: ets, smooth/young: ses``.
+    """
 
     forecasts: pl.DataFrame
     metrics: pl.DataFrame
     series_weights: pl.DataFrame
-    summary: dict[str, Any]
+    n_series: int
+    n_inactive: int
+    selected_model: str
 
 
 def estimate_brand(
@@ -54,10 +65,10 @@ def run_brand(
     pooling: Pooling = "partial",
     n_jobs: int = 1,
 ) -> BrandResult:
-    """Backtest at every earlier origin, choose models per demand class, forecast at as-of.
+    """Backtest at every earlier origin, choose models per segment, forecast at as-of.
 
     Args:
-        priors: Pooled priors per origin (see :func:`origins`); the last one is as-of.
+        priors: Pooled priors per origin (see ``backtest.origins``); the last one is as-of.
     """
     *cutoffs, last = sorted(priors)
     final = forecast_at(brand, sales, last, priors[last], calendar, pooling, n_jobs)
@@ -67,32 +78,30 @@ def run_brand(
         brand, sales, cutoffs, priors, calendar, classes, actuals, pooling, n_jobs
     )
     chosen = choose_models(per_series, brand)
-    forecasts = final.forecasts.with_columns(is_selected=is_chosen(chosen).fill_null(False))
-    metrics = _brand_metrics(per_series, chosen).with_columns(
-        brand=pl.lit(brand.brand), sector=pl.lit(brand.sector)
-    )
-    summary = {
-        "n_series": final.history["unique_id"].n_unique(),
-        "n_inactive": final.n_inactive,
-        "n_rows": forecasts.height,
-        "selected_model": ", ".join(
-            f"{k}: {chosen[k]}"
-            for k in sorted(final.forecasts.select(segment())["segment"].unique())
+    segments = sorted(final.forecasts.select(segment())["segment"].unique())
+    return BrandResult(
+        forecasts=final.forecasts.with_columns(is_selected=is_chosen(chosen).fill_null(False)),
+        metrics=segment_metrics(per_series, chosen).with_columns(
+            brand=pl.lit(brand.brand), sector=pl.lit(brand.sector)
         ),
-    }
-    return BrandResult(forecasts, metrics, final.series_weights, summary)
+        series_weights=final.series_weights,
+        n_series=final.history["unique_id"].n_unique(),
+        n_inactive=final.n_inactive,
+        selected_model=", ".join(f"{k}: {chosen[k]}" for k in segments),
+    )
 
 
-def _brand_metrics(per_series: pl.DataFrame, chosen: dict[str, str]) -> pl.DataFrame:
-    """Rows of backtest_metrics: every model per class, plus 'selected' and baseline overall."""
-    by_class = summarise(per_series, ["cutoff", "demand_class", "model"]).with_columns(
-        is_selected=pl.col("model") == pl.col("demand_class").replace_strict(chosen, default=None)
+def segment_metrics(per_series: pl.DataFrame, chosen: dict[str, str]) -> pl.DataFrame:
+    """Rows of ``backtest_metrics``: per cutoff, segment and model, each point counted once.
+
+    Every model gets one row per segment it was scored in (the baseline too); ``selected``
+    repeats, per segment, the row of the model chosen there, so summing any one model over
+    segments counts each backtest point once.
+    """
+    scored = per_series.with_columns(segment())
+    picked = scored.filter(is_chosen(chosen)).with_columns(model=pl.lit(SELECTED))
+    rows = summarise(pl.concat([scored, picked]), ["cutoff", "segment", "demand_class", "model"])
+    flag = (pl.col("model") == SELECTED) | (
+        pl.col("model") == pl.col("segment").replace_strict(chosen, default=None)
     )
-    picked = per_series.filter(is_chosen(chosen)).with_columns(model=pl.lit(SELECTED))
-    overall = summarise(
-        pl.concat([picked, per_series.filter(pl.col("model") == BASELINE)]), ["cutoff", "model"]
-    ).with_columns(demand_class=pl.lit("all"), is_selected=pl.col("model") == SELECTED)
-    return pl.concat(
-        [by_class.with_columns(pl.col("is_selected").fill_null(False)), overall],
-        how="diagonal_relaxed",
-    )
+    return rows.with_columns(is_selected=flag.fill_null(False))

@@ -14,16 +14,15 @@ The same rule shrinks pools toward the group, and series toward their brand
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import polars as pl
 
+from forecast.vocabulary import GROUP, SEASON_LENGTH, Frequency, Pooling
+
 if TYPE_CHECKING:  # priors imports the pooling maths for its brand profiles
     from forecast.engine.priors import OwnEstimates
-from forecast.inputs.calendar import SEASON_LENGTH, Frequency
 
-GROUP = "group"
-Pooling = Literal["partial", "none", "full"]
 # Fewer members than this cannot measure their own spread; they use everyone's.
 MIN_MEMBERS_FOR_OWN_SPREAD = 3
 
@@ -136,28 +135,33 @@ def shrink(
     between = pl.max_horizontal(
         pl.col("tau2"), (pl.col("distance") - pl.col("noise_var")).fill_null(0.0)
     )
-    weight = pl.col("between_var") / (pl.col("between_var") + pl.col("noise_var"))
-    has_own = pl.col("own").is_not_null() & pl.col("noise_var").is_not_null()
-    own_weight = {
-        "partial": pl.when(~has_own)
-        .then(0.0)
-        .when(pl.col("noise_var") <= 0)
-        .then(1.0)
-        .otherwise(weight.fill_nan(0.0))
-        .fill_null(0.0),
-        "none": pl.lit(1.0),
-        "full": pl.lit(0.0),
-    }[pooling]
     return (
         with_target.join(noise, on="member", how="left")
         .join(tau, on=by, how="left")
         .with_columns(between_var=between)
         .drop("tau2", "distance")
-        .with_columns(own_weight=own_weight)
+        .with_columns(own_weight=_own_weight(pooling))
         .with_columns(
             shrunk=pl.col("own_weight") * pl.col("own").fill_null(0.0)
             + (1 - pl.col("own_weight")) * pl.col("pooled").fill_null(0.0)
         )
+    )
+
+
+def _own_weight(pooling: Pooling) -> pl.Expr:
+    """``tau² / (tau² + s²)`` for partial pooling: 0 without an own estimate, 1 without
+    noise; the extremes keep 1 (none) or 0 (full) everywhere."""
+    if pooling != "partial":
+        return pl.lit(1.0 if pooling == "none" else 0.0)
+    weight = pl.col("between_var") / (pl.col("between_var") + pl.col("noise_var"))
+    has_own = pl.col("own").is_not_null() & pl.col("noise_var").is_not_null()
+    return (
+        pl.when(~has_own)
+        .then(0.0)
+        .when(pl.col("noise_var") <= 0)
+        .then(1.0)
+        .otherwise(weight.fill_nan(0.0))
+        .fill_null(0.0)
     )
 
 
@@ -217,18 +221,57 @@ def _pool_kind(
     members = grid.filter(pl.col("pool").is_not_null()).rename({"brand": "member"})
     lenders = members.filter(pl.col("own").is_not_null() & (pl.col("var") > 0))
     tau_pool = spread(lenders, "pool", all_pools)
+    sectors, group = _pools_toward_group(lenders, tau_pool, key_frame, all_pools)
+    target = sectors.select(pool="member", key="key", pooled="shrunk")
+    brand_rows = pl.concat(
+        [
+            shrink(members, target, tau_pool, "pool", pooling).rename({"member": "brand"}),
+            _opted_out(grid),
+        ],
+        how="diagonal_relaxed",
+    )
+    columns = ("own", "pooled", "shrunk")
+    pool_rows = _pool_rows(sectors, group, columns)
+    weights = pl.concat(
+        [
+            _member_weights(brand_rows, "brand", "brand", pl.col("pool")),
+            _member_weights(sectors, "member", "sector", pl.lit(GROUP)),
+        ]
+    )
+    return brand_rows.select("brand", "pool", "key", *columns), pool_rows, weights
 
-    # Sectors are members of the group and shrink toward it the same way.
+
+def _pool_rows(
+    sectors: pl.DataFrame, group: pl.DataFrame, columns: tuple[str, ...]
+) -> pl.DataFrame:
+    """``level, pool, key, own, pooled, shrunk`` of every sector and of the group."""
+    return pl.concat(
+        [
+            sectors.select(
+                pl.lit("sector").alias("level"), pl.col("member").alias("pool"), "key", *columns
+            ),
+            group.select(
+                pl.lit(GROUP).alias("level"),
+                pl.col("group").alias("pool"),
+                "key",
+                *(pl.col("pooled").alias(c) for c in columns),
+            ),
+        ]
+    )
+
+
+def _pools_toward_group(
+    lenders: pl.DataFrame, tau_pool: pl.DataFrame, key_frame: pl.DataFrame, all_pools: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Pool profiles (precision-weighted means of their lenders), shrunk toward the group
+    profile exactly as brands shrink toward their pool; returns ``(sectors, group)``."""
+    pooled = combine(lenders, "pool", tau_pool).rename(
+        {"pool": "member", "pooled": "own", "pooled_var": "var"}
+    )
     sectors = (
         pl.DataFrame({"member": all_pools}, schema={"member": pl.String})
         .join(key_frame, how="cross")
-        .join(
-            combine(lenders, "pool", tau_pool).rename(
-                {"pool": "member", "pooled": "own", "pooled_var": "var"}
-            ),
-            on=["member", "key"],
-            how="left",
-        )
+        .join(pooled, on=["member", "key"], how="left")
         .with_columns(group=pl.lit(GROUP))
     )
     sector_lenders = sectors.filter(pl.col("own").is_not_null())
@@ -238,43 +281,7 @@ def _pool_kind(
         .join(combine(sector_lenders, "group", tau_group), on=["group", "key"], how="left")
         .with_columns(pl.col("pooled").fill_null(0.0))
     )
-    sectors_shrunk = shrink(sectors, group, tau_group, "group")
-
-    target = sectors_shrunk.select(pool="member", key="key", pooled="shrunk")
-    brand_rows = pl.concat(
-        [
-            shrink(members, target, tau_pool, "pool", pooling).rename({"member": "brand"}),
-            _opted_out(grid),
-        ],
-        how="diagonal_relaxed",
-    )
-    pool_rows = pl.concat(
-        [
-            sectors_shrunk.select(
-                level=pl.lit("sector"),
-                pool="member",
-                key="key",
-                own="own",
-                pooled="pooled",
-                shrunk="shrunk",
-            ),
-            group.select(
-                level=pl.lit(GROUP),
-                pool="group",
-                key="key",
-                own="pooled",
-                pooled="pooled",
-                shrunk="pooled",
-            ),
-        ]
-    )
-    weights = pl.concat(
-        [
-            _member_weights(brand_rows, "brand", "brand", pl.col("pool")),
-            _member_weights(sectors_shrunk, "member", "sector", pl.lit(GROUP)),
-        ]
-    )
-    return brand_rows.select("brand", "pool", "key", "own", "pooled", "shrunk"), pool_rows, weights
+    return shrink(sectors, group, tau_group, "group"), group
 
 
 def _opted_out(grid: pl.DataFrame) -> pl.DataFrame:

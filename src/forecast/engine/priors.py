@@ -15,7 +15,8 @@ import polars as pl
 
 from forecast.engine.decomposition import decompose
 from forecast.engine.pooling import combine, spread
-from forecast.inputs.calendar import SEASON_LENGTH, Frequency, season_position
+from forecast.inputs.calendar import season_position
+from forecast.vocabulary import SEASON_LENGTH, Frequency
 
 # Adjacent-week smoothing before pooling: a week-of-year mean from 2-3 years is noisy.
 _KERNEL = {"weekly": (0.25, 0.5, 0.25), "monthly": (0.0, 1.0, 0.0), "quarterly": (0.0, 1.0, 0.0)}

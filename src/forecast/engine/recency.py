@@ -15,7 +15,7 @@ import math
 import numpy as np
 import polars as pl
 
-from forecast.inputs.calendar import Frequency
+from forecast.vocabulary import Frequency
 
 HALF_LIVES = (1.0, 2.0, 4.0, 8.0, math.inf)  # in seasons; inf weighs every year the same
 MAX_VALIDATION_SEASONS = 10

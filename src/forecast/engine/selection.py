@@ -6,13 +6,8 @@ import polars as pl
 
 from forecast.engine.models import family_of
 from forecast.inputs.config import BrandConfig
+from forecast.vocabulary import COLD_START_MODEL, LONG_WEEKS, YOUNG_WEEKS
 
-SELECTED = "selected"
-# Below this many weeks a trend cannot be told from noise (or from a launch ramp-up): such
-# series form their own segment, whose default is the level-only "ses", fitted for all.
-YOUNG_WEEKS = 26
-LONG_WEEKS = 104  # two seasons: own-seasonality models (``mstl``) need them
-COLD_START_MODEL = "ses"
 MIN_SERIES_TO_CHOOSE = 5
 
 

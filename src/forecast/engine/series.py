@@ -6,15 +6,16 @@ from datetime import date, timedelta
 
 import polars as pl
 
-KEYS = ("brand", "region", "product")
-INACTIVE_AFTER_WEEKS = 26
+from forecast.inputs.calendar import week_start
+from forecast.vocabulary import INACTIVE_AFTER_WEEKS, SERIES_KEYS
+
 # Syntetos–Boylan cut-off on the average inter-demand interval.
 ADI_CUTOFF = 1.32
 
 
 def series_id() -> pl.Expr:
     """``brand/region/product``: the series key as one string."""
-    return pl.concat_str([pl.col(k) for k in KEYS], separator="/").alias("unique_id")
+    return pl.concat_str([pl.col(k) for k in SERIES_KEYS], separator="/").alias("unique_id")
 
 
 def prepare_series(sales: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -32,11 +33,11 @@ def prepare_series(sales: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, pl.D
         ``(series, inactive)``: series is ``unique_id, brand, region, product, ds, y``
         sorted by id and week; inactive lists ``unique_id`` and its last week with a sale.
     """
-    end = as_of - timedelta(days=as_of.weekday())
+    end = week_start(as_of)
     rows = sales.filter(pl.col("ds") <= end).with_columns(series_id())
     last_sale = rows.filter(pl.col("units") > 0).group_by("unique_id").agg(last=pl.col("ds").max())
     spans = (
-        rows.group_by("unique_id", *KEYS)
+        rows.group_by("unique_id", *SERIES_KEYS)
         .agg(first=pl.col("ds").min())
         .join(last_sale, on="unique_id", how="left")
     )
@@ -50,7 +51,7 @@ def prepare_series(sales: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, pl.D
         ds=pl.date_ranges(pl.col("first"), pl.lit(end), interval="1w")
     ).explode("ds")
     series = (
-        grid.select("unique_id", *KEYS, "ds")
+        grid.select("unique_id", *SERIES_KEYS, "ds")
         .join(rows.select("unique_id", "ds", "units"), on=["unique_id", "ds"], how="left")
         .with_columns(y=pl.col("units").fill_null(0.0))
         .drop("units")
@@ -75,15 +76,4 @@ def demand_class(series: pl.DataFrame) -> pl.DataFrame:
         demand_class=pl.when(adi > ADI_CUTOFF)
         .then(pl.lit("intermittent"))
         .otherwise(pl.lit("smooth")),
-    )
-
-
-def history_bucket(weeks: pl.Expr) -> pl.Expr:
-    """Label used in accuracy reports: '<26w', '26-104w' or '>104w' of history."""
-    return (
-        pl.when(weeks < 26)
-        .then(pl.lit("<26w"))
-        .when(weeks <= 104)
-        .then(pl.lit("26-104w"))
-        .otherwise(pl.lit(">104w"))
     )

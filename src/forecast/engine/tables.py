@@ -1,29 +1,12 @@
-"""Shape pipeline outputs into the warehouse's result tables (priors, weights, brand rows)."""
+"""Shape the pooled priors into the warehouse's ``priors`` and ``prior_weights`` rows."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import polars as pl
 
 from forecast.engine.pooling import Priors
-
-RUN_BRAND_COLUMNS = {
-    "brand": pl.String,
-    "sector": pl.String,
-    "status": pl.String,
-    "config_hash": pl.String,
-    "data_rows": pl.Int64,
-    "data_max_ds": pl.Date,
-    "data_hash": pl.String,
-    "n_series": pl.Int64,
-    "n_inactive": pl.Int64,
-    "n_rows": pl.Int64,
-    "selected_model": pl.String,
-    "seconds": pl.Float64,
-    "error": pl.String,
-}
 
 
 def prior_rows(priors: Priors) -> pl.DataFrame:
@@ -36,36 +19,27 @@ def prior_rows(priors: Priors) -> pl.DataFrame:
 def weight_rows(
     priors: Priors,
     stats: pl.DataFrame,
-    series_weights: list[pl.DataFrame],
+    series_weights: pl.DataFrame,
     sectors: Mapping[str, str],
 ) -> pl.DataFrame:
     """``prior_weights`` rows: each brand's and sector's own weight, with its evidence.
 
     Args:
         stats: ``brand, history_weeks, n_series`` at the as-of date.
-        series_weights: per brand ``unique_id, own_weight, brand`` of its series.
+        series_weights: ``brand, series_weight_mean, series_weight_min, series_weight_max``
+            of the brands that were fitted (see ``runs.BrandOutcome``).
         sectors: brand → sector.
     """
-    series = (
-        pl.concat(series_weights)
-        .group_by("brand")
-        .agg(
-            series_weight_mean=pl.col("own_weight").mean(),
-            series_weight_min=pl.col("own_weight").min(),
-            series_weight_max=pl.col("own_weight").max(),
-        )
-        if series_weights
-        else pl.DataFrame(schema={"brand": pl.String})
-    )
+    in_sector = pl.col("name").replace_strict(sectors, default=None)
     brand_part = (
         priors.weights.filter(pl.col("level") == "brand")
         .join(stats.rename({"brand": "name"}), on="name", how="left")
-        .join(series.rename({"brand": "name"}), on="name", how="left")
-        .with_columns(sector=pl.col("name").replace_strict(sectors, default=None))
+        .join(series_weights.rename({"brand": "name"}), on="name", how="left")
+        .with_columns(sector=in_sector)
     )
     sector_stats = (
-        stats.with_columns(sector=pl.col("brand").replace_strict(sectors, default=None))
-        .group_by("sector")
+        stats.rename({"brand": "name"})
+        .group_by(sector=in_sector)
         .agg(pl.col("history_weeks").max(), pl.col("n_series").sum())
         .rename({"sector": "name"})
     )
@@ -80,10 +54,3 @@ def weight_rows(
         pl.col("n_series").fill_null(0),
         pl.col("between_var").fill_null(0.0),
     ).drop("n_profiled", strict=False)
-
-
-def run_brand_rows(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    """``run_brands`` rows from the per-brand task summaries."""
-    return pl.DataFrame(
-        [{k: r.get(k) for k in RUN_BRAND_COLUMNS} for r in rows], schema=RUN_BRAND_COLUMNS
-    )

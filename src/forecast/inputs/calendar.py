@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal
 
 import polars as pl
 
-Frequency = Literal["weekly", "monthly", "quarterly"]
-SEASON_LENGTH: dict[str, int] = {"weekly": 52, "monthly": 12, "quarterly": 4}
-POLARS_INTERVAL: dict[str, str] = {"weekly": "1w", "monthly": "1mo", "quarterly": "1q"}
-
-ALL_REGIONS = (
-    "europe",
-    "americas",
-    "china",
-    "japan",
-    "asia_pacific",
-    "middle_east",
-    "travel_retail",
-)
+from forecast.vocabulary import REGIONS, Event, Frequency, Region
 
 # Chinese New Year follows the lunisolar calendar; dates from the published almanac.
 _CHINESE_NEW_YEAR = {
@@ -50,13 +37,12 @@ _CHINESE_NEW_YEAR = {
     2034: "02-19",
     2035: "02-08",
 }
-EVENT_YEARS = range(min(_CHINESE_NEW_YEAR), max(_CHINESE_NEW_YEAR) + 1)
 
 # Gifting events lift the week before too; the lead week carries half the uplift.
 _LEAD_WEIGHT = 0.5
-EVENTS: dict[str, tuple[tuple[str, ...], bool]] = {
+EVENT_RULES: dict[Event, tuple[tuple[Region, ...], bool]] = {
     # event: (regions where it moves demand, has a gifting lead week)
-    "valentines": (ALL_REGIONS, True),
+    "valentines": (REGIONS, True),
     "easter": (("europe", "americas"), False),
     "mothers_day": (("europe", "americas", "china", "japan", "asia_pacific", "middle_east"), True),
     "chinese_new_year": (("china", "asia_pacific", "travel_retail"), True),
@@ -135,13 +121,13 @@ def event_calendar(first_year: int, last_year: int) -> pl.DataFrame:
         Year almanac (2010–2035) get no Chinese New Year rows.
     """
     rows = []
-    for event, (regions, lead) in EVENTS.items():
+    for event, (regions, lead) in EVENT_RULES.items():
         for region in regions:
             for year in range(first_year, last_year + 1):
                 day = _event_date(event, year, region)
                 if day is None:
                     continue
-                monday = day - timedelta(days=day.weekday())
+                monday = week_start(day)
                 rows.append((event, region, monday, 1.0))
                 if lead:
                     rows.append((event, region, monday - timedelta(days=7), _LEAD_WEIGHT))
@@ -152,6 +138,9 @@ def event_calendar(first_year: int, last_year: int) -> pl.DataFrame:
     )
 
 
-def monday_on_or_before(day: date) -> date:
-    """The Monday that starts the week holding ``day``."""
+def week_start(day: date) -> date:
+    """The Monday that starts the week holding ``day`` (weeks start on Monday everywhere).
+
+    Frames use the same rule as ``pl.col("ds").dt.truncate("1w")``.
+    """
     return day - timedelta(days=day.weekday())

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-Sector = Literal[
-    "wines_spirits",
-    "fashion_leather",
-    "perfumes_cosmetics",
-    "watches_jewelry",
-    "selective_retailing",
-]
-SECTORS: tuple[str, ...] = Sector.__args__  # type: ignore[attr-defined]
-
-Region = Literal[
-    "europe", "americas", "china", "japan", "asia_pacific", "middle_east", "travel_retail"
-]
-SmoothModel = Literal["ets", "theta", "ses", "naive", "mstl"]
-IntermittentModel = Literal["croston_sba", "tsb", "imapa", "adida"]
+from forecast.vocabulary import IntermittentModel, Region, Sector, SmoothModel
 
 
 class _Frozen(BaseModel):
@@ -35,7 +23,7 @@ class Category(_Frozen):
     """A product category and how many SKUs it carries."""
 
     name: str = Field(pattern=r"^[a-z0-9_]+$", description="Category id, snake_case.")
-    skus: int = Field(ge=1, le=10_000, description="Number of SKUs in the category.")
+    skus: int = Field(ge=1, le=10_000, strict=True, description="Number of SKUs in the category.")
 
 
 class PriorSettings(_Frozen):
@@ -51,26 +39,44 @@ class PriorSettings(_Frozen):
 class ModelSettings(_Frozen):
     """Which statsforecast models compete for this brand, and how they are judged."""
 
-    candidates: tuple[SmoothModel, ...] = ("ets", "theta")
-    intermittent_candidates: tuple[IntermittentModel, ...] = ("croston_sba", "tsb")
+    candidates: tuple[SmoothModel, ...] = Field(("ets", "theta"), min_length=1)
+    intermittent_candidates: tuple[IntermittentModel, ...] = Field(
+        ("croston_sba", "tsb"), min_length=1
+    )
     backtest_windows: int = Field(
-        2, ge=1, le=8, description="Rolling origins, one horizon apart, that choose the model."
+        2,
+        ge=1,
+        le=8,
+        strict=True,
+        description="Rolling origins, one horizon apart, that choose the model.",
     )
 
 
 class SyntheticSettings(_Frozen):
     """Knobs of the demo data generator for this brand (ignored for real sales)."""
 
-    volume: float = Field(50.0, gt=0, description="Mean weekly units of one SKU in one region.")
-    trend: float = Field(0.0, ge=-1, le=1, description="Yearly growth on the log scale.")
-    noise: float = Field(0.25, ge=0, le=3, description="Gamma-Poisson noise (coef. of variation).")
+    volume: float = Field(
+        50.0, gt=0, strict=True, description="Mean weekly units of one SKU in one region."
+    )
+    trend: float = Field(
+        0.0, ge=-1, le=1, strict=True, description="Yearly growth on the log scale."
+    )
+    noise: float = Field(
+        0.25, ge=0, le=3, strict=True, description="Gamma-Poisson noise (coef. of variation)."
+    )
     seasonal_deviation: float = Field(
-        0.3, ge=0, le=3, description="How far the brand's seasonality departs from its sector's."
+        0.3,
+        ge=0,
+        le=3,
+        strict=True,
+        description="How far the brand's seasonality departs from its sector's.",
     )
     young_sku_share: float = Field(
-        0.15, ge=0, le=1, description="Share of SKUs launched within the last year."
+        0.15, ge=0, le=1, strict=True, description="Share of SKUs launched within the last year."
     )
-    promo_share: float = Field(0.0, ge=0, le=1, description="Share of weeks on promotion.")
+    promo_share: float = Field(
+        0.0, ge=0, le=1, strict=True, description="Share of weeks on promotion."
+    )
 
 
 class BrandConfig(_Frozen):
@@ -84,7 +90,7 @@ class BrandConfig(_Frozen):
     categories: tuple[Category, ...] = Field(min_length=1)
     launch_date: date
     frequency: Literal["weekly"] = "weekly"
-    horizon: int = Field(13, gt=0, le=104)
+    horizon: int = Field(13, gt=0, le=104, strict=True)
     priors: PriorSettings = PriorSettings()
     model: ModelSettings = ModelSettings()
     synthetic: SyntheticSettings = SyntheticSettings()
@@ -112,11 +118,15 @@ class ConfigError(ValueError):
         super().__init__(f"{len(problems)} problem(s) in brand configs:\n{lines}")
 
 
+BRAND_ID = re.compile(r"^[a-z0-9_]+$")
+BRAND_ID_RULE = "brand ids (file names) use lowercase letters, digits and _"
+
+
 def load_brands(config_dir: Path) -> dict[str, BrandConfig]:
     """Load and validate every ``*.toml`` brand file in ``config_dir``.
 
     Args:
-        config_dir: Folder with one ``<brand>.toml`` per brand.
+        config_dir: Folder with one ``<brand>.toml`` per brand (UTF-8, a BOM is allowed).
 
     Returns:
         Brand id → validated config, sorted by brand id.
@@ -124,9 +134,12 @@ def load_brands(config_dir: Path) -> dict[str, BrandConfig]:
     Raises:
         ConfigError: With every problem found (file, key, message), before anything is used.
     """
-    problems: list[str] = []
-    files = sorted(config_dir.glob("*.toml")) if config_dir.is_dir() else []
-    if not files:
+    if not config_dir.is_dir():
+        raise ConfigError([f"{config_dir}: no such folder of brand files"])
+    entries = sorted(config_dir.glob("*.toml"))
+    problems = [f"{p.name}: is a folder, not a brand file" for p in entries if not p.is_file()]
+    files = [p for p in entries if p.is_file()]
+    if not files and not problems:
         raise ConfigError([f"{config_dir}: no brand files (*.toml) found"])
     stems = {path.stem: path.name for path in files}
     brands: dict[str, BrandConfig] = {}
@@ -142,10 +155,14 @@ def load_brands(config_dir: Path) -> dict[str, BrandConfig]:
 
 def _load_one(path: Path, stems: dict[str, str]) -> tuple[BrandConfig | None, list[str]]:
     """Parse one brand file; return the config or the list of its problems."""
+    if not BRAND_ID.match(path.stem):
+        return None, [f"{path.name}: {BRAND_ID_RULE}; rename it, e.g. {_brand_id(path.stem)}.toml"]
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         return None, [f"{path.name}: not valid TOML ({exc})"]
+    except OSError as exc:
+        return None, [f"{path.name}: cannot read ({exc.strerror or exc})"]
     problems = []
     declared = raw.get("brand", path.stem)
     if declared != path.stem and declared in stems:
@@ -162,11 +179,22 @@ def _load_one(path: Path, stems: dict[str, str]) -> tuple[BrandConfig | None, li
     try:
         brand = BrandConfig.model_validate(raw)
     except ValidationError as exc:
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "<file>"
-            problems.append(f"{path.name}: key '{key}': {err['msg']}")
+        problems += [_problem(path, err) for err in exc.errors()]
         return None, problems
     return (None if problems else brand), problems
+
+
+def _problem(path: Path, err: Any) -> str:
+    """One validation error as ``file: key 'a.b': message``, in the user's words."""
+    key = ".".join(str(p) for p in err["loc"]) or "<file>"
+    message = err["msg"]
+    if err["type"] == "string_pattern_mismatch":
+        message = "use lowercase letters, digits and _"
+    return f"{path.name}: key '{key}': {message}"
+
+
+def _brand_id(stem: str) -> str:
+    return re.sub(r"[^a-z0-9_]+", "_", stem.lower()).strip("_") or "brand"
 
 
 def brand_json_schema() -> dict[str, object]:

@@ -2,26 +2,34 @@
 
 Input is long format ``brand, region, product, ds, units`` (optionally ``price, promo``),
 read as text so nothing is lost to type inference. A row is refused when its brand is
-unknown, its region is not one of the brand's, a key is empty, ``ds`` is not a date or not
-a Monday (weeks start on Monday), ``ds`` is after the as-of date, or ``units`` is not a
-finite number ≥ 0. When the same key appears more than once, the *last* row in the file
-wins and the earlier ones are refused as duplicates.
+unknown, its region is not one of the brand's, a key is empty, ``ds`` is not a date (ISO
+``YYYY-MM-DD`` unless a date format is given: ``03/06/2024`` could be either day or month
+first), not a Monday (weeks start on Monday), before the brand's launch week, after the
+as-of date or after the latest allowed date (today plus a week, given by the caller), or
+``units`` is not a finite number in ``[0, MAX_UNITS]``. When the same key appears more
+than once, the *last* row in the file wins and the earlier ones are refused as duplicates.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 
 import polars as pl
 
+from forecast.inputs.calendar import week_start
 from forecast.inputs.config import BrandConfig
 
 REQUIRED = ("brand", "region", "product", "ds", "units")
 OPTIONAL = ("price", "promo")
-KEYS = ["brand", "region", "product", "ds"]
+MAX_UNITS = 1e9  # one series, one week: more is a typo or an overflow, not a sale
+_ISO = "%Y-%m-%d"
+_PROBE_DAYS = (date(2024, 6, 3), date(2025, 11, 17))  # day ≠ month, both > 12 apart
 
 
 class IngestError(ValueError):
@@ -36,21 +44,112 @@ class ValidatedSales:
     rejected: pl.DataFrame
 
 
-def read_table(path: Path) -> pl.DataFrame:
+def read_table(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
     """A CSV or Parquet file as text columns (nothing lost to type inference).
 
     Raises:
-        IngestError: Naming the file when it is missing or not CSV/Parquet.
+        IngestError: Naming the file (and the line, when one is at fault) when it is
+            missing, not CSV/Parquet, not text in ``encoding``, or ragged.
     """
-    if not path.is_file():
-        raise IngestError(f"{path}: no such file")
+    _check_path(path)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            frame = pl.read_parquet(path)
-            return frame.select(pl.all().cast(pl.String))
-        return pl.read_csv(path, infer_schema=False)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise IngestError(f"{path}: cannot read as {path.suffix or 'CSV'}: {exc}") from exc
+            return _parquet_as_text(pl.read_parquet(path))
+        return pl.read_csv(io.BytesIO(_csv_bytes(path, encoding)), infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        raise IngestError(f"{path}: {_csv_problem(path, encoding, exc)}") from exc
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def check_file(path: Path, mapping: Mapping[str, str], encoding: str = "utf-8") -> None:
+    """Cheap checks before a load starts: the file exists, reads, and has every column.
+
+    Raises:
+        IngestError: Naming the file and what is wrong with it.
+    """
+    _check_path(path)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise IngestError(f"--encoding {encoding!r} is not a known text encoding") from None
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            columns = list(pl.read_parquet_schema(path))
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise IngestError(f"{path}: cannot read as Parquet: {exc}") from exc
+    else:
+        with open(path, encoding=encoding, errors="replace", newline="") as fh:
+            columns = next(csv.reader(fh), [])
+        columns = [c.lstrip("\ufeff") for c in columns]
+    rename_columns(pl.DataFrame(schema=dict.fromkeys(columns, pl.String)), mapping, str(path))
+
+
+def check_date_format(date_format: str | None) -> None:
+    """A ``--date-format`` must read back the dates it writes (year, month and day).
+
+    Raises:
+        IngestError: Naming the format and giving an example of a valid one.
+    """
+    if date_format is None:
+        return
+    written = [d.strftime(date_format) for d in _PROBE_DAYS]
+    read = pl.Series(written).str.to_date(date_format, strict=False).to_list()
+    if read != list(_PROBE_DAYS):
+        raise IngestError(
+            f"--date-format {date_format!r} does not give year, month and day of a date "
+            "(e.g. %d/%m/%Y or %m/%d/%Y)"
+        )
+
+
+def _check_path(path: Path) -> None:
+    if path.is_dir():
+        raise IngestError(f"{path}: is a folder, not a CSV or Parquet file")
+    if not path.is_file():
+        raise IngestError(f"{path}: no such file")
+
+
+def _csv_bytes(path: Path, encoding: str) -> bytes:
+    """The file as UTF-8 bytes; a byte that is not ``encoding`` text names its line."""
+    data = path.read_bytes()
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise IngestError(
+            f"{path}: line {line} is not {encoding} text (byte {data[exc.start]:#04x}); "
+            "give the file's encoding, e.g. --encoding latin-1"
+        ) from None
+    except LookupError:
+        raise IngestError(f"--encoding {encoding!r} is not a known text encoding") from None
+    return text.lstrip("\ufeff").encode("utf-8")
+
+
+def _csv_problem(path: Path, encoding: str, exc: Exception) -> str:
+    """What is wrong with a CSV polars refused, in the user's terms (line, fields)."""
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        rows = csv.reader(fh)
+        width = len(next(rows, []))
+        for line, row in enumerate(rows, start=2):
+            if row and len(row) != width:
+                return f"line {line} has {len(row)} fields, the header has {width}"
+    return f"cannot read as CSV: {str(exc).splitlines()[0]}"
+
+
+def _parquet_as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every column as text; a timestamp at midnight is its date (how many tools store dates)."""
+    out = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if dtype.is_temporal() and isinstance(dtype, pl.Datetime):
+            at_midnight = col.dt.time() == time(0)
+            col = (
+                pl.when(at_midnight)
+                .then(col.dt.date().cast(pl.String))
+                .otherwise(col.cast(pl.String))
+            )
+        out.append(col.cast(pl.String).alias(name))
+    return frame.select(out)
 
 
 def rename_columns(raw: pl.DataFrame, mapping: Mapping[str, str], source: str) -> pl.DataFrame:
@@ -76,49 +175,32 @@ def validate_sales(
     brands: Mapping[str, BrandConfig],
     as_of: date | None = None,
     date_format: str | None = None,
+    latest: date | None = None,
 ) -> ValidatedSales:
     """Split text rows (see :func:`rename_columns`) into accepted and refused.
 
     Args:
         raw: ``row_number`` plus the text columns.
-        brands: Known brands; a row's region must be one of its brand's.
+        brands: Known brands; a row's region must be one of its brand's, its week not
+            before the brand's launch week.
         as_of: Rows after it are refused (a run replaying the past must not see them).
-        date_format: strftime format of ``ds``; ISO dates by default.
+        date_format: strftime format of ``ds``; ISO ``YYYY-MM-DD`` by default.
+        latest: Rows after it are refused as future dates (the caller knows today).
     """
-    regions = {b: list(c.regions) for b, c in brands.items()}
     typed = raw.with_columns(
         brand=pl.col("brand").str.strip_chars(),
         region=pl.col("region").str.strip_chars(),
         product=pl.col("product").str.strip_chars(),
-        ds_value=pl.col("ds").str.strip_chars().str.to_date(date_format, strict=False),
+        ds_value=pl.col("ds").str.strip_chars().str.to_date(date_format or _ISO, strict=False),
         units_value=pl.col("units").str.strip_chars().cast(pl.Float64, strict=False),
     )
-    known_regions = pl.col("brand").replace_strict(
-        regions, default=None, return_dtype=pl.List(pl.String)
-    )
-    checks = [
-        (pl.col("brand").is_null() | (pl.col("brand") == ""), pl.lit("empty brand")),
-        (~pl.col("brand").is_in(list(brands)), pl.format("unknown brand '{}'", "brand")),
-        (
-            pl.col("brand").is_in(list(brands)) & ~known_regions.list.contains(pl.col("region")),
-            pl.format("region '{}' is not one of brand '{}' regions", "region", "brand"),
-        ),
-        (pl.col("product").is_null() | (pl.col("product") == ""), pl.lit("empty product")),
-        (pl.col("ds_value").is_null(), pl.format("ds '{}' is not a date", "ds")),
-        (
-            pl.col("ds_value").dt.weekday() != 1,
-            pl.format("ds {} is not a Monday (weeks start on Monday)", "ds_value"),
-        ),
-        (
-            pl.col("units_value").is_null() | ~pl.col("units_value").is_finite(),
-            pl.format("units '{}' is not a number", "units"),
-        ),
-        (pl.col("units_value") < 0, pl.format("negative units {}", "units_value")),
-    ]
-    if as_of is not None:
-        checks.append(
-            (pl.col("ds_value") > as_of, pl.format("ds {} is after the as-of date", "ds_value"))
-        )
+    checks = _row_checks(brands, date_format)
+    for limit, why in (
+        (as_of, "is after the as-of date"),
+        (latest, f"is in the future (after {latest})"),
+    ):
+        if limit is not None:
+            checks.append((pl.col("ds_value") > limit, pl.format(f"ds {{}} {why}", "ds_value")))
     reasons = pl.concat_list(
         [pl.when(cond.fill_null(False)).then(text) for cond, text in checks]
     ).list.drop_nulls()
@@ -137,6 +219,59 @@ def validate_sales(
     invalid = checked.filter(pl.col("reasons").list.len() > 0)
     rejected = pl.concat([invalid, dup], how="diagonal_relaxed").sort("row_number")
     return ValidatedSales(_typed(accepted), _refused(rejected))
+
+
+def _row_checks(
+    brands: Mapping[str, BrandConfig], date_format: str | None
+) -> list[tuple[pl.Expr, pl.Expr]]:
+    """(refused when, reason) pairs over the typed columns, in the order reasons are listed."""
+    regions = {b: list(c.regions) for b, c in brands.items()}
+    launches = {b: week_start(c.launch_date) for b, c in brands.items()}
+    known_regions = pl.col("brand").replace_strict(
+        regions, default=None, return_dtype=pl.List(pl.String)
+    )
+    launch = pl.col("brand").replace_strict(launches, default=None, return_dtype=pl.Date)
+    day_month = pl.col("ds").str.contains(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\s*$")
+    return [
+        (pl.col("brand").is_null() | (pl.col("brand") == ""), pl.lit("empty brand")),
+        (~pl.col("brand").is_in(list(brands)), pl.format("unknown brand '{}'", "brand")),
+        (
+            pl.col("brand").is_in(list(brands)) & ~known_regions.list.contains(pl.col("region")),
+            pl.format("region '{}' is not one of brand '{}' regions", "region", "brand"),
+        ),
+        (pl.col("product").is_null() | (pl.col("product") == ""), pl.lit("empty product")),
+        (
+            pl.col("ds_value").is_null() & day_month & pl.lit(date_format is None),
+            pl.format(
+                "ds '{}' is ambiguous (day/month or month/day?): give --date-format, e.g. %d/%m/%Y",
+                "ds",
+            ),
+        ),
+        (
+            pl.col("ds_value").is_null() & ~(day_month & pl.lit(date_format is None)),
+            pl.format(
+                f"ds '{{}}' is not a date like {_PROBE_DAYS[0].strftime(date_format or _ISO)}",
+                "ds",
+            ),
+        ),
+        (
+            pl.col("ds_value").dt.weekday() != 1,
+            pl.format("ds {} is not a Monday (weeks start on Monday)", "ds_value"),
+        ),
+        (
+            pl.col("ds_value") < launch,
+            pl.format("ds {} is before brand '{}' launch week {}", "ds_value", "brand", launch),
+        ),
+        (
+            pl.col("units_value").is_null() | ~pl.col("units_value").is_finite(),
+            pl.format("units '{}' is not a number", "units"),
+        ),
+        (pl.col("units_value") < 0, pl.format("negative units {}", "units_value")),
+        (
+            pl.col("units_value") > MAX_UNITS,
+            pl.format(f"units {{}} is above the sanity bound {MAX_UNITS:.0e}", "units"),
+        ),
+    ]
 
 
 def _typed(rows: pl.DataFrame) -> pl.DataFrame:

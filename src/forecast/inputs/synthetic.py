@@ -21,7 +21,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from forecast.inputs.calendar import event_calendar, season_position
+from forecast.inputs.calendar import event_calendar, season_position, week_start
 from forecast.inputs.config import BrandConfig
 
 _WEEKS = np.arange(52)
@@ -113,8 +113,7 @@ def _smooth_deviation(rng: np.random.Generator, n: int, size: float) -> np.ndarr
 
 def weeks_between(start: date, end: date) -> list[date]:
     """Mondays from the week of ``start`` to the week of ``end``, inclusive."""
-    first = start - timedelta(days=start.weekday())
-    last = end - timedelta(days=end.weekday())
+    first, last = week_start(start), week_start(end)
     return [first + timedelta(weeks=i) for i in range((last - first).days // 7 + 1)]
 
 

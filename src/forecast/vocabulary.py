@@ -1,0 +1,62 @@
+"""The project's vocabulary, each word defined once: sectors, regions, events, models, ages, keys.
+
+Everything else imports these names instead of spelling them again: the brand config's
+allowed values, the model registry, the calendar, the synthetic generator and the warehouse
+columns. A test checks that the registry, the calendar and the generator cover exactly the
+names declared here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Sector = Literal[
+    "wines_spirits",
+    "fashion_leather",
+    "perfumes_cosmetics",
+    "watches_jewelry",
+    "selective_retailing",
+]
+SECTORS: tuple[Sector, ...] = get_args(Sector)
+
+Region = Literal[
+    "europe", "americas", "china", "japan", "asia_pacific", "middle_east", "travel_retail"
+]
+REGIONS: tuple[Region, ...] = get_args(Region)
+
+# Moving events placed by their real date each year (see inputs.calendar).
+Event = Literal[
+    "valentines", "easter", "mothers_day", "chinese_new_year", "singles_day", "black_friday"
+]
+EVENTS: tuple[Event, ...] = get_args(Event)
+
+Frequency = Literal["weekly", "monthly", "quarterly"]
+SEASON_LENGTH: dict[Frequency, int] = {"weekly": 52, "monthly": 12, "quarterly": 4}
+POLARS_INTERVAL: dict[Frequency, str] = {"weekly": "1w", "monthly": "1mo", "quarterly": "1q"}
+
+# Model names a brand config may list, by the demand class they compete on. The registry
+# (engine.models) builds exactly these; ``mstl`` fits a series' own seasonality.
+SmoothModel = Literal["ets", "theta", "ses", "naive", "mstl"]
+IntermittentModel = Literal["croston_sba", "tsb", "imapa", "adida"]
+SMOOTH_MODELS: tuple[SmoothModel, ...] = get_args(SmoothModel)
+INTERMITTENT_MODELS: tuple[IntermittentModel, ...] = get_args(IntermittentModel)
+BASELINE = "snaive"  # seasonal naive: fitted on every series, the yardstick of every table
+COLD_START_MODEL: SmoothModel = "ses"  # level only: the default for young smooth series
+SELECTED = "selected"  # backtest_metrics' name for "each series' chosen model"
+
+Pooling = Literal["partial", "none", "full"]
+POOLINGS: tuple[Pooling, ...] = get_args(Pooling)
+GROUP = "group"  # the pool of pools (all sectors)
+
+DemandClass = Literal["smooth", "intermittent"]  # by average inter-demand interval (1.32)
+DEMAND_CLASSES: tuple[DemandClass, ...] = get_args(DemandClass)
+RunStatus = Literal["running", "succeeded", "partial", "failed", "abandoned"]
+BrandStatus = Literal["succeeded", "failed", "skipped"]
+
+# Ages of a series, in weeks of history at the forecast origin.
+YOUNG_WEEKS = 26  # below: a trend cannot be told from noise or a launch ramp-up
+LONG_WEEKS = 104  # from two full seasons: own-seasonality models can run
+INACTIVE_AFTER_WEEKS = 26  # no sale for this long: discontinued, not forecast
+
+SERIES_KEYS = ("brand", "region", "product")  # a series; unique_id joins them with "/"
+SALES_KEYS = (*SERIES_KEYS, "ds")  # one row of sales
