@@ -58,9 +58,9 @@ from forecast.engine.pooling import Pooling, pool_priors
 from forecast.engine.priors import own_estimates
 from forecast.engine.series import prepare_series, series_id
 from forecast.inputs.calendar import event_calendar
-from forecast.vocabulary import POLARS_INTERVAL, SEASON_LENGTH, Frequency
 from forecast.inputs.config import SECTORS, Category, ModelSettings, load_brands
 from forecast.inputs.synthetic import generate_brand, generate_sales, weeks_between
+from forecast.vocabulary import POLARS_INTERVAL, SEASON_LENGTH, Frequency
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
