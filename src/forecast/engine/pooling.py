@@ -322,7 +322,7 @@ def shrink_series(
     """Series inside a brand shrink toward the brand's shrunk profile.
 
     Args:
-        per_series: ``unique_id, key, own, var`` (see ``priors.series_season``).
+        per_series: ``unique_id, key, own, var`` (see ``priors.series_estimates``).
         brand_profile: ``key, shrunk`` — the brand's profile after pooling.
         all_series: Every series to profile (series without own estimates take the brand's).
         pooling: See :func:`shrink`.
