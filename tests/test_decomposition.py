@@ -131,3 +131,11 @@ def test_monthly_and_quarterly_series_decompose_too() -> None:
     dec = decompose(frame, NOTHING, "monthly")
     got = dec.season.sort("key")["own"].to_numpy()
     assert_allclose(got - got.mean(), shape - shape.mean(), atol=1e-3)
+    quarters = [date(2012 + q // 4, 3 * (q % 4) + 1, 1) for q in range(30)]
+    peaks = np.log([1.0, 1.6, 1.0, 0.6])
+    q = np.arange(30)
+    frame = pl.DataFrame(
+        {"unique_id": "q", "ds": quarters, "y": np.expm1(4 + 0.02 * q + peaks[q % 4])}
+    )
+    got = decompose(frame, NOTHING, "quarterly").season.sort("key")["own"].to_numpy()
+    assert_allclose(got - got.mean(), peaks - peaks.mean(), atol=1e-3)
