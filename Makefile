@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: install demo test lint bench stress clean
+.PHONY: install demo test lint bench bench-accuracy bench-hierarchy stress clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ test: lint
 ## bench: pooled priors vs no pooling vs full pooling (writes bench/out/, see bench/RESULTS.md)
 bench: install
 	$(BIN)/python bench/run.py
+
+## bench-accuracy: product vs bare statsforecast on the synthetic group and real datasets
+## (writes bench/out/accuracy.json and accuracy.md; QUICK=1 for a ~15-minute subset)
+bench-accuracy: install
+	$(BIN)/python bench/accuracy.py $(if $(QUICK),--quick,)
+
+## bench-hierarchy: reconciliation by level — Australian tourism beside its published table, synthetic group
+bench-hierarchy: install
+	$(BIN)/python bench/hierarchy.py
 
 ## stress: concurrent, repeated and killed runs while an analyst reads (see bench/stress.py)
 stress: install

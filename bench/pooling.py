@@ -73,7 +73,9 @@ def _origin(
             if per_brand[b].filter(pl.col("ds") <= origin).is_empty():
                 continue
             fc = forecast_at(cfg, per_brand[b], origin, priors, calendar, mode).forecasts
-            picked = fc.filter(is_chosen(default_models(cfg))).with_columns(variant=pl.lit(mode))
+            picked = fc.filter(is_chosen(default_models(cfg.model))).with_columns(
+                variant=pl.lit(mode)
+            )
             parts.append(picked.select("unique_id", "ds", "variant", "yhat", *INTERVAL))
             if mode == "partial":
                 snaive = fc.filter(pl.col("model") == "snaive").with_columns(

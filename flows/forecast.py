@@ -17,6 +17,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from flows.planning import plan_after_run
 from forecast import warehouse
 from forecast.engine.backtest import origins, run_cutoffs
 from forecast.engine.pipeline import estimate_brand, run_brand
@@ -162,6 +163,7 @@ def forecast_flow(
     )
     create_markdown_artifact(run_summary_markdown(summary, outcomes), key="forecast-run-summary")
     print(summary.to_json())
+    plan_after_run(request, summary)
     return summary
 
 

@@ -19,6 +19,7 @@ from forecast.inputs.ingest import (
     rename_columns,
     validate_sales,
 )
+from forecast.planning.products import refuse_unmastered
 from forecast.request import Workspace
 
 
@@ -55,6 +56,7 @@ def ingest_flow(
     raw = rename_columns(read_table(Path(path), encoding), mapping or {}, source)
     latest = date.today() + timedelta(weeks=1)  # a week's margin for clocks and time zones
     checked = validate_sales(raw, workspace.brands, as_of, date_format, latest)
+    checked = refuse_unmastered(checked, warehouse.read_products(workspace.warehouse))
     counts = write_task(workspace.warehouse, checked, source)
     summary = {"source": source, "rows": raw.height, **counts}
     reasons = checked.rejected.group_by("reason").len().sort("len", descending=True).head(10)

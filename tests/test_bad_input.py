@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from forecast import warehouse as wh
-from forecast.edge import cli
+from forecast.edge import app as cli_app
+from forecast.edge import cli, pipeline_verbs
 from forecast.edge.serve import exposure_warning
 from tests.conftest import brand_toml
 
@@ -49,7 +50,7 @@ def no_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
     def _never(*args: object, **kwargs: object) -> None:
         raise AssertionError("Prefect was started before the input was checked")
 
-    monkeypatch.setattr(cli, "_run_flow", _never)
+    monkeypatch.setattr(pipeline_verbs, "run_flow", _never)
 
 
 def _cli(*args: str | Path) -> tuple[int, str]:
@@ -242,4 +243,4 @@ def test_serving_beyond_loopback_warns(url: str, warns: bool) -> None:
 def test_the_pooling_option_lists_the_vocabulary() -> None:
     from forecast.vocabulary import POOLINGS
 
-    assert tuple(p.value for p in cli.Pooling) == POOLINGS
+    assert tuple(p.value for p in cli_app.Pooling) == POOLINGS

@@ -106,7 +106,9 @@ def test_young_series_get_level_intervals() -> None:
 def test_a_model_of_the_wrong_family_is_refused() -> None:
     history = _history(panel(n_series=1, weeks=20))
     future = future_frame(history, H).with_columns(offset=pl.lit(0.0))
-    with pytest.raises(KeyError, match=r"not smooth model\(s\): \['croston_sba'\]"):
+    with pytest.raises(
+        KeyError, match=r"not smooth/seasonal/combination model\(s\): \['croston_sba'\]"
+    ):
         forecast_smooth(history, future, ["croston_sba"])
 
 

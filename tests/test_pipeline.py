@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
@@ -33,12 +33,13 @@ def setup(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     return brands, sales, cal, priors
 
 
-def test_origins_are_one_horizon_apart() -> None:
-    assert origins(date(2024, 12, 31), 13, 2) == [
-        date(2024, 7, 1),
-        date(2024, 9, 30),
-        date(2024, 12, 30),
-    ]
+def test_origins_keep_one_window_a_year_before_the_forecast() -> None:
+    end = date(2024, 12, 30)
+    assert origins(date(2024, 12, 31), 13, 2) == [date(2024, 1, 1), date(2024, 9, 30), end]
+    # four windows 13 weeks apart already reach a year back; eight go further
+    assert origins(end, 13, 4) == [end - timedelta(weeks=w) for w in (52, 39, 26, 13, 0)]
+    assert origins(end, 8, 3)[:-1] == [end - timedelta(weeks=w) for w in (52, 16, 8)]
+    assert origins(end, 13, 1) == [end - timedelta(weeks=13), end]
 
 
 def test_every_series_gets_every_model_and_exactly_one_selected(setup) -> None:  # type: ignore[no-untyped-def]
@@ -49,11 +50,19 @@ def test_every_series_gets_every_model_and_exactly_one_selected(setup) -> None: 
     fc = result.forecasts
     n_series = fc["unique_id"].n_unique()
     per_class = fc.group_by("unique_id").agg(
-        pl.col("model").n_unique().alias("m"), pl.col("demand_class").first()
+        pl.col("model").n_unique().alias("m"),
+        pl.col("demand_class").first(),
+        pl.col("history_weeks").first(),
     )
-    # two configured candidates + seasonal naive (+ ses, the cold-start model, for smooth)
-    expected = {"intermittent": 3, "smooth": 4}
-    assert all(row["m"] == expected[row["demand_class"]] for row in per_class.iter_rows(named=True))
+    # intermittent: two configured candidates + seasonal naive; smooth: ets, theta, the
+    # median, ses (the cold-start model) and seasonal naive, + seasonal theta with two
+    # seasons of history (seasonal ETS does not run on weekly series)
+    expected = (
+        pl.when(pl.col("demand_class") == "intermittent")
+        .then(3)
+        .otherwise(5 + (pl.col("history_weeks") >= 104).cast(pl.Int64))
+    )
+    assert (per_class["m"] == per_class.select(expected).to_series()).all()
     selected = (
         fc.filter(pl.col("is_selected"))
         .group_by("unique_id")
@@ -65,7 +74,7 @@ def test_every_series_gets_every_model_and_exactly_one_selected(setup) -> None: 
         and (selected["len"] == 13).all()
     )
     assert (fc["yhat"] >= 0).all() and fc.select("unique_id", "step", "model").is_unique().all()
-    assert set(result.metrics["cutoff"].unique().to_list()) == {date(2024, 7, 1), date(2024, 9, 30)}
+    assert set(result.metrics["cutoff"].unique().to_list()) == {date(2024, 1, 1), date(2024, 9, 30)}
     # Every segment has its chosen model's row and the baseline's, over the same points.
     points = result.metrics.group_by("cutoff", "model").agg(pl.col("n_points").sum())
     per_model = dict(points.group_by("model").agg(pl.col("n_points").sum()).iter_rows())

@@ -16,7 +16,7 @@ from forecast.vocabulary import (
 
 def test_the_registry_builds_exactly_the_model_names_a_config_may_list() -> None:
     assert set(MODELS) == {*SMOOTH_MODELS, *INTERMITTENT_MODELS}
-    assert {MODELS[m].family for m in SMOOTH_MODELS} <= {"smooth", "seasonal"}
+    assert {MODELS[m].family for m in SMOOTH_MODELS} <= {"smooth", "seasonal", "combination"}
     assert {MODELS[m].family for m in INTERMITTENT_MODELS} == {"intermittent"}
     model = brand_json_schema()["$defs"]["ModelSettings"]["properties"]  # type: ignore[index]
     assert set(model["candidates"]["items"]["enum"]) == set(SMOOTH_MODELS)

@@ -160,3 +160,182 @@ CREATE TABLE IF NOT EXISTS backtest_metrics (
 -- Warehouses created before segments existed.
 ALTER TABLE backtest_metrics ADD COLUMN IF NOT EXISTS segment VARCHAR;
 ALTER TABLE backtest_metrics ADD COLUMN IF NOT EXISTS sum_actual DOUBLE;
+
+-- ---------------------------------------------------------------------------------------
+-- Planning: product master, coherent levels, overrides, accuracy as actuals arrive.
+-- Documented in warehouse/README.md ("Planning tables").
+
+-- The product master. Key: (brand, product). A brand with rows here is "mastered".
+CREATE TABLE IF NOT EXISTS product (
+    brand       VARCHAR   NOT NULL,
+    product     VARCHAR   NOT NULL,
+    category    VARCHAR   NOT NULL,
+    collection  VARCHAR,            -- collection or line (fashion: launch season, e.g. ss25)
+    launch_date DATE,
+    price_band  VARCHAR,            -- entry | core | premium | prestige
+    source      VARCHAR   NOT NULL, -- 'synthetic:seed=<n>' or the ingested file
+    loaded_at   TIMESTAMP NOT NULL
+);
+
+-- Product master rows refused by validation, raw values kept as text.
+CREATE TABLE IF NOT EXISTS rejected_products (
+    source      VARCHAR   NOT NULL,
+    row_number  BIGINT,
+    brand       VARCHAR,
+    product     VARCHAR,
+    category    VARCHAR,
+    collection  VARCHAR,
+    launch_date VARCHAR,
+    price_band  VARCHAR,
+    reason      VARCHAR   NOT NULL,
+    rejected_at TIMESTAMP NOT NULL
+);
+
+-- Where each forecast series sat in the hierarchy of a run. Key: (run_id, brand, region, product).
+CREATE TABLE IF NOT EXISTS series_hierarchy (
+    run_id          VARCHAR NOT NULL,
+    brand           VARCHAR NOT NULL,
+    region          VARCHAR NOT NULL,
+    product         VARCHAR NOT NULL,
+    sector          VARCHAR NOT NULL,
+    market          VARCHAR NOT NULL,   -- = region
+    category        VARCHAR NOT NULL,
+    category_source VARCHAR NOT NULL    -- master | product id
+);
+
+-- Reconciled forecasts at every level and granularity, per run.
+-- Key: (run_id, level, granularity, sector, brand, market, category, product, ds).
+CREATE TABLE IF NOT EXISTS level_forecasts (
+    run_id      VARCHAR  NOT NULL,
+    level       VARCHAR  NOT NULL,   -- group | sector | brand | brand_market | category_market | product_market
+    granularity VARCHAR  NOT NULL,   -- week | month | quarter (retail 4-4-5 calendar)
+    sector      VARCHAR,             -- hierarchy columns: NULL above their level
+    brand       VARCHAR,
+    market      VARCHAR,
+    category    VARCHAR,
+    product     VARCHAR,
+    ds          DATE     NOT NULL,   -- Monday that starts the week / retail month / quarter
+    step        SMALLINT NOT NULL,   -- weeks ahead of as_of of the period's first forecast week
+    weeks       SMALLINT NOT NULL,   -- forecast weeks inside the period
+    period_weeks SMALLINT NOT NULL,  -- weeks of the whole period (1, 4, 5, 13, 14)
+    yhat        DOUBLE   NOT NULL,   -- reconciled: every parent = Σ children, ≥ 0
+    lo_80       DOUBLE   NOT NULL,
+    hi_80       DOUBLE   NOT NULL,
+    lo_95       DOUBLE   NOT NULL,
+    hi_95       DOUBLE   NOT NULL,
+    base        DOUBLE,              -- the base forecast before reconciliation
+    snaive      DOUBLE               -- seasonal naive of the same cell (Σ of its series)
+);
+
+-- Scale of MASE per run and level series: in-sample mean |y_t − y_{t−1}| (weekly).
+CREATE TABLE IF NOT EXISTS level_scales (
+    run_id   VARCHAR NOT NULL,
+    level    VARCHAR NOT NULL,
+    sector   VARCHAR,
+    brand    VARCHAR,
+    market   VARCHAR,
+    category VARCHAR,
+    product  VARCHAR,
+    scale    DOUBLE
+);
+
+-- One row per reconciled run: which path it took and why. Key: run_id.
+CREATE TABLE IF NOT EXISTS reconciliations (
+    run_id        VARCHAR   NOT NULL,
+    as_of         DATE      NOT NULL,
+    path          VARCHAR   NOT NULL,  -- mint_shrink | mint_shrink+clip | bottom_up
+    reason        VARCHAR   NOT NULL,
+    n_series      BIGINT    NOT NULL,  -- series at every level
+    n_bottom      BIGINT    NOT NULL,
+    n_clipped     BIGINT    NOT NULL,  -- bottom cells below 0 set to 0 (then levels re-summed)
+    seconds       DOUBLE,
+    reconciled_at TIMESTAMP NOT NULL
+);
+
+-- Backtest by level: base, bottom-up and MinT forecasts from one origin, scored per level.
+-- Key: (run_id, cutoff, level, method). Each point of a level is in one row per method.
+CREATE TABLE IF NOT EXISTS level_backtest_metrics (
+    run_id      VARCHAR NOT NULL,
+    cutoff      DATE    NOT NULL,
+    level       VARCHAR NOT NULL,
+    method      VARCHAR NOT NULL,   -- base | bottom_up | mint_shrink
+    n_series    BIGINT  NOT NULL,
+    n_points    BIGINT  NOT NULL,
+    sum_actual  DOUBLE,
+    mase        DOUBLE,
+    wape        DOUBLE,
+    bias        DOUBLE,
+    coverage_80 DOUBLE,
+    coverage_95 DOUBLE
+);
+
+-- Planner overrides. Key: override_id.
+CREATE TABLE IF NOT EXISTS overrides (
+    override_id    VARCHAR   NOT NULL,  -- <file stem>-<row> (-<n> when reloaded)
+    level          VARCHAR   NOT NULL,  -- brand | brand_market | category_market | product_market
+    brand          VARCHAR   NOT NULL,
+    market         VARCHAR,
+    category       VARCHAR,
+    product        VARCHAR,
+    period_start   DATE      NOT NULL,  -- Monday of the first week
+    period_end     DATE      NOT NULL,  -- Monday of the last week
+    value          DOUBLE,              -- units over the whole period, at the scope
+    percent_change DOUBLE,              -- or a change of the statistical forecast, in %
+    reason         VARCHAR   NOT NULL,
+    author         VARCHAR   NOT NULL,
+    source         VARCHAR   NOT NULL,
+    row_number     BIGINT,
+    status         VARCHAR   NOT NULL,  -- active | superseded | withdrawn
+    status_reason  VARCHAR,
+    created_at     TIMESTAMP NOT NULL,
+    changed_at     TIMESTAMP
+);
+
+-- Override rows refused by validation, raw values kept as text.
+CREATE TABLE IF NOT EXISTS rejected_overrides (
+    source         VARCHAR   NOT NULL,
+    row_number     BIGINT,
+    brand          VARCHAR,
+    market         VARCHAR,
+    category       VARCHAR,
+    product        VARCHAR,
+    period_start   VARCHAR,
+    period_end     VARCHAR,
+    value          VARCHAR,
+    percent_change VARCHAR,
+    author         VARCHAR,
+    reason         VARCHAR   NOT NULL,
+    rejected_at    TIMESTAMP NOT NULL
+);
+
+-- The statistical forecast plus active overrides, per run (same keys as level_forecasts).
+CREATE TABLE IF NOT EXISTS final_level_forecasts (
+    run_id      VARCHAR  NOT NULL,
+    level       VARCHAR  NOT NULL,
+    granularity VARCHAR  NOT NULL,
+    sector      VARCHAR,
+    brand       VARCHAR,
+    market      VARCHAR,
+    category    VARCHAR,
+    product     VARCHAR,
+    ds          DATE     NOT NULL,
+    step        SMALLINT NOT NULL,
+    weeks       SMALLINT NOT NULL,
+    statistical DOUBLE   NOT NULL,   -- level_forecasts.yhat of the same cell
+    yhat        DOUBLE   NOT NULL,   -- what planners export
+    lo_80       DOUBLE   NOT NULL,
+    hi_80       DOUBLE   NOT NULL,
+    lo_95       DOUBLE   NOT NULL,
+    hi_95       DOUBLE   NOT NULL,
+    overridden  BOOLEAN  NOT NULL
+);
+
+-- Which overrides shaped which run's final forecast, at the override's own level and weeks.
+-- Key: (run_id, override_id).
+CREATE TABLE IF NOT EXISTS override_applications (
+    run_id      VARCHAR NOT NULL,
+    override_id VARCHAR NOT NULL,
+    weeks       BIGINT  NOT NULL,   -- forecast weeks of the run inside the override's period
+    statistical DOUBLE  NOT NULL,   -- Σ statistical forecast over the scope and those weeks
+    final       DOUBLE  NOT NULL    -- Σ final forecast over the same cells
+);

@@ -1,15 +1,17 @@
-"""Human-readable run reports: the markdown summary and the per-sector profile plots."""
+"""Human-readable run reports: the markdown summary, sector profile plots, fan and FVA charts."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import polars as pl
 
@@ -70,6 +72,121 @@ def plot_sector_profiles(priors: pl.DataFrame, weights: pl.DataFrame, pool: str)
         title=f"{pool}: brand profiles (dotted: own estimate, solid: used) vs pool",
     )
     ax.legend(fontsize=7, ncol=2, loc="upper left")
+    return _png(fig)
+
+
+_BLUE = "#1f5fa8"
+HISTORY_WEEKS = 78  # a year and a half before the origin: last year's season and this one
+
+
+def fan_chart(
+    history: pl.DataFrame,
+    forecast: pl.DataFrame,
+    overrides: pl.DataFrame,
+    title: str,
+    as_of: date,
+) -> bytes:
+    """PNG: history, statistical forecast with 80/95 % bands, final forecast, overrides, actuals.
+
+    Args:
+        history: ``ds, actual`` (weeks up to and after the forecast origin).
+        forecast: ``ds, yhat, lo_80, hi_80, lo_95, hi_95, final``.
+        overrides: ``override_id, period_start, period_end, label`` shaping this series.
+        title: Chart title (level and key).
+        as_of: The forecast origin, drawn as a vertical line.
+    """
+    fig, ax = plt.subplots(figsize=(10, 4.8), dpi=100)
+    first = as_of - timedelta(weeks=HISTORY_WEEKS)
+    past = history.filter(pl.col("ds") <= as_of, pl.col("ds") > first)
+    later = history.filter(pl.col("ds") > as_of)
+    ax.plot(past["ds"], past["actual"], color="black", lw=1.2, label="actuals")
+    for level, alpha in ((95, 0.15), (80, 0.3)):
+        lo, hi = forecast[f"lo_{level}"], forecast[f"hi_{level}"]
+        ax.fill_between(
+            forecast["ds"], lo, hi, color=_BLUE, alpha=alpha, label=f"{level} % interval"
+        )
+    ax.plot(forecast["ds"], forecast["yhat"], color=_BLUE, lw=2, label="statistical forecast")
+    if (forecast["final"] - forecast["yhat"]).abs().max() > 1e-9:  # type: ignore[operator]
+        ax.plot(
+            forecast["ds"],
+            forecast["final"],
+            color="#d9480f",
+            lw=2,
+            ls="--",
+            label="final (with overrides)",
+        )
+    for i, row in enumerate(overrides.iter_rows(named=True)):
+        ax.axvspan(
+            row["period_start"],
+            row["period_end"],
+            color="#f59f00",
+            alpha=0.12,
+            label="override period" if i == 0 else None,
+        )
+        ax.annotate(
+            row["label"],
+            (row["period_start"], 0.98 - 0.05 * i),
+            xycoords=("data", "axes fraction"),
+            fontsize=7,
+            va="top",
+            color="#9c5700",
+        )
+    if later.height:
+        ax.plot(
+            later["ds"],
+            later["actual"],
+            "o",
+            color="black",
+            ms=4,
+            label="actuals since the forecast",
+        )
+    ax.axvline(float(mdates.date2num(as_of)), color="grey", lw=0.8, ls=":")
+    ax.set(title=title, ylabel="units per week")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def fva_chart(fva: pl.DataFrame, title: str) -> bytes:
+    """PNG: WAPE of seasonal naive, statistical and final forecasts per brand (lower is better).
+
+    Args:
+        fva: ``brand, naive_wape, statistical_wape, final_wape, n_points`` (one row per brand).
+    """
+    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
+    if fva.is_empty():
+        ax.text(
+            0.5,
+            0.5,
+            "no actuals yet for these forecasts",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
+        ax.set_axis_off()
+        ax.set_title(title)
+        return _png(fig)
+    rows = fva.sort("brand")
+    x = range(rows.height)
+    width = 0.27
+    for k, (col, label, colour) in enumerate(
+        [
+            ("naive_wape", "seasonal naive", "#adb5bd"),
+            ("statistical_wape", "statistical", _BLUE),
+            ("final_wape", "final (with overrides)", "#d9480f"),
+        ]
+    ):
+        ax.bar(
+            [i + (k - 1) * width for i in x],
+            rows[col].fill_null(0),
+            width,
+            label=label,
+            color=colour,
+        )
+    ax.set_xticks(list(x), rows["brand"].to_list(), rotation=20, ha="right", fontsize=8)
+    ax.set(title=title, ylabel="WAPE (lower is better)")
+    ax.legend(fontsize=8)
     return _png(fig)
 
 

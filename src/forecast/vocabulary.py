@@ -35,8 +35,19 @@ SEASON_LENGTH: dict[Frequency, int] = {"weekly": 52, "monthly": 12, "quarterly":
 POLARS_INTERVAL: dict[Frequency, str] = {"weekly": "1w", "monthly": "1mo", "quarterly": "1q"}
 
 # Model names a brand config may list, by the demand class they compete on. The registry
-# (engine.models) builds exactly these; ``mstl`` fits a series' own seasonality.
-SmoothModel = Literal["ets", "theta", "ses", "naive", "mstl"]
+# (engine.models) builds exactly these; ``mstl``, ``theta_seasonal`` and ``ets_seasonal``
+# fit a series' own seasonality; ``median`` and ``median_seasonal`` combine others.
+SmoothModel = Literal[
+    "ets",
+    "theta",
+    "ses",
+    "naive",
+    "mstl",
+    "theta_seasonal",
+    "ets_seasonal",
+    "median",
+    "median_seasonal",
+]
 IntermittentModel = Literal["croston_sba", "tsb", "imapa", "adida"]
 SMOOTH_MODELS: tuple[SmoothModel, ...] = get_args(SmoothModel)
 INTERMITTENT_MODELS: tuple[IntermittentModel, ...] = get_args(IntermittentModel)
@@ -60,3 +71,21 @@ INACTIVE_AFTER_WEEKS = 26  # no sale for this long: discontinued, not forecast
 
 SERIES_KEYS = ("brand", "region", "product")  # a series; unique_id joins them with "/"
 SALES_KEYS = (*SERIES_KEYS, "ds")  # one row of sales
+
+# The planning hierarchy, top to bottom (see forecast.planning.hierarchy). ``market`` is the
+# sales ``region``; each level names the key columns that are not null at that level.
+Level = Literal["group", "sector", "brand", "brand_market", "category_market", "product_market"]
+LEVELS: tuple[Level, ...] = get_args(Level)
+LEVEL_KEYS: dict[Level, tuple[str, ...]] = {
+    "group": (),
+    "sector": ("sector",),
+    "brand": ("sector", "brand"),
+    "brand_market": ("sector", "brand", "market"),
+    "category_market": ("sector", "brand", "market", "category"),
+    "product_market": ("sector", "brand", "market", "category", "product"),
+}
+HIERARCHY_KEYS = LEVEL_KEYS["product_market"]
+Granularity = Literal["week", "month", "quarter"]
+GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
+PriceBand = Literal["entry", "core", "premium", "prestige"]
+PRICE_BANDS: tuple[PriceBand, ...] = get_args(PriceBand)

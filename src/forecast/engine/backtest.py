@@ -1,17 +1,20 @@
-"""Rolling-origin backtests: origins one horizon apart, every model scored per series."""
+"""Rolling-origin backtests: every model scored per series, errors kept for calibration."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import polars as pl
 
+from forecast.engine.calibration import noise_scale
 from forecast.engine.forecasting import NoSalesError, forecast_at
 from forecast.engine.metrics import empty_scores, score_series
 from forecast.engine.pooling import Pooling, Priors
 from forecast.inputs.calendar import week_start
 from forecast.inputs.config import BrandConfig
+from forecast.vocabulary import SEASON_LENGTH
 
 
 def run_cutoffs(as_of: date, brands: Iterable[BrandConfig]) -> list[date]:
@@ -20,9 +23,42 @@ def run_cutoffs(as_of: date, brands: Iterable[BrandConfig]) -> list[date]:
 
 
 def origins(as_of: date, horizon: int, windows: int) -> list[date]:
-    """Backtest origins, oldest first, one horizon apart, then the as-of week itself."""
+    """Backtest origins of weekly series, oldest first, then the as-of week itself
+    (see :func:`window_offsets`)."""
     end = week_start(as_of)
-    return [end - timedelta(weeks=horizon * k) for k in range(windows, 0, -1)] + [end]
+    back = window_offsets(horizon, windows, SEASON_LENGTH["weekly"])
+    return [end - timedelta(weeks=w) for w in back] + [end]
+
+
+def window_offsets(horizon: int, windows: int, season_length: int) -> list[int]:
+    """How many periods before the forecast origin each backtest origin sits, oldest first.
+
+    The latest ``windows - 1`` origins are one horizon apart; with two windows or more the
+    oldest one sits a season (a year) before the forecast origin, so one window forecasts
+    the same part of the year as the forecast will (spring windows alone would choose the
+    model for Christmas). Where a season back is already one of them, the next horizon
+    back is added instead.
+    """
+    back = [horizon * k for k in range(1, windows)]
+    seasonal = windows > 1 and season_length not in back
+    back.append(season_length if seasonal else horizon * windows)
+    return sorted(set(back), reverse=True)
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """What the backtest of one brand measured.
+
+    Attributes:
+        scores: Per series, origin and model: :func:`metrics.score_series` plus
+            ``demand_class`` and ``history_weeks`` (at the origin).
+        points: Every forecast with its actual: ``unique_id, cutoff, model, step,
+            demand_class, history_weeks, y, yhat, scale`` (``scale``: the series' noise
+            at the origin, see :func:`calibration.noise_scale`).
+    """
+
+    scores: pl.DataFrame
+    points: pl.DataFrame
 
 
 def backtest(
@@ -35,8 +71,8 @@ def backtest(
     actuals: pl.DataFrame,
     pooling: Pooling = "partial",
     n_jobs: int = 1,
-) -> pl.DataFrame:
-    """Per-series scores of every model at every origin where the brand already sold."""
+) -> Backtest:
+    """Scores and errors of every model at every origin where the brand already sold."""
     folds = []
     for cutoff in cutoffs:
         try:
@@ -45,12 +81,50 @@ def backtest(
             )
         except NoSalesError:  # launched after this origin: nothing to backtest there
             continue
-        folds.append(fc.forecasts.with_columns(cutoff=pl.lit(cutoff)))
+        folds.append(fold(fc.forecasts, fc.history, cutoff))
+    return score_folds(folds, actuals, classes)
+
+
+def fold(forecasts: pl.DataFrame, history: pl.DataFrame, cutoff: date) -> pl.DataFrame:
+    """One origin's forecasts tagged with it and with each series' noise scale there."""
+    scale = noise_scale(history)
+    return forecasts.join(scale, on="unique_id").with_columns(cutoff=pl.lit(cutoff))
+
+
+def score_folds(
+    folds: list[pl.DataFrame], actuals: pl.DataFrame, classes: pl.DataFrame
+) -> Backtest:
+    """Scores and points of the given folds (see :func:`fold`) against ``actuals``.
+
+    Args:
+        folds: Forecasts with ``step, demand_class, history_weeks, scale, cutoff``.
+        actuals: ``unique_id, ds, y`` — the whole history.
+        classes: ``unique_id, demand_class`` the series are judged in.
+    """
     if not folds:
-        return empty_scores().with_columns(
+        scores = empty_scores().with_columns(
             demand_class=pl.lit(None, pl.String), history_weeks=pl.lit(None, pl.Int16)
         )
-    cv = pl.concat(folds)
+        return Backtest(scores, _points(pl.DataFrame(schema=_POINT_SCHEMA)))
+    cv = pl.concat(folds).join(actuals, on=["unique_id", "ds"])
     ages = cv.select("unique_id", "cutoff", "history_weeks").unique()
-    scores = score_series(cv.join(actuals, on=["unique_id", "ds"]), actuals)
-    return scores.join(classes, on="unique_id").join(ages, on=["unique_id", "cutoff"])
+    scores = score_series(cv, actuals)
+    scores = scores.join(classes, on="unique_id").join(ages, on=["unique_id", "cutoff"])
+    return Backtest(scores, _points(cv))
+
+
+_POINT_SCHEMA = {
+    "unique_id": pl.String,
+    "cutoff": pl.Date,
+    "model": pl.String,
+    "step": pl.Int16,
+    "demand_class": pl.String,
+    "history_weeks": pl.Int16,
+    "y": pl.Float64,
+    "yhat": pl.Float64,
+    "scale": pl.Float64,
+}
+
+
+def _points(cv: pl.DataFrame) -> pl.DataFrame:
+    return cv.select(list(_POINT_SCHEMA))

@@ -26,6 +26,9 @@ from forecast.engine.models import (
     build_models,
     fallback_model,
     family_of,
+    require_family,
+    runs_at,
+    scale_of,
     seasonal_naive,
 )
 from forecast.vocabulary import BASELINE, POLARS_INTERVAL, SEASON_LENGTH, YOUNG_WEEKS, Frequency
@@ -82,25 +85,39 @@ def forecast_smooth(
     """Smooth-demand models; returns long forecasts.
 
     ``smooth``-family models fit ``log1p(y) - offset`` (the pooled priors removed);
-    ``seasonal``-family ones (own seasonality) fit ``log1p(y)`` of the series with at least
-    two full seasons only — shorter series get no rows for them.
+    ``seasonal``-family ones (own seasonality) fit the log1p or raw units of the series with
+    at least two full seasons only — shorter series get no rows for them, and neither do
+    season lengths a model does not run at; combinations are left to the caller
+    (:func:`forecast.engine.combination.add_combinations`).
     """
-    own = [n for n in names if family_of(n) == "seasonal"]
-    plain = [n for n in names if n not in own]
+    require_family(names, ("smooth", "seasonal", "combination"))
     m = SEASON_LENGTH[frequency]
+    own = [n for n in names if family_of(n) == "seasonal" and runs_at(n, m)]
+    plain = [n for n in names if family_of(n) == "smooth"]
     long_ids = history.group_by("unique_id").len().filter(pl.col("len") >= 2 * m)
-    parts = [
-        _fit_log_scale(history, future, plain, "smooth", n_jobs, frequency),
-        _fit_log_scale(
-            history.join(long_ids.select("unique_id"), on="unique_id").with_columns(offset=0.0),
-            future.with_columns(offset=0.0),
-            own,
-            "seasonal",
-            n_jobs,
-            frequency,
-        ),
-    ]
-    return pl.concat(parts)
+    long = history.join(long_ids.select("unique_id"), on="unique_id").with_columns(offset=0.0)
+    flat = future.with_columns(offset=0.0)
+    own_log = [n for n in own if scale_of(n) == "log1p"]
+    own_raw = [n for n in own if scale_of(n) == "raw"]
+    return pl.concat(
+        [
+            _fit_log_scale(history, future, plain, "smooth", n_jobs, frequency),
+            _fit_log_scale(long, flat, own_log, "seasonal", n_jobs, frequency),
+            _fit_raw_scale(long, flat, own_raw, n_jobs, frequency),
+        ]
+    )
+
+
+def _fit_raw_scale(
+    history: pl.DataFrame, future: pl.DataFrame, names: list[str], n_jobs: int, frequency: Frequency
+) -> pl.DataFrame:
+    """Own-seasonality models on raw units; their own intervals, clipped at zero."""
+    if history.is_empty() or not names:
+        return _empty()
+    horizon = int(future["step"].max())  # type: ignore[arg-type]
+    models = build_models(names, "seasonal", SEASON_LENGTH[frequency])
+    wide = _run(models, history, horizon, level=True, n_jobs=n_jobs, frequency=frequency)
+    return _non_negative(_wide_to_long(wide, names, with_bounds=True))
 
 
 def _fit_log_scale(

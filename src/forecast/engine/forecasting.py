@@ -13,6 +13,7 @@ from datetime import date
 
 import polars as pl
 
+from forecast.engine.combination import add_combinations
 from forecast.engine.fitting import (
     forecast_baseline,
     forecast_intermittent,
@@ -148,6 +149,7 @@ def forecast_series(
             forecast_baseline(series, plan.horizon, freq),
         ]
     )
+    long = add_combinations(long, list(plan.smooth), smooth["unique_id"].unique())
     forecasts = long.join(future.select("unique_id", "ds", "step"), on=["unique_id", "ds"])
     return forecasts.join(classes, on="unique_id"), weights
 

@@ -25,7 +25,8 @@ from statsforecast.models import (
 
 from forecast.vocabulary import BASELINE
 
-Family = Literal["smooth", "seasonal", "intermittent"]
+Family = Literal["smooth", "seasonal", "intermittent", "combination"]
+Scale = Literal["log1p", "raw"]
 
 
 @dataclass(frozen=True)
@@ -34,19 +35,29 @@ class ModelSpec:
 
     Attributes:
         family: ``smooth`` models fit de-seasonalised log1p series and give their own
-            intervals; ``seasonal`` ones fit the log1p series with their *own* seasonality
-            (no priors) and only run on series with two full seasons; ``intermittent`` ones
-            fit de-seasonalised units and get negative-binomial intervals around their rate.
+            intervals; ``seasonal`` ones fit the series with their *own* seasonality (no
+            priors) and only run on series with two full seasons; ``intermittent`` ones
+            fit de-seasonalised units and get negative-binomial intervals around their rate;
+            a ``combination`` is fitted by nobody: it is the median of the other smooth and
+            seasonal candidates of the series (see :mod:`forecast.engine.combination`).
         build: Returns a fresh statsforecast model for (registry name, season length).
+        scale: What a ``seasonal`` model fits: ``log1p`` units or ``raw`` units (where
+            multiplicative or additive forms are the model's own choice).
+        max_season: The model only runs where the season length is at most this (seasonal
+            ETS with 52 weekly states costs 20x its non-seasonal fit and is rarely chosen).
+        members: For a combination, the families it combines (``baseline``: seasonal naive).
     """
 
     family: Family
     build: Callable[[str, int], Any]
+    scale: Scale = "log1p"
+    max_season: int | None = None
+    members: tuple[Family | Literal["baseline"], ...] = ()
 
 
 MODELS: dict[str, ModelSpec] = {
     # Damped: on short weekly series an undamped trend extrapolates wildly.
-    "ets": ModelSpec("smooth", lambda name, m: AutoETS(model="ZZN", damped=True, alias=name)),
+    "ets": ModelSpec("smooth", lambda name, m: AutoETS(model="AZN", damped=True, alias=name)),
     "theta": ModelSpec("smooth", lambda name, m: Theta(alias=name)),
     "naive": ModelSpec("smooth", lambda name, m: Naive(alias=name)),
     "ses": ModelSpec("smooth", lambda name, m: AutoETS(model="ANN", alias=name)),
@@ -57,6 +68,23 @@ MODELS: dict[str, ModelSpec] = {
         lambda name, m: MSTL(
             season_length=m, trend_forecaster=AutoETS(model="ZZN", damped=True), alias=name
         ),
+    ),
+    # Classical multiplicative decomposition + Theta on raw units (the M3/M4 benchmark); the
+    # decomposition is dropped where a seasonality test finds none.
+    "theta_seasonal": ModelSpec(
+        "seasonal", lambda name, m: Theta(season_length=m, alias=name), scale="raw"
+    ),
+    "ets_seasonal": ModelSpec(
+        "seasonal",
+        lambda name, m: AutoETS(season_length=m, model="ZZZ", alias=name),
+        scale="raw",
+        max_season=12,
+    ),
+    "median": ModelSpec("combination", lambda name, m: None, members=("smooth", "seasonal")),
+    # The series' own seasonality only: where a pooled profile has gone stale on long
+    # histories (tourism), the priors-based fits drag the plain median down.
+    "median_seasonal": ModelSpec(
+        "combination", lambda name, m: None, members=("seasonal", "baseline")
     ),
     "croston_sba": ModelSpec("intermittent", lambda name, m: CrostonSBA(alias=name)),
     "tsb": ModelSpec("intermittent", lambda name, m: TSB(alpha_d=0.1, alpha_p=0.1, alias=name)),
@@ -72,19 +100,43 @@ def family_of(name: str) -> Family:
     return MODELS[name].family
 
 
+def runs_at(name: str, season_length: int) -> bool:
+    """Whether a registered model runs at this season length (see ``ModelSpec.max_season``)."""
+    cap = MODELS[name].max_season
+    return cap is None or season_length <= cap
+
+
+def members_of(name: str) -> list[str]:
+    """The registered models (and the baseline) a combination takes the median of."""
+    families = MODELS[name].members
+    names = [n for n, spec in MODELS.items() if spec.family in families]
+    return names + ([BASELINE] if "baseline" in families else [])
+
+
+def scale_of(name: str) -> Scale:
+    """The scale a registered model fits."""
+    return MODELS[name].scale
+
+
 def build_models(
     names: tuple[str, ...] | list[str], family: Family, season_length: int = 1
 ) -> list[Any]:
     """statsforecast model instances for registry names, all of the given family.
 
     Raises:
-        KeyError: A name is unknown or belongs to the other family (its input would be wrong).
+        KeyError: A name is unknown or belongs to another family (its input would be wrong).
     """
-    wrong = [n for n in names if n not in MODELS or MODELS[n].family != family]
-    if wrong:
-        known = sorted(n for n, spec in MODELS.items() if spec.family == family)
-        raise KeyError(f"not {family} model(s): {wrong}; {family} models: {known}")
+    require_family(names, (family,))
     return [MODELS[n].build(n, season_length) for n in names]
+
+
+def require_family(names: tuple[str, ...] | list[str], families: tuple[Family, ...]) -> None:
+    """Raise KeyError naming every model that is unknown or of none of ``families``."""
+    wrong = [n for n in names if n not in MODELS or MODELS[n].family not in families]
+    if wrong:
+        label = "/".join(families)
+        known = sorted(n for n, spec in MODELS.items() if spec.family in families)
+        raise KeyError(f"not {label} model(s): {wrong}; {label} models: {known}")
 
 
 def fallback_model() -> Any:

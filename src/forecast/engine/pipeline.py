@@ -13,6 +13,7 @@ from datetime import date
 import polars as pl
 
 from forecast.engine.backtest import backtest
+from forecast.engine.calibration import apply_calibration, calibrate, noise_scale
 from forecast.engine.forecasting import forecast_at
 from forecast.engine.metrics import summarise
 from forecast.engine.pooling import Pooling, Priors
@@ -74,13 +75,15 @@ def run_brand(
     final = forecast_at(brand, sales, last, priors[last], calendar, pooling, n_jobs)
     classes = final.forecasts.select("unique_id", "demand_class").unique()
     actuals = final.history.select("unique_id", "ds", "y")
-    per_series = backtest(
-        brand, sales, cutoffs, priors, calendar, classes, actuals, pooling, n_jobs
+    tested = backtest(brand, sales, cutoffs, priors, calendar, classes, actuals, pooling, n_jobs)
+    per_series = tested.scores
+    chosen = choose_models(per_series, brand.model)
+    calibrated = apply_calibration(
+        final.forecasts, calibrate(tested.points), noise_scale(final.history)
     )
-    chosen = choose_models(per_series, brand)
     segments = sorted(final.forecasts.select(segment())["segment"].unique())
     return BrandResult(
-        forecasts=final.forecasts.with_columns(is_selected=is_chosen(chosen).fill_null(False)),
+        forecasts=calibrated.with_columns(is_selected=is_chosen(chosen).fill_null(False)),
         metrics=segment_metrics(per_series, chosen).with_columns(
             brand=pl.lit(brand.brand), sector=pl.lit(brand.sector)
         ),

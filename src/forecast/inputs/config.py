@@ -39,7 +39,13 @@ class PriorSettings(_Frozen):
 class ModelSettings(_Frozen):
     """Which statsforecast models compete for this brand, and how they are judged."""
 
-    candidates: tuple[SmoothModel, ...] = Field(("ets", "theta"), min_length=1)
+    # The median of damped ETS, Theta and (with two seasons) the series' own seasonal Theta
+    # and, monthly or quarterly, seasonal ETS: robust where two windows choose at random;
+    # the median of the own-seasonality fits and seasonal naive where priors go stale.
+    candidates: tuple[SmoothModel, ...] = Field(
+        ("ets", "theta", "theta_seasonal", "ets_seasonal", "median", "median_seasonal"),
+        min_length=1,
+    )
     intermittent_candidates: tuple[IntermittentModel, ...] = Field(
         ("croston_sba", "tsb"), min_length=1
     )
@@ -48,7 +54,8 @@ class ModelSettings(_Frozen):
         ge=1,
         le=8,
         strict=True,
-        description="Rolling origins, one horizon apart, that choose the model.",
+        description="Rolling origins that choose the model and calibrate the intervals: "
+        "the latest one horizon apart, one a year before the forecast.",
     )
 
 

@@ -82,10 +82,13 @@ _SERIES_DEVIATION = 0.08
 
 @dataclass(frozen=True)
 class SyntheticSales:
-    """Generated ``sales`` and the expected demand behind them (``sales_truth``)."""
+    """Generated ``sales``, the expected demand behind them (``sales_truth``) and the
+    product master the generator used (``product``: each SKU's category, collection,
+    launch date and price band)."""
 
     sales: pl.DataFrame
     truth: pl.DataFrame
+    products: pl.DataFrame
 
 
 def sector_profile(sector: str) -> np.ndarray:
@@ -152,7 +155,39 @@ def generate_brand(
     units = rng.poisson(mu * rng.gamma(shape, 1.0 / shape, mu.shape)).astype(np.float64)
     alive = (age >= 0) & (np.arange(t)[None, :] < end_idx)
     price = series["price"].to_numpy()[:, None] * np.where(promo, 0.8, 1.0)
-    return _to_frames(series, ds, alive, units, mu, price, promo)
+    sales, truth = _to_frames(series, ds, alive, units, mu, price, promo)
+    return SyntheticSales(sales, truth, _product_master(brand, series, weeks))
+
+
+def _product_master(brand: BrandConfig, series: pl.DataFrame, weeks: list[date]) -> pl.DataFrame:
+    """One ``product`` row per SKU: category, collection (fashion: the launch season), launch
+    week and price band (the SKU's price against its sector's typical price)."""
+    first = pl.Series(weeks, dtype=pl.Date)
+    per_sku = series.group_by("product", maintain_order=True).agg(
+        pl.col("category").first(), pl.col("price").first(), pl.col("start_idx").first()
+    )
+    launch = first.gather(per_sku["start_idx"].to_numpy())
+    ratio = pl.col("price") / _PRICE[brand.sector]
+    season = pl.when(pl.col("launch_date").dt.month().is_between(2, 7)).then(pl.lit("ss"))
+    collection = (
+        pl.concat_str(season.otherwise(pl.lit("fw")), pl.col("launch_date").dt.strftime("%y"))
+        if brand.sector == "fashion_leather"
+        else pl.lit("permanent")
+    )
+    return per_sku.with_columns(launch_date=launch).select(
+        brand=pl.lit(brand.brand),
+        product="product",
+        category="category",
+        collection=collection,
+        launch_date="launch_date",
+        price_band=pl.when(ratio < 0.8)
+        .then(pl.lit("entry"))
+        .when(ratio < 1.15)
+        .then(pl.lit("core"))
+        .when(ratio < 1.5)
+        .then(pl.lit("premium"))
+        .otherwise(pl.lit("prestige")),
+    )
 
 
 def _series_table(
@@ -229,8 +264,8 @@ def _to_frames(
     mu: np.ndarray,
     price: np.ndarray,
     promo: np.ndarray,
-) -> SyntheticSales:
-    """Flatten the (series × week) grid into long frames, keeping only live cells."""
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Flatten the (series × week) grid into long ``sales`` and ``truth``, live cells only."""
     s_idx, t_idx = np.nonzero(alive)
     keys = series.select("brand", "region", "product")[s_idx]
     long = keys.with_columns(ds=ds.gather(t_idx))
@@ -240,7 +275,7 @@ def _to_frames(
         promo=pl.Series(promo[s_idx, t_idx]),
     )
     truth = long.with_columns(mu=pl.Series(mu[s_idx, t_idx]))
-    return SyntheticSales(sales=sales, truth=truth)
+    return sales, truth
 
 
 def generate_sales(
@@ -250,5 +285,7 @@ def generate_sales(
     weeks = weeks_between(start, end)
     parts = [generate_brand(b, weeks, seed, scale) for b in brands.values()]
     return SyntheticSales(
-        sales=pl.concat([p.sales for p in parts]), truth=pl.concat([p.truth for p in parts])
+        sales=pl.concat([p.sales for p in parts]),
+        truth=pl.concat([p.truth for p in parts]),
+        products=pl.concat([p.products for p in parts]),
     )

@@ -1,0 +1,1 @@
+"""The planner's loop: product hierarchy, reconciliation, overrides, monitoring, value added."""
