@@ -205,3 +205,26 @@ def test_quarterly_series_forecast_with_priors() -> None:
     assert (
         ets["yhat"][1] > 1.3 * ets["yhat"][0]
     )  # the second quarter's peak survives the round trip
+
+
+def test_a_chain_wide_spike_changes_neither_profile_nor_level() -> None:
+    from forecast.engine.forecasting import FitPlan, forecast_series
+    from forecast.engine.priors import own_estimates
+    from tests.conftest import panel
+
+    cal = event_calendar(2030, 2030).clear()
+    clean = panel(n_series=4, weeks=100, seed=11, start=date(2023, 3, 6))
+    spike_week = date(2024, 4, 1)  # a year before the forecast weeks
+    spiked = clean.with_columns(
+        y=pl.when(pl.col("ds") == spike_week).then(pl.col("y") * 30).otherwise(pl.col("y"))
+    )
+    classes = clean.select("unique_id").unique().with_columns(demand_class=pl.lit("smooth"))
+    plan = FitPlan(13, ("ets",), (), "weekly")
+    out = []
+    for frame in (clean, spiked):
+        est = own_estimates("b", frame, cal)
+        priors = pool_priors([est], {"b": "wines_spirits"}, list(SECTORS))
+        fc, _ = forecast_series(frame, classes, priors.brands, cal, plan)
+        out.append(fc.filter(pl.col("model") == "ets").sort("unique_id", "ds")["yhat"].to_numpy())
+    ratio = out[1] / out[0]
+    assert ratio.min() > 0.9 and ratio.max() < 1.1, ratio

@@ -165,11 +165,26 @@ def _with_offsets(
     toward the member's), and the series' own weights."""
     profile = priors.filter(pl.col("kind") == "season").select("key", "shrunk")
     events = priors.filter(pl.col("kind") == "event").select("key", "shrunk")
-    _, _, per_series = series_estimates(series, calendar, plan.frequency)
+    # Series that have not seen every position yet are aligned to the profile they borrow.
+    reference = profile.select("key", ref="shrunk")
+    resid, _, per_series = series_estimates(series, calendar, plan.frequency, reference)
     profiles, weights = shrink_series(per_series, profile, series["unique_id"].unique(), pooling)
     freq = plan.frequency
-    history = seasonal_offsets(series, profiles, events, calendar, freq)
+    history = _cleaned(seasonal_offsets(series, profiles, events, calendar, freq), resid)
     future = seasonal_offsets(
         future_frame(series, plan.horizon, freq), profiles, events, calendar, freq
     )
     return history, future, weights
+
+
+def _cleaned(history: pl.DataFrame, resid: pl.DataFrame) -> pl.DataFrame:
+    """History offsets plus each row's drift (the season of its own years) and the excess
+    the robust profile estimate pulled out of an outlying week, so the fits see both."""
+    adjust = resid.select(
+        "unique_id", "ds", adjust=pl.col("drift") + (pl.col("ly") - pl.col("lyc")).fill_null(0.0)
+    )
+    return (
+        history.join(adjust, on=["unique_id", "ds"], how="left")
+        .with_columns(offset=pl.col("offset") + pl.col("adjust").fill_null(0.0))
+        .drop("adjust")
+    )
