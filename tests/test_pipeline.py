@@ -154,7 +154,9 @@ def test_brand_without_sales_is_a_clear_error(setup) -> None:  # type: ignore[no
     with pytest.raises(NoSalesError, match=r"brand 'wines_a': no active series.*no sales rows"):
         run_brand(brands["wines_a"], sales.filter(pl.col("brand") == "nobody"), END, priors, cal)
     zeros = sales.filter(pl.col("brand") == "wines_a").with_columns(units=pl.lit(0.0))
-    with pytest.raises(NoSalesError, match="all 6 series have sold nothing in the 26 weeks"):
+    with pytest.raises(
+        NoSalesError, match="all 6 series have sold nothing in their last 26 observed weeks"
+    ):
         run_brand(brands["wines_a"], zeros, END, priors, cal)
 
 
@@ -199,7 +201,7 @@ def test_quarterly_series_forecast_with_priors() -> None:
     priors = pool_priors([est], {"r": "travel"}, ["travel"], frequency="quarterly")
     classes = series.select("unique_id").unique().with_columns(demand_class=pl.lit("smooth"))
     plan = FitPlan(8, ("ets",), ("croston_sba",), "quarterly")
-    fc, _ = forecast_series(series, classes, priors.brands, cal, plan)
+    fc, _, _ = forecast_series(series, classes, priors.brands, cal, plan)
     ets = fc.filter(pl.col("model") == "ets", pl.col("unique_id") == "r/0").sort("ds")
     assert ets["ds"].to_list()[:2] == [date(2018, 1, 1), date(2018, 4, 1)]
     assert (
