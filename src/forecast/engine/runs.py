@@ -158,12 +158,15 @@ def run_status(outcomes: Sequence[BrandOutcome]) -> tuple[RunStatus, str | None]
     ``failed`` when no brand that ran succeeded (or every brand was skipped), ``partial``
     when some failed, ``succeeded`` otherwise.
     """
-    failed = [o.brand for o in outcomes if o.status == "failed"]
+    failed = [o for o in outcomes if o.status == "failed"]
     ran = [o for o in outcomes if o.status != "skipped"]
     if not ran:
         why = "; ".join(f"{o.brand}: {o.error}" for o in outcomes)
         return "failed", f"every brand was skipped ({why})"
-    message = f"failed brands: {', '.join(failed)}" if failed else None
+    # The first reason travels with the run: a run whose brands all failed publishes no
+    # run_brands rows, so forecast_runs.message is where its reason is kept.
+    first = f" ({failed[0].brand}: {(failed[0].error or '')[:400]})" if failed else ""
+    message = f"failed brands: {', '.join(o.brand for o in failed)}{first}" if failed else None
     if len(failed) == len(ran):
         return "failed", message
     return ("partial" if failed else "succeeded"), message
