@@ -61,6 +61,23 @@ def test_nested_keys_are_named(config_dir: Path) -> None:
         load_brands(config_dir)
 
 
+def test_sales_rules_are_checked_with_file_and_key(config_dir: Path) -> None:
+    (config_dir / "gaps.toml").write_text(
+        brand_toml("gaps", "wines_spirits", sales={"missing_weeks": "skip", "returns": "floor"})
+    )
+    (config_dir / "idle.toml").write_text(
+        brand_toml("idle", "wines_spirits", sales={"inactive_after_weeks": 0})
+    )
+    with pytest.raises(ConfigError) as info:
+        load_brands(config_dir)
+    text = str(info.value)
+    assert len(info.value.problems) == 2, text
+    assert "gaps.toml: key 'sales.missing_weeks': Input should be 'zero', 'unknown' or 'auto'" in (
+        text
+    )
+    assert "idle.toml: key 'sales.inactive_after_weeks'" in text
+
+
 def test_empty_dir_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no brand files"):
         load_brands(tmp_path)

@@ -12,7 +12,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from forecast.vocabulary import IntermittentModel, Region, Sector, SmoothModel
+from forecast.vocabulary import (
+    INACTIVE_AFTER_WEEKS,
+    IntermittentModel,
+    MissingWeeks,
+    Region,
+    Returns,
+    Sector,
+    SmoothModel,
+)
 
 
 class _Frozen(BaseModel):
@@ -59,6 +67,31 @@ class ModelSettings(_Frozen):
     )
 
 
+class SalesSettings(_Frozen):
+    """What the brand's sales rows mean: weeks without a row, negative weeks, discontinuation."""
+
+    missing_weeks: MissingWeeks = Field(
+        "auto",
+        description="A week without a row: 'zero' (no sale), 'unknown' (not recorded), or "
+        "'auto': unknown when no product of the brand x region has a row that week (an "
+        "outage), zero when a sibling has one.",
+    )
+    returns: Returns = Field(
+        "unknown",
+        description="A negative net week (returns beyond the week's sales): 'unknown' (not "
+        "demand, imputed for the fits), 'floor' (demand 0), or 'refuse' (ingest refuses "
+        "negative units).",
+    )
+    inactive_after_weeks: int = Field(
+        INACTIVE_AFTER_WEEKS,
+        ge=1,
+        le=520,
+        strict=True,
+        description="Observed weeks without a sale after which a series is discontinued "
+        "(unknown weeks do not count).",
+    )
+
+
 class SyntheticSettings(_Frozen):
     """Knobs of the demo data generator for this brand (ignored for real sales)."""
 
@@ -84,6 +117,39 @@ class SyntheticSettings(_Frozen):
     promo_share: float = Field(
         0.0, ge=0, le=1, strict=True, description="Share of weeks on promotion."
     )
+    # Real exports, off by default: what the generator leaves out or adds is kept as truth.
+    outages_per_year: float = Field(
+        0.0,
+        ge=0,
+        le=12,
+        strict=True,
+        description="Outages per region and year: 2-6 weeks without a row for any product "
+        "of the region (closure, data not recorded); the demand stays in sales_truth.",
+    )
+    return_share: float = Field(
+        0.0,
+        ge=0,
+        le=0.5,
+        strict=True,
+        description="Share of series-weeks where returns of 0.5-3 typical weeks come back "
+        "(net units may be negative).",
+    )
+    spikes_per_year: float = Field(
+        0.0,
+        ge=0,
+        le=12,
+        strict=True,
+        description="Chain-wide one-week promotions per region and year selling 10-50x a "
+        "normal week.",
+    )
+    pause_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        strict=True,
+        description="Share of SKUs that pause once for 8-40 weeks (no demand, no rows) and "
+        "restart.",
+    )
 
 
 class BrandConfig(_Frozen):
@@ -100,6 +166,7 @@ class BrandConfig(_Frozen):
     horizon: int = Field(13, gt=0, le=104, strict=True)
     priors: PriorSettings = PriorSettings()
     model: ModelSettings = ModelSettings()
+    sales: SalesSettings = SalesSettings()
     synthetic: SyntheticSettings = SyntheticSettings()
 
     @property

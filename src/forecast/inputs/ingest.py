@@ -6,8 +6,13 @@ unknown, its region is not one of the brand's, a key is empty, ``ds`` is not a d
 ``YYYY-MM-DD`` unless a date format is given: ``03/06/2024`` could be either day or month
 first), not a Monday (weeks start on Monday), before the brand's launch week, after the
 as-of date or after the latest allowed date (today plus a week, given by the caller), or
-``units`` is not a finite number in ``[0, MAX_UNITS]``. When the same key appears more
-than once, the *last* row in the file wins and the earlier ones are refused as duplicates.
+``units`` is not a finite number of at most ``MAX_UNITS``. Units are net sales: a negative
+week (returns beyond the week's sales) is accepted unless the brand's ``[sales] returns``
+is ``refuse``, and refused when it is larger than everything the series sold in the
+``RETURN_WINDOW_WEEKS`` weeks before it, net of earlier returns (in this file or already
+loaded): nobody returns more than they bought, so such a number is a typo. When the same
+key appears more than once, the *last* row in the file wins and the earlier ones are
+refused as duplicates.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ import polars as pl
 
 from forecast.inputs.calendar import week_start
 from forecast.inputs.config import BrandConfig
+from forecast.vocabulary import SERIES_KEYS
 
 REQUIRED = ("brand", "region", "product", "ds", "units")
 OPTIONAL = ("price", "promo")
 MAX_UNITS = 1e9  # one series, one week: more is a typo or an overflow, not a sale
+RETURN_WINDOW_WEEKS = 52  # a return may not exceed what its series sold in this many weeks
 _ISO = "%Y-%m-%d"
 _PROBE_DAYS = (date(2024, 6, 3), date(2025, 11, 17))  # day ≠ month, both > 12 apart
 
@@ -170,22 +177,33 @@ def rename_columns(raw: pl.DataFrame, mapping: Mapping[str, str], source: str) -
     return text.with_row_index("row_number", offset=1)
 
 
+def returned_series(raw: pl.DataFrame) -> pl.DataFrame:
+    """``brand, region, product`` of the text rows with negative units: the series whose
+    stored sales :func:`validate_sales` needs to bound their returns."""
+    units = pl.col("units").str.strip_chars().cast(pl.Float64, strict=False)
+    keys = [pl.col(k).str.strip_chars() for k in SERIES_KEYS]
+    return raw.filter(units < 0).select(keys).unique()
+
+
 def validate_sales(
     raw: pl.DataFrame,
     brands: Mapping[str, BrandConfig],
     as_of: date | None = None,
     date_format: str | None = None,
     latest: date | None = None,
+    stored: pl.DataFrame | None = None,
 ) -> ValidatedSales:
     """Split text rows (see :func:`rename_columns`) into accepted and refused.
 
     Args:
         raw: ``row_number`` plus the text columns.
         brands: Known brands; a row's region must be one of its brand's, its week not
-            before the brand's launch week.
+            before the brand's launch week, a negative week allowed by its ``[sales]``.
         as_of: Rows after it are refused (a run replaying the past must not see them).
         date_format: strftime format of ``ds``; ISO ``YYYY-MM-DD`` by default.
         latest: Rows after it are refused as future dates (the caller knows today).
+        stored: ``brand, region, product, ds, units`` already loaded for the series with
+            returns (see :func:`returned_series`); a file row replaces a stored one.
     """
     typed = raw.with_columns(
         brand=pl.col("brand").str.strip_chars(),
@@ -216,9 +234,46 @@ def validate_sales(
         reasons=pl.concat_list(pl.format("duplicate key: row {} of the file wins", "keep"))
     ).drop("keep")
     accepted = valid.join(dup.select("row_number"), on="row_number", how="anti")
+    oversized = _oversized_returns(accepted, stored)
+    accepted = accepted.join(oversized.select("row_number"), on="row_number", how="anti")
     invalid = checked.filter(pl.col("reasons").list.len() > 0)
-    rejected = pl.concat([invalid, dup], how="diagonal_relaxed").sort("row_number")
+    rejected = pl.concat([invalid, dup, oversized], how="diagonal_relaxed").sort("row_number")
     return ValidatedSales(_typed(accepted), _refused(rejected))
+
+
+def _oversized_returns(accepted: pl.DataFrame, stored: pl.DataFrame | None) -> pl.DataFrame:
+    """Accepted rows whose return exceeds what the series sold in the window before them,
+    with that reason; the file's rows and the stored ones (file rows win) are the history."""
+    returns = accepted.filter(pl.col("units_value") < 0)
+    if returns.is_empty():
+        return accepted.head(0).with_columns(reasons=pl.lit([], pl.List(pl.String)))
+    keys = [*SERIES_KEYS, "ds"]
+    file_rows = accepted.select(*SERIES_KEYS, ds="ds_value", units="units_value")
+    history = file_rows
+    if stored is not None and not stored.is_empty():
+        kept = stored.select(*keys, pl.col("units").cast(pl.Float64))
+        history = pl.concat([kept.join(file_rows, on=keys, how="anti"), file_rows])
+    start = pl.col("ds_value") - pl.duration(weeks=RETURN_WINDOW_WEEKS)
+    sold = (
+        returns.select("row_number", *SERIES_KEYS, "ds_value")
+        .join(history.rename({"ds": "past"}), on=list(SERIES_KEYS))
+        .filter((pl.col("past") >= start) & (pl.col("past") < pl.col("ds_value")))
+        .group_by("row_number")
+        .agg(sold=pl.col("units").sum().clip(0.0))  # net: earlier returns are spent
+    )
+    reason = pl.format(
+        f"units {{}}: a return larger than the {{}} units (net) the series sold in the "
+        f"{RETURN_WINDOW_WEEKS} weeks before (a typo?)",
+        "units_value",
+        "sold",
+    )
+    return (
+        returns.join(sold, on="row_number", how="left")
+        .with_columns(pl.col("sold").fill_null(0.0))
+        .filter(-pl.col("units_value") > pl.col("sold"))
+        .with_columns(reasons=pl.concat_list(reason))
+        .drop("sold")
+    )
 
 
 def _row_checks(
@@ -231,6 +286,8 @@ def _row_checks(
         regions, default=None, return_dtype=pl.List(pl.String)
     )
     launch = pl.col("brand").replace_strict(launches, default=None, return_dtype=pl.Date)
+    strict = [b for b, c in brands.items() if c.sales.returns == "refuse"]
+    refuses_returns = pl.col("brand").is_in(strict)
     day_month = pl.col("ds").str.contains(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\s*$")
     return [
         (pl.col("brand").is_null() | (pl.col("brand") == ""), pl.lit("empty brand")),
@@ -266,10 +323,17 @@ def _row_checks(
             pl.col("units_value").is_null() | ~pl.col("units_value").is_finite(),
             pl.format("units '{}' is not a number", "units"),
         ),
-        (pl.col("units_value") < 0, pl.format("negative units {}", "units_value")),
         (
-            pl.col("units_value") > MAX_UNITS,
-            pl.format(f"units {{}} is above the sanity bound {MAX_UNITS:.0e}", "units"),
+            (pl.col("units_value") < 0) & refuses_returns,
+            pl.format(
+                "negative units {} (brand '{}' refuses returns: [sales] returns = \"refuse\")",
+                "units_value",
+                "brand",
+            ),
+        ),
+        (
+            pl.col("units_value").abs() > MAX_UNITS,
+            pl.format(f"units {{}} is beyond the sanity bound ±{MAX_UNITS:.0e}", "units"),
         ),
     ]
 

@@ -10,6 +10,12 @@ where the series season is the sector archetype plus a brand deviation (size set
 brand's ``synthetic.seasonal_deviation``) plus a small series deviation. Units are drawn
 from a gamma–Poisson (negative binomial) around ``mu``; ``mu`` itself is kept as the truth.
 Everything is vectorised per brand over a (series × week) grid.
+
+Knobs that make the data look like real exports (all off by default, drawn from their own
+random stream so the data without them does not change): chain-wide one-week promotion
+spikes (in ``mu``), SKUs that pause (``mu`` = 0, no rows) and restart, outages of a whole
+region (no rows, ``mu`` kept in the truth), and returns (net units, possibly negative; the
+truth stays the demand ``mu``).
 """
 
 from __future__ import annotations
@@ -149,14 +155,73 @@ def generate_brand(
     end_idx = series["end_idx"].to_numpy()[:, None]
     age = np.arange(t)[None, :] - start_idx
     log_mu += np.log1p(-np.exp(-(np.maximum(age, 0) + 1) / 3.0))  # launch ramp-up
-    mu = np.exp(log_mu)
+    alive = (age >= 0) & (np.arange(t)[None, :] < end_idx)
+    exports = np.random.default_rng([seed, zlib.crc32(brand.brand.encode()), 1])
+    regions, products = series["region"].to_numpy(), series["product"].to_numpy()
+    log_mu += _spikes(exports, regions, t, knobs.spikes_per_year)
+    paused = _pauses(exports, products, alive, knobs.pause_share)
+    mu = np.where(paused, 0.0, np.exp(log_mu))
 
     shape = 1.0 / max(knobs.noise, 1e-6) ** 2
     units = rng.poisson(mu * rng.gamma(shape, 1.0 / shape, mu.shape)).astype(np.float64)
-    alive = (age >= 0) & (np.arange(t)[None, :] < end_idx)
+    units -= _returns(exports, mu, alive, knobs.return_share)
+    recorded = alive & ~paused & ~_outages(exports, regions, t, knobs.outages_per_year)
     price = series["price"].to_numpy()[:, None] * np.where(promo, 0.8, 1.0)
-    sales, truth = _to_frames(series, ds, alive, units, mu, price, promo)
+    sales, truth = _to_frames(series, ds, recorded, alive, units, mu, price, promo)
     return SyntheticSales(sales, truth, _product_master(brand, series, weeks))
+
+
+def _region_weeks(
+    rng: np.random.Generator, regions: np.ndarray, t: int, per_year: float
+) -> list[tuple[np.ndarray, int]]:
+    """Random (rows of a region, start week) pairs, ``per_year`` of them a region and year."""
+    picks = []
+    for region in np.unique(regions):  # a handful of regions, not a loop over rows
+        for start in rng.integers(0, t, rng.poisson(per_year * t / 52)):
+            picks.append((np.flatnonzero(regions == region), int(start)))
+    return picks
+
+
+def _spikes(rng: np.random.Generator, regions: np.ndarray, t: int, per_year: float) -> np.ndarray:
+    """(series × week) log uplift of chain-wide one-week promotions: 10–50× a normal week."""
+    lift = np.zeros((len(regions), t))
+    for rows, week in _region_weeks(rng, regions, t, per_year):
+        lift[rows, week] += np.log(rng.uniform(10, 50))
+    return lift
+
+
+def _outages(rng: np.random.Generator, regions: np.ndarray, t: int, per_year: float) -> np.ndarray:
+    """(series × week) True where a whole region is not recorded: outages of 2–6 weeks."""
+    out = np.zeros((len(regions), t), dtype=bool)
+    for rows, start in _region_weeks(rng, regions, t, per_year):
+        out[rows, start : start + int(rng.integers(2, 7))] = True
+    return out
+
+
+def _pauses(
+    rng: np.random.Generator, products: np.ndarray, alive: np.ndarray, share: float
+) -> np.ndarray:
+    """(series × week) True where a SKU pauses (every region): once, for 8–40 weeks."""
+    names, index = np.unique(products, return_inverse=True)
+    t = alive.shape[1]
+    pausing = rng.random(len(names)) < share
+    start = rng.integers(0, t, len(names))
+    length = rng.integers(8, 41, len(names))
+    weeks = np.arange(t)[None, :]
+    per_sku = pausing[:, None] & (weeks >= start[:, None]) & (weeks < (start + length)[:, None])
+    return per_sku[index] & alive
+
+
+def _returns(
+    rng: np.random.Generator, mu: np.ndarray, alive: np.ndarray, share: float
+) -> np.ndarray:
+    """(series × week) units returned: in a ``share`` of live weeks, 0.5–3 typical weeks."""
+    if share <= 0:
+        return np.zeros(mu.shape)
+    typical = np.nanmean(np.where(alive, mu, np.nan), axis=1, keepdims=True)
+    size = rng.uniform(0.5, 3.0, mu.shape) * np.nan_to_num(typical)
+    hit = (rng.random(mu.shape) < share) & alive
+    return np.where(hit, rng.poisson(size), 0).astype(np.float64)
 
 
 def _product_master(brand: BrandConfig, series: pl.DataFrame, weeks: list[date]) -> pl.DataFrame:
@@ -259,21 +324,28 @@ def _event_effects(
 def _to_frames(
     series: pl.DataFrame,
     ds: pl.Series,
+    recorded: np.ndarray,
     alive: np.ndarray,
     units: np.ndarray,
     mu: np.ndarray,
     price: np.ndarray,
     promo: np.ndarray,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Flatten the (series × week) grid into long ``sales`` and ``truth``, live cells only."""
-    s_idx, t_idx = np.nonzero(alive)
-    keys = series.select("brand", "region", "product")[s_idx]
-    long = keys.with_columns(ds=ds.gather(t_idx))
+    """Flatten the (series × week) grid into long ``sales`` (recorded cells) and ``truth``
+    (live cells, outages and pauses included)."""
+
+    def cells(mask: np.ndarray) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+        s_idx, t_idx = np.nonzero(mask)
+        keys = series.select("brand", "region", "product")[s_idx]
+        return keys.with_columns(ds=ds.gather(t_idx)), s_idx, t_idx
+
+    long, s_idx, t_idx = cells(recorded)
     sales = long.with_columns(
         units=pl.Series(units[s_idx, t_idx]),
         price=pl.Series(price[s_idx, t_idx]),
         promo=pl.Series(promo[s_idx, t_idx]),
     )
+    long, s_idx, t_idx = cells(alive)
     truth = long.with_columns(mu=pl.Series(mu[s_idx, t_idx]))
     return sales, truth
 
