@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -80,21 +81,24 @@ def aus_tourism(path: Path) -> Panel:
     return Panel("aus_tourism", train, test, "quarterly", 8)
 
 
-def carparts(path: Path) -> Panel:
+def carparts(path: Path, missing: Literal["zero", "unknown"] = "zero") -> Panel:
     """2,674 monthly car-part series (51 months); the last 12 held out, as the Monash
-    archive does. Missing months count as zero sales (the archive's version without
-    missing values)."""
+    archive does. Its 6,122 missing months (165 parts no longer recorded after their first
+    ~14 months) count as zero sales, as in the archive's version without missing values, or
+    stay unknown (``y`` null: never demand, never scored) with ``missing="unknown"``."""
     wide = pl.read_csv(path, infer_schema_length=0)
     month_col = wide.columns[0]
     long = wide.unpivot(index=month_col, variable_name="part", value_name="units")
-    units = pl.col("units").cast(pl.Float64, strict=False).fill_null(0.0)
+    units = pl.col("units").cast(pl.Float64, strict=False)
+    units = units.fill_null(0.0) if missing == "zero" else units
     ds = pl.col(month_col).str.to_date("%Y-%m")
     rows = long.select(*_frame(pl.col("part"), pl.lit("all"), ds, units))
     rows = rows.sort("unique_id", "ds")
     last = rows["ds"].unique().sort()[-12]
     train = rows.filter(pl.col("ds") < last)
     test = rows.filter(pl.col("ds") >= last).select("unique_id", "ds", "y")
-    return Panel("carparts", train, test, "monthly", 12)
+    name = "carparts" if missing == "zero" else "carparts_unknown"
+    return Panel(name, train, test, "monthly", 12)
 
 
 def long_weekly(n_series: int = 300, seed: int = 7) -> Panel:

@@ -54,7 +54,8 @@ def forecast(
 ) -> tuple[pl.DataFrame, dict[str, float]]:
     """Long forecasts ``unique_id, ds, model, yhat`` of each named peer (and of their
     median), clipped at zero, and the CPU seconds each took."""
-    data = panel.train.select("unique_id", "ds", "y")
+    # statsforecast needs a value every period: without the product, unknown periods are 0.
+    data = panel.train.select("unique_id", "ds", pl.col("y").fill_null(0.0))
     freq = POLARS_INTERVAL[panel.frequency]
     parts, seconds = [], {}
     for name in names:

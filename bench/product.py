@@ -77,7 +77,7 @@ def fit_all(
     for member in members:
         mine = priors.brands.filter(pl.col("brand") == member)
         ids = rows[member].select("unique_id").unique()
-        fc, _ = forecast_series(
+        fc, _, _ = forecast_series(
             rows[member], classes.join(ids, on="unique_id"), mine, calendar, plan, pooling
         )
         parts.append(fc)

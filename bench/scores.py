@@ -14,9 +14,11 @@ def per_series(
 ) -> pl.DataFrame:
     """Per series and model: :func:`score_series` with MASE scaled by the in-sample naive
     error at ``lag`` (1, or the season length as the tourism competition does); series
-    with a zero scale are left out. sMAPE is utilsforecast's, on [0, 1]."""
+    with a zero scale are left out. sMAPE is utilsforecast's, on [0, 1]. Unknown test
+    periods (null ``y``) are not scored, and scales use observed changes only."""
     cutoff = train["ds"].max()
-    cv = forecasts.join(test, on=["unique_id", "ds"]).with_columns(cutoff=pl.lit(cutoff))
+    cv = forecasts.join(test.drop_nulls("y"), on=["unique_id", "ds"])
+    cv = cv.with_columns(cutoff=pl.lit(cutoff))
     scores = score_series(cv, train.select("unique_id", "ds", "y"), seasonality=lag)
     return scores.filter(pl.col("mase").is_finite())
 

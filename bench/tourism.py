@@ -53,7 +53,7 @@ def forecast(train: pl.DataFrame, pool_by: str, mode: Pooling) -> pl.DataFrame:
     for member in ids:  # each series is its own pool member: no within-member shrinkage
         rows = train.filter(pl.col("unique_id") == member)
         mine = priors.brands.filter(pl.col("brand") == member)
-        fc, _ = forecast_series(
+        fc, _, _ = forecast_series(
             rows, classes.filter(pl.col("unique_id") == member), mine, calendar, PLAN, mode
         )
         out.append(fc.filter(pl.col("model") == "ets"))
@@ -67,7 +67,7 @@ def unpooled(train: pl.DataFrame, model: str) -> pl.DataFrame:
     classes = train.select("unique_id").unique().with_columns(demand_class=pl.lit("smooth"))
     empty = pl.DataFrame(schema={"kind": pl.String, "key": pl.String, "shrunk": pl.Float64})
     plan = FitPlan(8, (model,) if model != "snaive" else (), (), "quarterly")
-    fc, _ = forecast_series(train, classes, empty, calendar, plan, "none")
+    fc, _, _ = forecast_series(train, classes, empty, calendar, plan, "none")
     return fc.filter(pl.col("model") == model).select("unique_id", "ds", "yhat")
 
 

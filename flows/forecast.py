@@ -101,6 +101,7 @@ def forecast_task(
         fc = result.forecasts.with_columns(sector=pl.lit(brand.sector))
         warehouse.stage(db, attempt_id, "forecasts", brand.brand, fc)
         warehouse.stage(db, attempt_id, "backtest_metrics", brand.brand, result.metrics)
+        warehouse.stage(db, attempt_id, "gap_weeks", brand.brand, result.gaps)
         return BrandOutcome.succeeded(brand, sales, result, time.perf_counter() - started)
     except Exception as exc:  # one brand failing must not stop the others
         get_run_logger().exception("brand %s failed", brand.brand)

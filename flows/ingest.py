@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -17,6 +18,7 @@ from forecast.inputs.ingest import (
     ValidatedSales,
     read_table,
     rename_columns,
+    returned_series,
     validate_sales,
 )
 from forecast.planning.products import refuse_unmastered
@@ -55,12 +57,15 @@ def ingest_flow(
     source = str(Path(path))
     raw = rename_columns(read_table(Path(path), encoding), mapping or {}, source)
     latest = date.today() + timedelta(weeks=1)  # a week's margin for clocks and time zones
+    # Returns are bounded by what their series sold before: read those series' stored sales.
+    stored = warehouse.read_series_sales(workspace.warehouse, returned_series(raw))
     checked = validate_sales(
-        raw, workspace.brands, as_of, date_format, latest, markets=workspace.markets
+        raw, workspace.brands, as_of, date_format, latest, workspace.markets, stored
     )
     checked = refuse_unmastered(checked, warehouse.read_products(workspace.warehouse))
     counts = write_task(workspace.warehouse, checked, source)
-    summary = {"source": source, "rows": raw.height, **counts}
+    returns = checked.accepted.filter(pl.col("units") < 0).height
+    summary = {"source": source, "rows": raw.height, **counts, "returns": returns}
     reasons = checked.rejected.group_by("reason").len().sort("len", descending=True).head(10)
     lines = [f"# Ingest of `{source}`", "", "```json", json.dumps(summary, indent=1), "```", ""]
     lines += ["| refused because | rows |", "|---|---:|"]

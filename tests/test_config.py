@@ -61,6 +61,23 @@ def test_nested_keys_are_named(config_dir: Path) -> None:
         load_brands(config_dir)
 
 
+def test_sales_rules_are_checked_with_file_and_key(config_dir: Path) -> None:
+    (config_dir / "gaps.toml").write_text(
+        brand_toml("gaps", "wines_spirits", sales={"missing_weeks": "skip", "returns": "floor"})
+    )
+    (config_dir / "idle.toml").write_text(
+        brand_toml("idle", "wines_spirits", sales={"inactive_after_weeks": 0})
+    )
+    with pytest.raises(ConfigError) as info:
+        load_brands(config_dir)
+    text = str(info.value)
+    assert len(info.value.problems) == 2, text
+    assert "gaps.toml: key 'sales.missing_weeks': Input should be 'zero', 'unknown' or 'auto'" in (
+        text
+    )
+    assert "idle.toml: key 'sales.inactive_after_weeks'" in text
+
+
 def test_empty_dir_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no brand files"):
         load_brands(tmp_path)
@@ -179,7 +196,7 @@ def test_regions_is_read_as_markets_and_unknown_markets_are_refused(tmp_path: Pa
 
 
 def test_a_markets_file_naming_an_unknown_country_stops_everything(
-    tmp_path: Path, config_dir: Path
+    tmp_path: Path, config_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from forecast.inputs.markets import default_markets_file
     from forecast.request import Workspace
@@ -187,9 +204,7 @@ def test_a_markets_file_naming_an_unknown_country_stops_everything(
     bad = tmp_path / "markets.toml"
     text = default_markets_file().read_text(encoding="utf-8")
     bad.write_text(text.replace('countries = ["JP"]', 'countries = ["JP", "XK1"]'))
-    import os
-
-    os.environ["FORECAST_MARKETS_FILE"] = str(bad)  # the autouse fixture clears it again
+    monkeypatch.setenv("FORECAST_MARKETS_FILE", str(bad))
     with pytest.raises(ConfigError) as info:
         Workspace.load(tmp_path / "w.duckdb", config_dir)
     assert info.value.problems == [

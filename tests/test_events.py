@@ -12,7 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from forecast.engine.backtest import origins
-from forecast.engine.events import calendar_of, empty_brand_events, fill_stockouts
+from forecast.engine.events import calendar_of, empty_brand_events, mark_stockouts
 from forecast.engine.pipeline import estimate_brand, run_brand
 from forecast.engine.pooling import pool_priors
 from forecast.inputs.config import BrandConfig
@@ -103,8 +103,10 @@ def _events(rows: list[tuple[str | None, str, date, date, float | None]]) -> pl.
     frame = pl.DataFrame(
         rows, schema=["product", "type", "start", "end", "magnitude"], orient="row"
     ).with_columns(brand=pl.lit("beauty"), market=pl.lit(None), category=pl.lit(None))
-    return frame.with_columns(name=pl.lit(None)).select(empty_brand_events().columns).cast(
-        dict(empty_brand_events().schema)
+    return (
+        frame.with_columns(name=pl.lit(None))
+        .select(empty_brand_events().columns)
+        .cast(dict(empty_brand_events().schema))
     )
 
 
@@ -132,21 +134,22 @@ def test_events_touch_the_periods_and_series_of_their_scope() -> None:
     assert monthly.filter(pl.col("event") == "promotion")["weight"].to_list() == [7 / 31]
 
 
-def test_a_stockout_period_holds_the_level_not_a_zero() -> None:
+def test_a_stockout_period_is_unknown_not_a_zero() -> None:
     series = pl.DataFrame(
         {
             "unique_id": "s",
             "ds": [date(2024, 1, 1) + timedelta(weeks=i) for i in range(5)],
             "y": [99.0, 99.0, 0.0, 0.0, 9999.0],
+            "gap": [None, "missing", None, None, None],
         }
     )
     cal = pl.DataFrame(
         {"unique_id": "s", "ds": [date(2024, 1, 15), date(2024, 1, 22)], "event": "stockout"}
     )
-    filled = fill_stockouts(series, cal)["y"].to_numpy()
-    assert filled[:2].tolist() == [99.0, 99.0] and filled[4] == 9999.0
-    assert np.all((filled[2:4] > 99) & (filled[2:4] < 9999))  # interpolated on the log scale
-    assert_frame_equal(fill_stockouts(series, cal.clear()), series)
+    marked = mark_stockouts(series, cal)
+    assert marked["y"].to_list() == [99.0, 99.0, None, None, 9999.0]
+    assert marked["gap"].to_list() == [None, "missing", "stockout", "stockout", None]
+    assert_frame_equal(mark_stockouts(series, cal.clear()), series)
 
 
 def _run(brand: BrandConfig, sales: pl.DataFrame, events: pl.DataFrame, as_of: date):  # type: ignore[no-untyped-def]
@@ -162,9 +165,13 @@ def test_past_promotions_are_learned_and_planned_ones_lift_their_weeks() -> None
     sales = _sales(promo_weeks=promo_weeks)
     as_of = sales["ds"].max()
     first = as_of + timedelta(weeks=3)
-    past = [("p1", "promotion", sales["ds"][w], sales["ds"][w] + timedelta(days=6), None)
-            for w in promo_weeks] + [("p2", "promotion", sales["ds"][w], sales["ds"][w] + timedelta(days=6), None)
-            for w in promo_weeks]
+    past = [
+        ("p1", "promotion", sales["ds"][w], sales["ds"][w] + timedelta(days=6), None)
+        for w in promo_weeks
+    ] + [
+        ("p2", "promotion", sales["ds"][w], sales["ds"][w] + timedelta(days=6), None)
+        for w in promo_weeks
+    ]
     planned = [(None, "promotion", first, first + timedelta(days=13), None)]
     brand = _brand(model={"candidates": ["ets"], "backtest_windows": 1})
     with_events, priors = _run(brand, sales, _events(past + planned), as_of)
@@ -172,8 +179,9 @@ def test_past_promotions_are_learned_and_planned_ones_lift_their_weeks() -> None
     assert learned["own"][0] == pytest.approx(0.5, abs=0.12)
     without, _ = _run(brand, sales, empty_brand_events(), as_of)
     ets = {
-        name: r.forecasts.filter(pl.col("model") == "ets", pl.col("unique_id") == "beauty/europe/p1")
-        .sort("ds")
+        name: r.forecasts.filter(
+            pl.col("model") == "ets", pl.col("unique_id") == "beauty/europe/p1"
+        ).sort("ds")
         for name, r in (("with", with_events), ("without", without))
     }
     ratio = (ets["with"]["yhat"] / ets["without"]["yhat"]).to_numpy()

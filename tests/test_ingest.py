@@ -44,13 +44,14 @@ def checked(tmp_path: Path, config_dir: Path):  # type: ignore[no-untyped-def]
 
 def test_every_row_is_accepted_or_refused_with_its_reason(checked) -> None:  # type: ignore[no-untyped-def]
     assert checked.accepted.height + checked.rejected.height == 11
+    assert checked.accepted.height == 3
     reasons = dict(checked.rejected.select("row_number", "reason").iter_rows())
     assert reasons[3] == "unknown brand 'nobody'"
     assert reasons[4] == "market 'japan' is not one of brand 'wines_a' markets (europe, china)"
     assert reasons[5] == "ds 2024-06-05 is not a Monday (weeks start on Monday)"
     assert reasons[6] == "ds 'next week' is not a date like 2024-06-03"
     assert reasons[7] == "units 'ten' is not a number"
-    assert reasons[8] == "negative units -3.0"
+    assert 8 not in reasons  # a return (net sales), within what the series sold before
     assert reasons[9] == "ds 2099-01-05 is after the as-of date"
     assert reasons[2] == "duplicate key: row 10 of the file wins"
     assert reasons[11] == "empty product"
@@ -59,9 +60,9 @@ def test_every_row_is_accepted_or_refused_with_its_reason(checked) -> None:  # t
 def test_accepted_rows_are_typed_and_the_later_duplicate_wins(checked) -> None:  # type: ignore[no-untyped-def]
     acc = checked.accepted.sort("ds")
     assert acc.columns == ["brand", "market", "product", "ds", "units", "price", "promo"]
-    assert acc["ds"].to_list() == [date(2024, 6, 3), date(2024, 6, 10)]
-    assert acc["units"].to_list() == [12.0, 14.0]
-    assert acc["promo"].to_list() == [False, False]
+    assert acc["ds"].to_list() == [date(2024, 6, 3), date(2024, 6, 10), date(2024, 6, 24)]
+    assert acc["units"].to_list() == [12.0, 14.0, -3.0]  # stored exactly as given
+    assert acc["promo"].to_list() == [False, False, None]  # an empty promo is not known
 
 
 def test_other_layouts_are_mapped_and_missing_columns_named(
@@ -110,11 +111,64 @@ def test_absurd_units_and_dates_are_refused_with_the_reason(
         latest=date(2026, 12, 8),
     )
     assert reasons == {
-        1: "units 1e300 is above the sanity bound 1e+09",
-        2: "units 99999999999999999999999999999 is above the sanity bound 1e+09",
+        1: "units 1e300 is beyond the sanity bound ±1e+09",
+        2: "units 99999999999999999999999999999 is beyond the sanity bound ±1e+09",
         3: "ds 1900-01-01 is before brand 'wines_a' launch week 2015-01-05",
         4: "ds 2999-12-30 is in the future (after 2026-12-08)",
     }
+
+
+def test_returns_are_net_sales_bounded_by_what_the_series_sold(
+    tmp_path: Path, config_dir: Path
+) -> None:
+    body = (
+        "wines_a,europe,c,2024-06-03,10\n"
+        "wines_a,europe,c,2024-06-10,-4\n"  # within the 10 sold before: a return
+        "wines_a,europe,c,2024-06-17,-40\n"  # more than was ever sold: a typo
+        "wines_a,europe,d,2024-06-17,-2\n"  # nothing sold before in the file or stored
+        "wines_a,europe,e,2024-06-17,-2\n"  # stored sales of 2023 cover it
+        "wines_a,europe,c,2024-06-24,-1e10\n"
+    )
+    stored = pl.DataFrame(
+        {
+            "brand": "wines_a",
+            "market": "europe",
+            "product": ["e", "d"],
+            "ds": [date(2024, 1, 1), date(2023, 6, 5)],  # d: sold more than 52 weeks before
+            "units": [3.0, 50.0],
+        }
+    )
+    reasons = _reasons(tmp_path, config_dir, body, stored=stored)
+    assert reasons == {
+        3: "units -40.0: a return larger than the 6.0 units (net) the series sold in the 52 "
+        "weeks before (a typo?)",
+        4: "units -2.0: a return larger than the 0.0 units (net) the series sold in the 52 "
+        "weeks before (a typo?)",
+        6: "units -1e10 is beyond the sanity bound ±1e+09",
+    }
+
+
+def test_a_brand_can_keep_refusing_returns(tmp_path: Path, config_dir: Path) -> None:
+    from tests.conftest import brand_toml
+
+    (config_dir / "strict.toml").write_text(
+        brand_toml("strict", "wines_spirits", sales={"returns": "refuse"})
+    )
+    body = "strict,europe,c,2024-06-03,10\nstrict,europe,c,2024-06-10,-4\n"
+    assert _reasons(tmp_path, config_dir, body) == {
+        2: "negative units -4.0 (brand 'strict' refuses returns: [sales] returns = \"refuse\")"
+    }
+
+
+def test_returned_series_names_the_series_to_read_back(tmp_path: Path) -> None:
+    from forecast.inputs.ingest import returned_series
+
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "brand,region,product,ds,units\nb, europe ,p,2024-06-03,-1\nb,europe,q,2024-06-03,2\n"
+    )
+    keys = returned_series(rename_columns(read_table(path), {}, str(path)))
+    assert keys.rows() == [("b", "europe", "p")]
 
 
 def test_day_month_order_is_never_guessed(tmp_path: Path, config_dir: Path) -> None:

@@ -57,3 +57,10 @@ def test_summarise_weights_wape_by_volume() -> None:
     out = summarise(per, ["model"]).row(0, named=True)
     assert_allclose(out["wape"], 2.5 / 6.0)
     assert out["n_series"] == 1 and out["n_points"] == 2
+
+
+def test_mase_scale_uses_changes_between_observed_weeks_only() -> None:
+    cv, train = _frames([3.0, 3.5])
+    gap = train.with_columns(y=pl.Series([1.0, 3.0, None, 4.0, 3.0]))  # week 3 unknown
+    s = score_series(cv, gap).row(0, named=True)
+    assert_allclose(s["mase"], (1.0 + 1.5) / 2 / ((2 + 1) / 2))  # |3-1| and |3-4| only

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from forecast.engine.backtest import origins
-from forecast.engine.events import calendar_of
+from forecast.engine.events import calendar_of, empty_calendar
 from forecast.engine.forecasting import NoSalesError
 from forecast.engine.pipeline import estimate_brand, run_brand
 from forecast.engine.pooling import pool_priors
@@ -154,7 +154,9 @@ def test_brand_without_sales_is_a_clear_error(setup) -> None:  # type: ignore[no
     with pytest.raises(NoSalesError, match=r"brand 'wines_a': no active series.*no sales rows"):
         run_brand(brands["wines_a"], sales.filter(pl.col("brand") == "nobody"), END, priors, cal)
     zeros = sales.filter(pl.col("brand") == "wines_a").with_columns(units=pl.lit(0.0))
-    with pytest.raises(NoSalesError, match="all 6 series have sold nothing in the 26 weeks"):
+    with pytest.raises(
+        NoSalesError, match="all 6 series have sold nothing in their last 26 observed weeks"
+    ):
         run_brand(brands["wines_a"], zeros, END, priors, cal)
 
 
@@ -175,7 +177,6 @@ def test_quarterly_series_forecast_with_priors() -> None:
 
     import numpy as np
 
-    from forecast.engine.events import empty_calendar
     from forecast.engine.forecasting import FitPlan, forecast_series
     from forecast.engine.priors import own_estimates
 
@@ -199,9 +200,76 @@ def test_quarterly_series_forecast_with_priors() -> None:
     priors = pool_priors([est], {"r": "travel"}, ["travel"], frequency="quarterly")
     classes = series.select("unique_id").unique().with_columns(demand_class=pl.lit("smooth"))
     plan = FitPlan(8, ("ets",), ("croston_sba",), "quarterly")
-    fc, _ = forecast_series(series, classes, priors.brands, cal, plan)
+    fc, _, _ = forecast_series(series, classes, priors.brands, cal, plan)
     ets = fc.filter(pl.col("model") == "ets", pl.col("unique_id") == "r/0").sort("ds")
     assert ets["ds"].to_list()[:2] == [date(2018, 1, 1), date(2018, 4, 1)]
     assert (
         ets["yhat"][1] > 1.3 * ets["yhat"][0]
     )  # the second quarter's peak survives the round trip
+
+
+def test_a_chain_wide_spike_changes_neither_profile_nor_level() -> None:
+    from forecast.engine.forecasting import FitPlan, forecast_series
+    from forecast.engine.priors import own_estimates
+    from tests.conftest import panel
+
+    cal = empty_calendar()
+    clean = panel(n_series=4, weeks=100, seed=11, start=date(2023, 3, 6))
+    spike_week = date(2024, 4, 1)  # a year before the forecast weeks
+    spiked = clean.with_columns(
+        y=pl.when(pl.col("ds") == spike_week).then(pl.col("y") * 30).otherwise(pl.col("y"))
+    )
+    classes = clean.select("unique_id").unique().with_columns(demand_class=pl.lit("smooth"))
+    plan = FitPlan(13, ("ets",), (), "weekly")
+    out = []
+    for frame in (clean, spiked):
+        est = own_estimates("b", frame, cal)
+        priors = pool_priors([est], {"b": "wines_spirits"}, list(SECTORS))
+        fc = forecast_series(frame, classes, priors.brands, cal, plan).forecasts
+        out.append(fc.filter(pl.col("model") == "ets").sort("unique_id", "ds")["yhat"].to_numpy())
+    ratio = out[1] / out[0]
+    assert ratio.min() > 0.9 and ratio.max() < 1.1, ratio
+
+
+def test_unknown_weeks_are_imputed_listed_and_never_scored(setup) -> None:  # type: ignore[no-untyped-def]
+    brands, sales, cal, priors = setup
+    brand = brands["fashion_a"]
+    mine = sales.filter(pl.col("brand") == "fashion_a")
+    outage = [END - timedelta(weeks=w) for w in (50, 49, 48)]  # inside the year-back window
+    returned = (pl.col("product") == "handbags_001") & (pl.col("market") == "americas")
+    gappy = mine.filter(~((pl.col("market") == "europe") & pl.col("ds").is_in(outage)))
+    gappy = gappy.with_columns(
+        units=pl.when(returned & (pl.col("ds") == END)).then(-5.0).otherwise(pl.col("units"))
+    )
+    plain = run_brand(brand, mine, END, priors, cal)
+    result = run_brand(brand, gappy, END, priors, cal)
+    ages = plain.forecasts.group_by("unique_id", "market").agg(pl.col("history_weeks").first())
+    exposed = ages.filter(pl.col("market") == "europe", pl.col("history_weeks") > 53).height
+    reasons = result.gaps.group_by("reason").len().sort("reason").rows()
+    assert exposed >= 2 and reasons == [("outage", 3 * exposed), ("return", 1)]
+    assert result.gaps.filter(pl.col("reason") == "return")["units"].to_list() == [-5.0]
+    assert result.gaps["imputed"].min() > 0 and result.n_returns == 1
+    weeks = ages["history_weeks"].cast(pl.Int64).sum()
+    assert result.unknown_share == pytest.approx((3 * exposed + 1) / weeks)
+    assert result.n_series == plain.n_series
+    scored = [
+        r.metrics.filter(pl.col("model") == "snaive")["n_points"].sum() for r in (plain, result)
+    ]
+    # the outage weeks (year-back window) and the return (the as-of week, in the latest
+    # window) were forecast by the backtest, and not scored
+    assert scored[0] - scored[1] == 3 * exposed + 1
+
+
+def test_a_brand_mostly_unknown_is_refused_with_the_reason(setup) -> None:  # type: ignore[no-untyped-def]
+    from forecast.engine.pipeline import MostlyUnknownError
+
+    brands, sales, cal, priors = setup
+    mine = sales.filter(pl.col("brand") == "fashion_a")
+    early, late = START + timedelta(weeks=10), END - timedelta(weeks=8)
+    sparse = mine.filter((pl.col("ds") < early) | (pl.col("ds") > late))
+    with pytest.raises(
+        MostlyUnknownError,
+        match=r"brand 'fashion_a': \d+% of its series-weeks up to 2024-12-30 are unknown "
+        r"\([\d,]+ outage\), more than half: not forecast",
+    ):
+        run_brand(brands["fashion_a"], sparse, END, priors, cal)

@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 from numpy.testing import assert_allclose
 
-from forecast.engine.events import calendar_of
+from forecast.engine.events import calendar_of, empty_calendar
 from forecast.engine.pooling import between_variance, pool_priors, shrink_series
-from forecast.engine.priors import OwnEstimates, log_residuals, own_estimates, series_season
+from forecast.engine.priors import OwnEstimates, own_estimates, series_estimates
 from forecast.engine.series import prepare_series
 from forecast.inputs.config import load_brands
 from forecast.inputs.synthetic import generate_sales
@@ -178,11 +178,7 @@ def test_between_variance_matches_a_plain_loop() -> None:
 
 def test_series_shrink_toward_their_brand() -> None:
     series = panel(n_series=4, weeks=156, seed=9)
-    per_series = series_season(
-        log_residuals(series),
-        pl.DataFrame(schema={"unique_id": pl.String, "ds": pl.Date}),
-        "weekly",
-    )
+    per_series = series_estimates(series, empty_calendar())[2]
     brand = pl.DataFrame({"key": WEEKS.astype(str), "shrunk": wave(13)})
     ids = pl.Series(["b/europe/p0", "b/europe/p1", "b/europe/p2", "b/europe/p3", "b/europe/new"])
     profiles, weights = shrink_series(per_series, brand, ids)
@@ -209,3 +205,15 @@ def test_real_brands_borrow_by_history(config_dir: Path) -> None:
     young = events.filter(pl.col("brand") == "young_b")
     assert young["own_weight" if "own_weight" in young.columns else "shrunk"][0] is not None
     assert young["shrunk"][0] > 0.3
+
+
+def test_member_with_part_of_a_profile_borrows_the_rest(three_brands: list[OwnEstimates]) -> None:
+    partial = own("partial", wave(40), var=0.01)
+    seen = partial.season.filter(pl.col("key").cast(int) < 20)
+    partial = OwnEstimates(season=seen, events=EMPTY_EVENTS, stats=partial.stats)
+    pools = {f"b{i}": "wines_spirits" for i in range(3)} | {"partial": "wines_spirits"}
+    priors = pool_priors([*three_brands, partial], pools, list(SECTORS))
+    shrunk, pooled = season_of(priors, "partial"), season_of(priors, "partial", "pooled")
+    assert_allclose(shrunk[20:], pooled[20:])  # positions it never saw: the pool's
+    assert 0 < weight_of(priors, "partial") < 1
+    assert np.abs(shrunk[:20] - pooled[:20]).max() > 1e-3  # what it saw moved it

@@ -8,22 +8,18 @@ import numpy as np
 import polars as pl
 from numpy.testing import assert_allclose
 
-from forecast.engine.events import calendar_of
-from forecast.engine.priors import log_residuals, own_estimates, series_season
+from forecast.engine.events import calendar_of, empty_calendar
+from forecast.engine.priors import own_estimates, series_estimates
 from forecast.engine.series import prepare_series
 from tests.conftest import END, holidays_of, panel
 
-NO_EVENTS = pl.DataFrame(schema={"unique_id": pl.String, "ds": pl.Date})
+NO_EVENTS = empty_calendar()
 
 
 def test_constant_series_has_a_flat_profile() -> None:
     series = panel(n_series=1, weeks=156, season=0.0)
     series = series.with_columns(y=pl.lit(7.0))
-    per_series = series_season(
-        log_residuals(series),
-        NO_EVENTS,
-        "weekly",
-    )
+    per_series = series_estimates(series, NO_EVENTS)[2]
     assert per_series.height == 52
     assert_allclose(per_series["own"].to_numpy(), 0.0, atol=1e-12)
 
@@ -32,11 +28,7 @@ def test_monthly_and_quarterly_positions() -> None:
     months = [date(2020 + (m // 12), m % 12 + 1, 1) for m in range(48)]
     y = 100 * np.exp(0.4 * np.cos(2 * np.pi * np.arange(48) / 12))
     series = pl.DataFrame({"unique_id": "m", "market": "europe", "ds": months, "y": y})
-    per_series = series_season(
-        log_residuals(series, "monthly"),
-        NO_EVENTS,
-        "monthly",
-    )
+    per_series = series_estimates(series, NO_EVENTS, "monthly")[2]
     profile = per_series.sort("key")["own"].to_numpy()
     assert profile.argmax() == 0 and len(profile) == 12
     quarters = [date(2015 + q // 4, 3 * (q % 4) + 1, 1) for q in range(40)]
@@ -48,11 +40,7 @@ def test_monthly_and_quarterly_positions() -> None:
             "y": 50.0 * np.tile([1.0, 1.5, 1.0, 0.6], 10),
         }
     )
-    qprofile = series_season(
-        log_residuals(qseries, "quarterly"),
-        NO_EVENTS,
-        "quarterly",
-    )
+    qprofile = series_estimates(qseries, NO_EVENTS, "quarterly")[2]
     assert qprofile.sort("key")["own"].to_numpy().argmax() == 1
 
 
@@ -70,3 +58,29 @@ def test_edge_histories_never_give_nan() -> None:
             assert table.select(pl.col("own", "var").is_nan().any()).sum_horizontal()[0] == 0, name
     short_series, _ = prepare_series(short.rename({"y": "units"}).drop("unique_id"), END)
     assert own_estimates("short", short_series, cal).season.is_empty()
+
+
+def test_short_series_contribute_where_they_have_data() -> None:
+    long = panel(n_series=2, weeks=156, seed=4)
+    young = panel(n_series=1, weeks=20, seed=5).with_columns(unique_id=pl.lit("b/europe/young"))
+    series = pl.concat([long, young])
+    _, _, per_series = series_estimates(series, NO_EVENTS)
+    seen = per_series.filter(pl.col("unique_id") == "b/europe/young")
+    assert 20 <= seen.height <= 22  # its 20 positions, smoothed into the two beside them
+    alone = series_estimates(young, NO_EVENTS)[2]
+    assert alone.is_empty()  # nothing to align it with: it estimates nothing
+    est = own_estimates("b", series, NO_EVENTS)
+    assert est.stats["n_profiled"][0] == 3
+
+
+def test_event_weeks_are_explained_by_their_uplift_not_the_profile() -> None:
+    series = panel(n_series=3, weeks=156, seed=6, season=0.0)
+    cal = calendar_of(series.drop("unique_id", "y").unique(), holidays_of(["europe"], 2021, 2025))
+    touched = series.join(cal.filter(pl.col("event") == "valentines"), on=["unique_id", "ds"])
+    lifted = series.join(
+        touched.select("unique_id", "ds", lift=pl.col("weight")), on=["unique_id", "ds"], how="left"
+    ).with_columns(y=pl.col("y") * (1 + 2 * pl.col("lift").fill_null(0.0)))
+    est = own_estimates("b", lifted.drop("lift"), cal)
+    uplift = est.events.filter(pl.col("key") == "valentines")["own"][0]
+    assert 0.8 < uplift < 1.3  # log(3) ≈ 1.1 on the event week
+    assert est.season["own"].abs().max() < 0.15  # flat profile: the lift stayed out of it

@@ -79,11 +79,31 @@ CREATE TABLE IF NOT EXISTS run_brands (
     data_max_ds   DATE,
     data_hash     VARCHAR,
     n_series      BIGINT,
-    n_inactive    BIGINT,            -- series with no sale in the last 26 weeks: not forecast
+    n_inactive    BIGINT,            -- series discontinued (26 observed weeks without a sale): not forecast
+    n_imputed     BIGINT,            -- unknown weeks of the forecast series, imputed for the models
+    unknown_share DOUBLE,            -- share of the forecast series' weeks that are unknown
+    n_returns     BIGINT,            -- weeks with negative net units in the brand's sales
     n_rows        BIGINT,
     selected_model VARCHAR,
     seconds       DOUBLE,
     error         VARCHAR
+);
+-- Warehouses created before unknown weeks existed.
+ALTER TABLE run_brands ADD COLUMN IF NOT EXISTS n_imputed BIGINT;
+ALTER TABLE run_brands ADD COLUMN IF NOT EXISTS unknown_share DOUBLE;
+ALTER TABLE run_brands ADD COLUMN IF NOT EXISTS n_returns BIGINT;
+
+-- Every unknown series-week a run did not take as demand, per run (its forecast series, up to
+-- its as-of). Key: (run_id, brand, market, product, ds).
+CREATE TABLE IF NOT EXISTS gap_weeks (
+    run_id   VARCHAR NOT NULL,
+    brand    VARCHAR NOT NULL,
+    market   VARCHAR NOT NULL,
+    product  VARCHAR NOT NULL,
+    ds       DATE    NOT NULL,
+    reason   VARCHAR NOT NULL,  -- outage (no row for any product of the brand x market) | missing | return | stockout
+    units    DOUBLE,            -- as given in sales (a negative net week), NULL without a row
+    imputed  DOUBLE  NOT NULL   -- the value the models saw (never scored, never a profile point)
 );
 
 -- Key: (run_id, unique_id, ds, model).

@@ -39,7 +39,15 @@ SELECT m.sector, m.model,
 FROM backtest_metrics m JOIN latest_brand_runs l USING (run_id, brand)
 GROUP BY m.sector, m.model;
 
--- Every forecast of every finished run next to the actual, once the actual has arrived.
+-- Unknown series-weeks (not demand, never scored) as the latest run of each brand saw them:
+-- an outage of the brand x market, a missing row, a negative net week, or a stockout.
+CREATE OR REPLACE VIEW sales_gaps AS
+SELECT g.brand, g.market, g.product, g.ds, g.reason, g.units, g.imputed, g.run_id, l.as_of,
+       g.market AS region
+FROM gap_weeks g JOIN latest_brand_runs l USING (run_id, brand);
+
+-- Every forecast of every finished run next to the actual, once the actual has arrived;
+-- weeks that are unknown (sales_gaps) are not actuals and are left out.
 CREATE OR REPLACE VIEW forecast_vs_actual AS
 SELECT f.run_id, r.as_of, f.sector, f.brand, f.market, f.product, f.ds, f.step, f.model,
        f.is_selected, f.yhat, f.lo_80, f.hi_80, f.lo_95, f.hi_95, s.units AS actual,
@@ -50,6 +58,7 @@ SELECT f.run_id, r.as_of, f.sector, f.brand, f.market, f.product, f.ds, f.step, 
 FROM forecasts f
 JOIN forecast_runs r USING (run_id)
 JOIN sales s USING (brand, market, product, ds)
+ANTI JOIN sales_gaps g USING (brand, market, product, ds)
 WHERE r.status IN ('succeeded', 'partial');
 
 -- How much each brand borrowed from its pool in the latest run that fitted it.

@@ -21,8 +21,14 @@ from forecast.inputs.markets import shipped_markets
 HERE = Path(__file__).resolve().parent
 MARKETS = {"FR": 220.0, "AE": 60.0, "CN": 140.0}
 PRODUCTS = {"eau_de_parfum_50ml": 1.0, "eau_de_parfum_100ml": 0.6, "body_cream": 0.8, "candle": 0.4}
-UPLIFT = {"mothers_day": 0.35, "christmas": 0.6, "eid_al_fitr": 0.5, "chinese_new_year": 0.45,
-          "singles_day": 0.7, "valentines": 0.15}
+UPLIFT = {
+    "mothers_day": 0.35,
+    "christmas": 0.6,
+    "eid_al_fitr": 0.5,
+    "chinese_new_year": 0.45,
+    "singles_day": 0.7,
+    "valentines": 0.15,
+}
 PROMOTION = 0.4
 
 

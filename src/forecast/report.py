@@ -27,11 +27,16 @@ def run_summary_markdown(summary: RunSummary, outcomes: Sequence[BrandOutcome]) 
         f"{summary.rows.get('forecasts', 0)} forecast rows · {summary.seconds} s",
         *(["", f"{summary.message}"] if summary.message else []),
         "",
-        "| brand | sector | status | series | rows | selected model | seconds | error |",
-        "|---|---|---|---:|---:|---|---:|---|",
+        "| brand | sector | status | series | rows | imputed weeks | unknown | returns "
+        "| selected model | seconds | error |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for o in sorted(outcomes, key=lambda o: (o.status != "failed", o.brand)):
-        cells = [o.brand, o.sector, o.status, o.n_series, o.n_rows, o.selected_model, o.seconds]
+        unknown = None if o.unknown_share is None else f"{o.unknown_share:.1%}"
+        cells = [
+            *(o.brand, o.sector, o.status, o.n_series, o.n_rows, o.n_imputed, unknown),
+            *(o.n_returns, o.selected_model, o.seconds),
+        ]
         error = (o.error or "").replace("|", "/")[:200]
         lines.append(
             "| " + " | ".join("" if c is None else str(c) for c in cells) + f" | {error} |"

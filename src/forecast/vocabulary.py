@@ -87,7 +87,19 @@ BrandStatus = Literal["succeeded", "failed", "skipped"]
 # Ages of a series, in weeks of history at the forecast origin.
 YOUNG_WEEKS = 26  # below: a trend cannot be told from noise or a launch ramp-up
 LONG_WEEKS = 104  # from two full seasons: own-seasonality models can run
-INACTIVE_AFTER_WEEKS = 26  # no sale for this long: discontinued, not forecast
+INACTIVE_AFTER_WEEKS = 26  # observed weeks without a sale: discontinued, not forecast
+
+# What a week without a sales row means (brand config ``[sales] missing_weeks``), and how a
+# negative net week (returns beyond the week's sales) is taken (``[sales] returns``).
+MissingWeeks = Literal["zero", "unknown", "auto"]
+MISSING_WEEKS: tuple[MissingWeeks, ...] = get_args(MissingWeeks)
+Returns = Literal["unknown", "floor", "refuse"]
+RETURNS: tuple[Returns, ...] = get_args(Returns)
+# Why a series-week is unknown (not demand): no row for any product of its brand × market,
+# no row at all under ``missing_weeks = "unknown"``, a negative net week, or a stockout event.
+GapReason = Literal["outage", "missing", "return", "stockout"]
+GAP_REASONS: tuple[GapReason, ...] = get_args(GapReason)
+MAX_UNKNOWN_SHARE = 0.5  # a brand with more of its series-weeks unknown is not forecast
 
 SERIES_KEYS = ("brand", "market", "product")  # a series; unique_id joins them with "/"
 SALES_KEYS = (*SERIES_KEYS, "ds")  # one row of sales

@@ -193,6 +193,7 @@ def ingest(
         f"{summary['inserted']:,} new, {summary['updated']:,} updated, "
         f"{summary['unchanged']:,} unchanged, "
         f"[{'yellow' if summary['rejected'] else 'green'}]{summary['rejected']:,} refused[/]"
+        + (f", {summary['returns']:,} returns (negative net weeks)" if summary["returns"] else "")
     )
     if summary["rejected"]:
         print_frame(

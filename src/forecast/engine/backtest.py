@@ -103,9 +103,12 @@ def score_folds(
 ) -> Backtest:
     """Scores and points of the given folds (see :func:`fold`) against ``actuals``.
 
+    Unknown weeks (null ``y`` in ``actuals``) are never scored, and MASE scales come from
+    the changes between observed weeks only.
+
     Args:
         folds: Forecasts with ``step, demand_class, history_weeks, scale, cutoff``.
-        actuals: ``unique_id, ds, y`` — the whole history.
+        actuals: ``unique_id, ds, y`` — the whole history, ``y`` null on unknown weeks.
         classes: ``unique_id, demand_class`` the series are judged in.
     """
     if not folds:
@@ -113,7 +116,7 @@ def score_folds(
             demand_class=pl.lit(None, pl.String), history_weeks=pl.lit(None, pl.Int16)
         )
         return Backtest(scores, _points(pl.DataFrame(schema=_POINT_SCHEMA)))
-    cv = pl.concat(folds).join(actuals, on=["unique_id", "ds"])
+    cv = pl.concat(folds).join(actuals.drop_nulls("y"), on=["unique_id", "ds"])
     ages = cv.select("unique_id", "cutoff", "history_weeks").unique()
     scores = score_series(cv, actuals)
     scores = scores.join(classes, on="unique_id").join(ages, on=["unique_id", "cutoff"])

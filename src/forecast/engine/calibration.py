@@ -26,13 +26,14 @@ _FALLBACK_SCALE = 0.5
 def noise_scale(history: pl.DataFrame) -> pl.DataFrame:
     """``unique_id, scale``: sd of each series' one-step changes of log1p(y).
 
-    Series with fewer than five points take the median of the others; a floor keeps
-    constant histories from dividing by zero.
+    Unknown weeks (null ``y``) and the changes into and out of them are skipped. Series with
+    fewer than five observed points take the median of the others; a floor keeps constant
+    histories from dividing by zero.
     """
     per = (
         history.sort("unique_id", "ds")
         .group_by("unique_id")
-        .agg(n=pl.len(), sd=pl.col("y").clip(0).log1p().diff().drop_nulls().std())
+        .agg(n=pl.col("y").count(), sd=pl.col("y").clip(0).log1p().diff().drop_nulls().std())
     )
     own = (pl.col("n") >= 5) & pl.col("sd").is_finite()
     typical = per.filter(own)["sd"].median()

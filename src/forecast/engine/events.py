@@ -10,8 +10,9 @@ A brand's *calendar* is one frame of rows ``unique_id, ds, event, weight, planne
   the share of the period's days the event covers; ``planned`` is the planner's expected
   uplift on the log scale (``log1p(magnitude)``), used for forecast periods.
 
-Stockouts are not uplifts: their periods leave every estimate, and the fits see the
-series' level there instead of the censored sales (:func:`fill_stockouts`).
+Stockouts are not uplifts: their periods are unknown (:func:`mark_stockouts`), so they
+leave every estimate and every score, and the fits see the series' level there instead of
+the censored sales.
 """
 
 from __future__ import annotations
@@ -148,25 +149,23 @@ def _period_end(start: pl.Expr, frequency: Frequency) -> pl.Expr:
     return start.dt.month_end() if frequency == "monthly" else start + pl.duration(days=6)
 
 
-def fill_stockouts(series: pl.DataFrame, calendar: pl.DataFrame) -> pl.DataFrame:
-    """Periods of a stockout hold the series' level, not the censored sales.
+def mark_stockouts(series: pl.DataFrame, calendar: pl.DataFrame) -> pl.DataFrame:
+    """Periods of a stockout are unknown, not demand: ``y`` null and ``gap = "stockout"``.
 
-    ``log1p(y)`` is interpolated across the stockout periods of each series from the
-    periods around them (the nearest one where the stockout touches an end), so neither a
-    model nor a profile reads a stockout as a collapse of demand. Stockout periods leave
-    the season and uplift estimates as every event period does.
+    Censored sales are not what customers wanted, so neither a profile nor a score reads
+    them; the models see the series' level and offsets there instead (see
+    :mod:`forecast.engine.imputation`), as for every unknown period.
     """
     out = calendar.filter(pl.col("event") == STOCKOUT).select("unique_id", "ds").unique()
     if out.is_empty():
         return series
     marked = series.join(out.with_columns(out=pl.lit(True)), on=["unique_id", "ds"], how="left")
-    ly = pl.when(pl.col("out").is_null()).then(pl.col("y").clip(0).log1p())
-    filled = ly.interpolate().forward_fill().backward_fill().over("unique_id", order_by="ds")
-    return (
-        marked.with_columns(y=pl.when(pl.col("out")).then(filled.exp() - 1).otherwise(pl.col("y")))
-        .with_columns(pl.col("y").fill_null(0.0))
-        .drop("out")
-    )
+    hit = pl.col("out").fill_null(False)
+    gap = pl.col("gap") if "gap" in series.columns else pl.lit(None, pl.String)
+    return marked.with_columns(
+        y=pl.when(hit).then(None).otherwise(pl.col("y")),
+        gap=pl.when(hit).then(pl.lit(STOCKOUT)).otherwise(gap),
+    ).drop("out")
 
 
 def applied_events(calendar: pl.DataFrame) -> pl.DataFrame:

@@ -138,22 +138,34 @@ def _fit_log_scale(
     long = (
         _wide_to_long(wide, names, with_bounds=True)
         .join(future.select("unique_id", "ds", "step", "offset"), on=["unique_id", "ds"])
-        .join(_series_scale(z), on="unique_id")
+        .join(_series_scale(observed_only(z)), on="unique_id")
     )
     back = {c: (pl.col(c) + pl.col("offset")).exp() - 1 for c in ("yhat", *BOUNDS)}
     return _non_negative(_guard_intervals(long).with_columns(**back))
 
 
+def observed_only(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with ``y`` null on imputed weeks (``is_imputed``), so that scales, spreads
+    and dispersions are estimated from observed weeks and their observed changes only."""
+    if "is_imputed" not in frame.columns:
+        return frame
+    return frame.with_columns(y=pl.when(~pl.col("is_imputed")).then(pl.col("y")))
+
+
 def _series_scale(z: pl.DataFrame) -> pl.DataFrame:
-    """Per series on the fitted scale: history length ``n``, the sd of its one-step changes
-    (``sd_step``) and of its values around their mean (``sd_level``).
+    """Per series on the fitted scale: observed weeks ``n``, the sd of its one-step changes
+    (``sd_step``) and of its values around their mean (``sd_level``); null ``y`` is skipped.
 
     Series with fewer than five points take the median of the others (their brand's).
     """
     per = (
         z.sort("unique_id", "ds")
         .group_by("unique_id")
-        .agg(n=pl.len(), sd_step=pl.col("y").diff().drop_nulls().std(), sd_level=pl.col("y").std())
+        .agg(
+            n=pl.col("y").count(),
+            sd_step=pl.col("y").diff().drop_nulls().std(),
+            sd_level=pl.col("y").std(),
+        )
     )
     own = pl.col("n") >= 5
     fill = {}
@@ -203,8 +215,15 @@ def forecast_intermittent(
     adjusted = history.with_columns(y=pl.col("y").clip(0) * (-pl.col("offset")).exp())
     models = build_models(names, "intermittent")
     wide = _run(models, adjusted, horizon, level=False, n_jobs=1, frequency=frequency)
-    dispersion = adjusted.group_by("unique_id").agg(
-        phi=(pl.col("y").var() / pl.col("y").mean()).fill_nan(1.0).fill_null(1.0).clip(1.0, 50.0)
+    dispersion = (
+        observed_only(adjusted)
+        .group_by("unique_id")
+        .agg(
+            phi=(pl.col("y").var() / pl.col("y").mean())
+            .fill_nan(1.0)
+            .fill_null(1.0)
+            .clip(1.0, 50.0)
+        )
     )
     long = (
         _wide_to_long(wide, names, with_bounds=False)

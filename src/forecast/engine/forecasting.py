@@ -10,28 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 import polars as pl
 
 from forecast.engine.combination import add_combinations
-from forecast.engine.events import applied_events, fill_stockouts
+from forecast.engine.events import applied_events, mark_stockouts
 from forecast.engine.fitting import (
     forecast_baseline,
     forecast_intermittent,
     forecast_smooth,
     future_frame,
 )
+from forecast.engine.imputation import impute_unknown
 from forecast.engine.pooling import Pooling, Priors, shrink_series
 from forecast.engine.priors import seasonal_offsets, series_estimates
 from forecast.engine.series import demand_class, prepare_series
 from forecast.inputs.config import BrandConfig
-from forecast.vocabulary import (
-    COLD_START_MODEL,
-    DEMAND_CLASSES,
-    INACTIVE_AFTER_WEEKS,
-    WEEKS_PER_PERIOD,
-    Frequency,
-)
+from forecast.vocabulary import COLD_START_MODEL, DEMAND_CLASSES, WEEKS_PER_PERIOD, Frequency
 
 
 class NoSalesError(ValueError):
@@ -47,14 +43,17 @@ class BrandForecast:
             history_weeks, yhat, lo_80, hi_80, lo_95, hi_95, events`` — every model for every
             active series; ``events`` names the events applied to the row (None: none).
         series_weights: ``unique_id, own_weight`` of each series' season profile.
-        n_inactive: Series skipped because they have not sold for 26 weeks.
-        history: The prepared series (``unique_id, ..., ds, y``) the fit saw.
+        n_inactive: Series skipped as discontinued (see ``series.prepare_series``).
+        history: The prepared series (``unique_id, ..., ds, y, gap``; ``y`` null on unknown
+            weeks): what is scored and what the interval scales come from.
+        imputed: ``unique_id, ds, y`` — the value the models saw on each unknown week.
     """
 
     forecasts: pl.DataFrame
     series_weights: pl.DataFrame
     n_inactive: int
     history: pl.DataFrame
+    imputed: pl.DataFrame
 
 
 def forecast_at(
@@ -78,12 +77,12 @@ def forecast_at(
         NoSalesError: The brand has no active series up to ``as_of``.
     """
     series, n_inactive = _active_series(brand, sales, as_of)
-    series = fill_stockouts(series, calendar)
+    series = mark_stockouts(series, calendar)
     classes = demand_class(series) if classes is None else classes
     series = series.join(classes.select("unique_id"), on="unique_id")
     mine = priors.brands.filter(pl.col("brand") == brand.brand)
     plan = FitPlan.of(brand)
-    long, weights = forecast_series(series, classes, mine, calendar, plan, pooling, n_jobs)
+    long, weights, imputed = forecast_series(series, classes, mine, calendar, plan, pooling, n_jobs)
     # Ages are weeks whatever the frequency: the young and long limits are in weeks.
     weeks = (pl.len() * WEEKS_PER_PERIOD[plan.frequency]).round().cast(pl.Int16)
     keys = series.group_by("unique_id", "brand", "market", "product").agg(history_weeks=weeks)
@@ -93,7 +92,7 @@ def forecast_at(
     if forecasts["yhat"].null_count():
         bad = forecasts.filter(pl.col("yhat").is_null())["unique_id"].unique().head(5).to_list()
         raise ValueError(f"brand {brand.brand!r}: models returned no value for series {bad}")
-    return BrandForecast(forecasts, weights, n_inactive, series)
+    return BrandForecast(forecasts, weights, n_inactive, series, imputed)
 
 
 def _active_series(
@@ -101,11 +100,12 @@ def _active_series(
 ) -> tuple[pl.DataFrame, int]:
     """The brand's active series up to ``as_of`` and how many were inactive; NoSalesError
     saying why when none is active."""
-    series, inactive = prepare_series(sales, as_of, brand.frequency)
+    series, inactive = prepare_series(sales, as_of, brand.sales, brand.frequency)
     if series.is_empty():
         why = (
-            f"all {inactive.height} series have sold nothing in the "
-            f"{INACTIVE_AFTER_WEEKS} weeks up to {as_of}"
+            f"all {inactive.height} series have sold nothing in their last "
+            f"{brand.sales.inactive_after_weeks} observed weeks up to {as_of} (or have no "
+            "observed week in that many)"
             if inactive.height
             else f"no sales rows up to {as_of}"
         )
@@ -129,6 +129,20 @@ class FitPlan:
         return cls(brand.horizon, smooth, brand.model.intermittent_candidates, brand.frequency)
 
 
+class SeriesForecast(NamedTuple):
+    """What :func:`forecast_series` returns.
+
+    Attributes:
+        forecasts: Long forecasts with ``step`` and ``demand_class`` for every model.
+        weights: ``unique_id, own_weight``: each series' own weight on its season profile.
+        imputed: ``unique_id, ds, y``: the value the models saw on each unknown week.
+    """
+
+    forecasts: pl.DataFrame
+    weights: pl.DataFrame
+    imputed: pl.DataFrame
+
+
 def forecast_series(
     series: pl.DataFrame,
     classes: pl.DataFrame,
@@ -137,33 +151,33 @@ def forecast_series(
     plan: FitPlan,
     pooling: Pooling = "partial",
     n_jobs: int = 1,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> SeriesForecast:
     """Forecast series of one brand (or any member of a pool) with its pooled priors.
+
+    Unknown weeks (null ``y``) are imputed from each series' level and offsets for the
+    models (see :mod:`forecast.engine.imputation`); interval scales skip them.
 
     Args:
         series: ``unique_id, ds, y`` on a complete grid of ``plan.frequency``.
         classes: ``unique_id, demand_class``.
         priors: The member's rows of ``Priors.brands`` (``kind, key, shrunk``).
         calendar: Events per series (see ``events.series_calendar``).
-
-    Returns:
-        ``(forecasts, series_weights)``: long forecasts with ``step`` and ``demand_class``
-        for every model, and each series' own weight on its season profile.
     """
     history, future, weights = _with_offsets(series, priors, calendar, plan, pooling)
-    history = history.join(classes, on="unique_id")
+    history = impute_unknown(history.join(classes, on="unique_id"))
     smooth, sparse = (history.filter(pl.col("demand_class") == c) for c in DEMAND_CLASSES)
     freq = plan.frequency
     long = pl.concat(
         [
             forecast_smooth(smooth, future, list(plan.smooth), n_jobs, freq),
             forecast_intermittent(sparse, future, list(plan.intermittent), freq),
-            forecast_baseline(series, plan.horizon, freq),
+            forecast_baseline(history, plan.horizon, freq),
         ]
     )
     long = add_combinations(long, list(plan.smooth), smooth["unique_id"].unique())
     forecasts = long.join(future.select("unique_id", "ds", "step"), on=["unique_id", "ds"])
-    return forecasts.join(classes, on="unique_id"), weights
+    imputed = history.filter(pl.col("is_imputed")).select("unique_id", "ds", "y")
+    return SeriesForecast(forecasts.join(classes, on="unique_id"), weights, imputed)
 
 
 def _with_offsets(
@@ -177,11 +191,26 @@ def _with_offsets(
     toward the member's), and the series' own weights."""
     profile = priors.filter(pl.col("kind") == "season").select("key", "shrunk")
     events = priors.filter(pl.col("kind") == "event").select("key", "shrunk")
-    _, _, per_series = series_estimates(series, calendar, plan.frequency)
+    # Series that have not seen every position yet are aligned to the profile they borrow.
+    reference = profile.select("key", ref="shrunk")
+    resid, _, per_series = series_estimates(series, calendar, plan.frequency, reference)
     profiles, weights = shrink_series(per_series, profile, series["unique_id"].unique(), pooling)
     freq = plan.frequency
-    history = seasonal_offsets(series, profiles, events, calendar, freq)
+    history = _cleaned(seasonal_offsets(series, profiles, events, calendar, freq), resid)
     future = seasonal_offsets(
         future_frame(series, plan.horizon, freq), profiles, events, calendar, freq, planned=True
     )
     return history, future, weights
+
+
+def _cleaned(history: pl.DataFrame, resid: pl.DataFrame) -> pl.DataFrame:
+    """History offsets plus each row's drift (the season of its own years) and the excess
+    the robust profile estimate pulled out of an outlying week, so the fits see both."""
+    adjust = resid.select(
+        "unique_id", "ds", adjust=pl.col("drift") + (pl.col("ly") - pl.col("lyc")).fill_null(0.0)
+    )
+    return (
+        history.join(adjust, on=["unique_id", "ds"], how="left")
+        .with_columns(offset=pl.col("offset") + pl.col("adjust").fill_null(0.0))
+        .drop("adjust")
+    )

@@ -14,15 +14,19 @@ import polars as pl
 
 from forecast.engine.backtest import backtest
 from forecast.engine.calibration import apply_calibration, calibrate, noise_scale
-from forecast.engine.events import fill_stockouts
+from forecast.engine.events import mark_stockouts
 from forecast.engine.forecasting import forecast_at
 from forecast.engine.metrics import summarise
 from forecast.engine.pooling import Pooling, Priors
 from forecast.engine.priors import OwnEstimates, own_estimates
 from forecast.engine.selection import choose_models, is_chosen, segment
-from forecast.engine.series import prepare_series
+from forecast.engine.series import prepare_series, series_id
 from forecast.inputs.config import BrandConfig
-from forecast.vocabulary import SELECTED
+from forecast.vocabulary import GAP_REASONS, MAX_UNKNOWN_SHARE, SELECTED, SERIES_KEYS
+
+
+class MostlyUnknownError(ValueError):
+    """More than half of a brand's series-weeks are unknown: the brand is not forecast."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,11 @@ class BrandResult:
         n_series: Active series forecast.
         n_inactive: Series skipped as discontinued.
         selected_model: The chosen model per segment, e.g. ``smooth: ets, smooth/young: ses``.
+        gaps: ``gap_weeks`` rows: every unknown week of the forecast series up to as-of,
+            ``brand, market, product, ds, reason, units`` (as given, null without a row) and
+            ``imputed`` (the value the models saw).
+        unknown_share: Share of the forecast series' weeks that are unknown.
+        n_returns: Weeks with negative net units in the brand's sales up to as-of.
     """
 
     forecasts: pl.DataFrame
@@ -45,6 +54,9 @@ class BrandResult:
     n_series: int
     n_inactive: int
     selected_model: str
+    gaps: pl.DataFrame
+    unknown_share: float
+    n_returns: int
 
 
 def estimate_brand(
@@ -57,10 +69,28 @@ def estimate_brand(
     """
     out = {}
     for cutoff in cutoffs:
-        series, _ = prepare_series(sales, cutoff, brand.frequency)
-        series = fill_stockouts(series, calendar)
+        series, _ = prepare_series(sales, cutoff, brand.sales, brand.frequency)
+        series = mark_stockouts(series, calendar)
         out[cutoff] = own_estimates(brand.brand, series, calendar, brand.frequency)
     return out
+
+
+def check_known(brand: str, series: pl.DataFrame, as_of: date) -> float:
+    """The share of unknown series-weeks of a brand's prepared series.
+
+    Raises:
+        MostlyUnknownError: Above ``MAX_UNKNOWN_SHARE``, saying how many weeks of each kind.
+    """
+    share = series["y"].null_count() / max(series.height, 1)
+    if share <= MAX_UNKNOWN_SHARE:
+        return share
+    counts = dict(series.group_by("gap").len().drop_nulls("gap").iter_rows())
+    kinds = ", ".join(f"{counts[r]:,} {r}" for r in GAP_REASONS if r in counts)
+    raise MostlyUnknownError(
+        f"brand {brand!r}: {share:.0%} of its series-weeks up to {as_of} are unknown "
+        f"({kinds}), more than half: not forecast, its last published forecast stays. If a "
+        'week without a row means no sale in this export, set [sales] missing_weeks = "zero"'
+    )
 
 
 def run_brand(
@@ -78,6 +108,9 @@ def run_brand(
         priors: Pooled priors per origin (see ``backtest.origins``); the last one is as-of.
     """
     *cutoffs, last = sorted(priors)
+    share = check_known(
+        brand.brand, prepare_series(sales, last, brand.sales, brand.frequency)[0], last
+    )
     final = forecast_at(brand, sales, last, priors[last], calendar, pooling, n_jobs)
     classes = final.forecasts.select("unique_id", "demand_class").unique()
     actuals = final.history.select("unique_id", "ds", "y")
@@ -97,6 +130,20 @@ def run_brand(
         n_series=final.history["unique_id"].n_unique(),
         n_inactive=final.n_inactive,
         selected_model=", ".join(f"{k}: {chosen[k]}" for k in segments),
+        gaps=gap_rows(final.history, final.imputed, sales),
+        unknown_share=share,
+        n_returns=sales.filter(pl.col("units") < 0, pl.col("ds") <= last).height,
+    )
+
+
+def gap_rows(history: pl.DataFrame, imputed: pl.DataFrame, sales: pl.DataFrame) -> pl.DataFrame:
+    """``gap_weeks`` rows: each unknown week, its reason, units as given and imputed value."""
+    given = sales.with_columns(series_id()).select("unique_id", "ds", "units")
+    return (
+        history.filter(pl.col("gap").is_not_null())
+        .join(given, on=["unique_id", "ds"], how="left")
+        .join(imputed.rename({"y": "imputed"}), on=["unique_id", "ds"], how="left")
+        .select(*SERIES_KEYS, "ds", reason="gap", units="units", imputed="imputed")
     )
 
 

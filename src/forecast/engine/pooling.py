@@ -14,11 +14,14 @@ The same rule shrinks pools toward the group, and series toward their brand
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from forecast.engine.priors import OwnEstimates
 from forecast.vocabulary import GROUP, SEASON_LENGTH, Frequency, Pooling
+
+if TYPE_CHECKING:  # priors imports the pooling maths for its brand profiles
+    from forecast.engine.priors import OwnEstimates
 
 # Fewer members than this cannot measure their own spread; they use everyone's.
 MIN_MEMBERS_FOR_OWN_SPREAD = 3
@@ -114,18 +117,29 @@ def shrink(
 
     Returns:
         ``est`` plus ``pooled, shrunk, own_weight, noise_var, between_var`` (one weight per
-        member, from its mean sampling variance over keys).
+        member, from its mean sampling variance over keys). ``between_var`` is the group's
+        spread, or the member's own distance from the pool beyond its noise where that is
+        larger: a member unlike the others (a series peaking in another month) is not pulled
+        toward a shape it does not share, a heavy-tailed prior in effect.
     """
+    with_target = est.join(target.select(by, "key", "pooled"), on=[by, "key"], how="left")
     noise = (
-        est.filter(pl.col("own").is_not_null())
+        with_target.filter(pl.col("own").is_not_null())
         .group_by("member")
-        .agg(noise_var=pl.col("var").mean())
+        .agg(
+            noise_var=pl.col("var").mean(),
+            distance=((pl.col("own") - pl.col("pooled")) ** 2).mean(),
+        )
     )
-    tau = tau2.select(by, pl.col("tau2").alias("between_var"))
+    tau = tau2.select(by, "tau2")
+    between = pl.max_horizontal(
+        pl.col("tau2"), (pl.col("distance") - pl.col("noise_var")).fill_null(0.0)
+    )
     return (
-        est.join(target.select(by, "key", "pooled"), on=[by, "key"], how="left")
-        .join(noise, on="member", how="left")
+        with_target.join(noise, on="member", how="left")
         .join(tau, on=by, how="left")
+        .with_columns(between_var=between)
+        .drop("tau2", "distance")
         .with_columns(own_weight=_own_weight(pooling))
         .with_columns(
             shrunk=pl.col("own_weight") * pl.col("own").fill_null(0.0)
@@ -308,7 +322,7 @@ def shrink_series(
     """Series inside a brand shrink toward the brand's shrunk profile.
 
     Args:
-        per_series: ``unique_id, key, own, var`` (see ``priors.series_season``).
+        per_series: ``unique_id, key, own, var`` (see ``priors.series_estimates``).
         brand_profile: ``key, shrunk`` — the brand's profile after pooling.
         all_series: Every series to profile (series without own estimates take the brand's).
         pooling: See :func:`shrink`.

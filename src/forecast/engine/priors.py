@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from forecast.engine.decomposition import decompose
+from forecast.engine.pooling import combine, spread
 from forecast.inputs.calendar import season_position
 from forecast.vocabulary import SEASON_LENGTH, STOCKOUT, WEEKS_PER_PERIOD, Frequency
 
@@ -35,54 +37,37 @@ class OwnEstimates:
     stats: pl.DataFrame
 
 
-def log_residuals(series: pl.DataFrame, frequency: Frequency = "weekly") -> pl.DataFrame:
-    """log1p(y) minus a centred one-season moving level, with the season position.
-
-    Only series with at least one full season get a level (the ends take the nearest
-    full-window level); shorter ones have ``r = null`` and estimate nothing of their own.
-    """
-    m = SEASON_LENGTH[frequency]
-    level = pl.col("ly").rolling_mean(window_size=m, center=True, min_samples=m).over("unique_id")
-    return (
-        series.with_columns(
-            ly=pl.col("y").clip(0).log1p(), pos=season_position(pl.col("ds"), frequency)
-        )
-        .with_columns(level=level)
-        .with_columns(level=pl.col("level").forward_fill().backward_fill().over("unique_id"))
-        .with_columns(r=pl.col("ly") - pl.col("level"))
-    )
-
-
-def series_season(
-    resid: pl.DataFrame, event_rows: pl.DataFrame, frequency: Frequency
-) -> pl.DataFrame:
-    """Each series' own profile: ``unique_id, key, own, var`` (weeks with events left out)."""
-    clean = resid.join(
-        event_rows.select("unique_id", "ds").unique(), on=["unique_id", "ds"], how="anti"
-    )
-    clean = clean.filter(pl.col("r").is_not_null())
-    per_pos = clean.group_by("unique_id", "pos").agg(own=pl.col("r").mean(), n=pl.len())
-    noise = (
-        clean.join(per_pos, on=["unique_id", "pos"])
-        .group_by("unique_id")
-        .agg(
-            sigma2=((pl.col("r") - pl.col("own")) ** 2).sum()
-            / (pl.len() - pl.col("pos").n_unique()).clip(1)
-        )
-    )
-    est = per_pos.join(noise, on="unique_id").with_columns(
-        var=pl.col("sigma2").clip(1e-4) / pl.col("n")
-    )
-    return _smooth_and_centre(est.rename({"pos": "key"}), "unique_id", frequency)
-
-
 def series_estimates(
-    series: pl.DataFrame, calendar: pl.DataFrame, frequency: Frequency = "weekly"
+    series: pl.DataFrame,
+    calendar: pl.DataFrame,
+    frequency: Frequency = "weekly",
+    reference: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Residuals, the rows events touch, and each series' own profile (see series_season)."""
-    resid = log_residuals(series, frequency)
-    event_rows = _event_rows(resid, calendar)
-    return resid, event_rows, series_season(resid, event_rows, frequency)
+    """Residuals, the rows events touch, and each series' own profile.
+
+    Args:
+        series: ``unique_id, ds, y`` on a regular grid (null ``y``: unknown).
+        calendar: The brand's events per series (see ``events.series_calendar``): the
+            periods they touch are left out of the profile and measure their uplifts.
+        reference: ``key, ref`` — the profile series that have not seen every position are
+            aligned to. Without one, the mean profile of the series that have seen them all.
+
+    Returns:
+        ``(resid, event_rows, per_series)``: rows with ``pos`` and ``r`` (log1p minus trend,
+        outliers pulled in), ``unique_id, ds, event, weight``, and ``unique_id, key, own,
+        var`` (smoothed over adjacent positions; centred where every position was seen).
+    """
+    event_rows = _event_rows(series, calendar)
+    dec = decompose(series, event_rows, frequency, reference)
+    rows, season = dec.rows, dec.season
+    partial = series.join(rows.select("unique_id").unique(), on="unique_id", how="anti")
+    if reference is None and not partial.is_empty() and not season.is_empty():
+        own = _smooth_and_centre(season, frequency)
+        ref = _brand_profile(own).select("key", ref="own")
+        more = decompose(partial, event_rows, frequency, ref)
+        rows = pl.concat([rows, more.rows], how="diagonal_relaxed")
+        season = pl.concat([season, more.season])
+    return rows, event_rows, _smooth_and_centre(season, frequency)
 
 
 def own_estimates(
@@ -97,7 +82,7 @@ def own_estimates(
         frequency: Season length source.
     """
     resid, event_rows, per_series = series_estimates(series, calendar, frequency)
-    season = _brand_mean(per_series.rename({"unique_id": "member"}), frequency)
+    season = _brand_profile(per_series)
     events = _brand_events(resid, event_rows, per_series)
     periods = series.group_by("unique_id").len()["len"].to_list() or [0]
     stats = pl.DataFrame(
@@ -116,24 +101,26 @@ def own_estimates(
     )
 
 
-def _event_rows(resid: pl.DataFrame, calendar: pl.DataFrame) -> pl.DataFrame:
+def _event_rows(series: pl.DataFrame, calendar: pl.DataFrame) -> pl.DataFrame:
     """Rows of the history an event touches: ``unique_id, ds, event, weight``."""
-    return resid.select("unique_id", "ds").join(
+    return series.select("unique_id", "ds").join(
         calendar.select("unique_id", "ds", "event", "weight"), on=["unique_id", "ds"]
     )
 
 
-def _brand_mean(per_series: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
-    """Brand profile = mean of its series' profiles; variance from their spread."""
-    stats = per_series.group_by("key").agg(
-        own=pl.col("own").mean(),
-        n=pl.len(),
-        spread=pl.col("own").var(),
-        noise=pl.col("var").mean(),
+def _brand_profile(per_series: pl.DataFrame) -> pl.DataFrame:
+    """``key, own, var``: precision-weighted mean of the series' profiles.
+
+    Weights ``1 / (var + tau²)`` with tau² the DerSimonian–Laird spread between the series,
+    so the brand's variance holds both their noise and their differences.
+    """
+    est = per_series.filter(pl.col("var") > 0).select(
+        brand=pl.lit("b"), member="unique_id", key="key", own="own", var="var"
     )
-    # With one series the spread is unknown: fall back on its sampling variance.
-    var = pl.when(pl.col("n") >= 2).then(pl.col("spread") / pl.col("n")).otherwise(pl.col("noise"))
-    return stats.select("key", "own", var=pl.max_horizontal(var, pl.col("noise") / pl.col("n")))
+    if est.is_empty():
+        return pl.DataFrame(schema={"key": pl.Int16, "own": pl.Float64, "var": pl.Float64})
+    tau2 = spread(est, "brand", ["b"], fallback=0.0)
+    return combine(est, "brand", tau2).select("key", own="pooled", var="pooled_var")
 
 
 def _brand_events(
@@ -170,20 +157,27 @@ def _brand_events(
     )
 
 
-def _smooth_and_centre(est: pl.DataFrame, member: str, frequency: Frequency) -> pl.DataFrame:
-    """Circular adjacent-position smoothing, then mean-zero profiles; variance follows."""
+def _smooth_and_centre(est: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
+    """Circular adjacent-position smoothing, then mean zero where every position was seen.
+
+    Series that have not seen every position stay aligned to their reference (no
+    centring); smoothing spreads what they saw into adjacent unseen positions.
+    """
     m = SEASON_LENGTH[frequency]
     kernel = pl.DataFrame({"off": [-1, 0, 1], "k": list(_KERNEL[frequency])}).filter(
         pl.col("k") > 0
     )
-    spread = est.join(kernel, how="cross").with_columns(
+    spread_rows = est.join(kernel, how="cross").with_columns(
         key=((pl.col("key") + pl.col("off")) % m).cast(pl.Int16)
     )
-    smooth = spread.group_by(member, "key").agg(
+    smooth = spread_rows.group_by("unique_id", "key").agg(
         own=(pl.col("k") * pl.col("own")).sum() / pl.col("k").sum(),
         var=(pl.col("k") ** 2 * pl.col("var")).sum() / pl.col("k").sum() ** 2,
+        full=pl.col("full").first(),
     )
-    return smooth.with_columns(own=pl.col("own") - pl.col("own").mean().over(member))
+    mean = pl.col("own").mean().over("unique_id")
+    centred = pl.when(pl.col("full")).then(pl.col("own") - mean).otherwise(pl.col("own"))
+    return smooth.with_columns(own=centred).drop("full")
 
 
 def seasonal_offsets(

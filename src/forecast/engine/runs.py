@@ -44,6 +44,9 @@ class BrandOutcome:
         status: ``succeeded``, ``failed`` (``error`` says why) or ``skipped``.
         data_rows, data_max_ds, data_hash: Lineage of the sales the brand was fitted on.
         n_inactive: Series skipped as discontinued.
+        n_imputed: Unknown weeks of the forecast series, imputed for the models.
+        unknown_share: Share of the forecast series' weeks that are unknown.
+        n_returns: Weeks with negative net units in the brand's sales.
         selected_model: The model chosen per segment, e.g. ``smooth: ets, smooth/young: ses``.
         series_weights: ``brand, series_weight_mean, series_weight_min, series_weight_max``
             (not a ``run_brands`` column: it goes to ``prior_weights``).
@@ -58,6 +61,9 @@ class BrandOutcome:
     data_hash: str | None = None
     n_series: int | None = None
     n_inactive: int | None = None
+    n_imputed: int | None = None
+    unknown_share: float | None = None
+    n_returns: int | None = None
     n_rows: int | None = None
     selected_model: str | None = None
     seconds: float = 0.0
@@ -86,6 +92,9 @@ class BrandOutcome:
             **watermark(sales),
             n_series=result.n_series,
             n_inactive=result.n_inactive,
+            n_imputed=result.gaps.height,
+            unknown_share=round(result.unknown_share, 4),
+            n_returns=result.n_returns,
             n_rows=result.forecasts.height,
             selected_model=result.selected_model,
             seconds=round(seconds, 3),
@@ -149,12 +158,15 @@ def run_status(outcomes: Sequence[BrandOutcome]) -> tuple[RunStatus, str | None]
     ``failed`` when no brand that ran succeeded (or every brand was skipped), ``partial``
     when some failed, ``succeeded`` otherwise.
     """
-    failed = [o.brand for o in outcomes if o.status == "failed"]
+    failed = [o for o in outcomes if o.status == "failed"]
     ran = [o for o in outcomes if o.status != "skipped"]
     if not ran:
         why = "; ".join(f"{o.brand}: {o.error}" for o in outcomes)
         return "failed", f"every brand was skipped ({why})"
-    message = f"failed brands: {', '.join(failed)}" if failed else None
+    # The first reason travels with the run: a run whose brands all failed publishes no
+    # run_brands rows, so forecast_runs.message is where its reason is kept.
+    first = f" ({failed[0].brand}: {(failed[0].error or '')[:400]})" if failed else ""
+    message = f"failed brands: {', '.join(o.brand for o in failed)}{first}" if failed else None
     if len(failed) == len(ran):
         return "failed", message
     return ("partial" if failed else "succeeded"), message
@@ -166,6 +178,7 @@ class RunSummary:
 
     Attributes:
         rows: Rows written per result table.
+        imputed: Brand → unknown weeks imputed for its models (brands with any).
     """
 
     run_id: str
@@ -177,6 +190,7 @@ class RunSummary:
     rows: dict[str, int]
     seconds: float
     message: str | None = None
+    imputed: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -199,6 +213,7 @@ class RunSummary:
             rows=rows,
             seconds=round(seconds, 1),
             message=message,
+            imputed={o.brand: o.n_imputed for o in outcomes if o.n_imputed},
         )
 
     def to_json(self) -> str:

@@ -13,7 +13,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from forecast.inputs.markets import MarketError, Markets, shipped_markets, validate_markets
-from forecast.vocabulary import BrandFrequency, IntermittentModel, Sector, SmoothModel
+from forecast.vocabulary import (
+    INACTIVE_AFTER_WEEKS,
+    BrandFrequency,
+    IntermittentModel,
+    MissingWeeks,
+    Returns,
+    Sector,
+    SmoothModel,
+)
 
 
 class _Frozen(BaseModel):
@@ -60,11 +68,36 @@ class ModelSettings(_Frozen):
     )
 
 
+class SalesSettings(_Frozen):
+    """What the brand's sales rows mean: weeks without a row, negative weeks, discontinuation."""
+
+    missing_weeks: MissingWeeks = Field(
+        "auto",
+        description="A week without a row: 'zero' (no sale), 'unknown' (not recorded), or "
+        "'auto': unknown when no product of the brand x market has a row that week (an "
+        "outage), zero when a sibling has one.",
+    )
+    returns: Returns = Field(
+        "unknown",
+        description="A negative net week (returns beyond the week's sales): 'unknown' (not "
+        "demand, imputed for the fits), 'floor' (demand 0), or 'refuse' (ingest refuses "
+        "negative units).",
+    )
+    inactive_after_weeks: int = Field(
+        INACTIVE_AFTER_WEEKS,
+        ge=1,
+        le=520,
+        strict=True,
+        description="Observed weeks without a sale after which a series is discontinued "
+        "(unknown weeks do not count).",
+    )
+
+
 class SyntheticSettings(_Frozen):
     """Knobs of the demo data generator for this brand (ignored for real sales)."""
 
     volume: float = Field(
-        50.0, gt=0, strict=True, description="Mean weekly units of one SKU in one region."
+        50.0, gt=0, strict=True, description="Mean weekly units of one SKU in one market."
     )
     trend: float = Field(
         0.0, ge=-1, le=1, strict=True, description="Yearly growth on the log scale."
@@ -84,6 +117,39 @@ class SyntheticSettings(_Frozen):
     )
     promo_share: float = Field(
         0.0, ge=0, le=1, strict=True, description="Share of weeks on promotion."
+    )
+    # Real exports, off by default: what the generator leaves out or adds is kept as truth.
+    outages_per_year: float = Field(
+        0.0,
+        ge=0,
+        le=12,
+        strict=True,
+        description="Outages per market and year: 2-6 weeks without a row for any product "
+        "of the market (closure, data not recorded); the demand stays in sales_truth.",
+    )
+    return_share: float = Field(
+        0.0,
+        ge=0,
+        le=0.5,
+        strict=True,
+        description="Share of series-weeks where returns of 0.5-3 typical weeks come back "
+        "(net units may be negative).",
+    )
+    spikes_per_year: float = Field(
+        0.0,
+        ge=0,
+        le=12,
+        strict=True,
+        description="Chain-wide one-week promotions per market and year selling 10-50x a "
+        "normal week.",
+    )
+    pause_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        strict=True,
+        description="Share of SKUs that pause once for 8-40 weeks (no demand, no rows) and "
+        "restart.",
     )
 
 
@@ -126,6 +192,7 @@ class BrandConfig(_Frozen):
     )
     priors: PriorSettings = PriorSettings()
     model: ModelSettings = ModelSettings()
+    sales: SalesSettings = SalesSettings()
     synthetic: SyntheticSettings = SyntheticSettings()
 
     @model_validator(mode="before")

@@ -11,8 +11,13 @@ or month first), not the start of one of the brand's periods (a Monday for weekl
 the first day of a month for monthly ones; a weekly brand whose dates are all first days of
 months is refused as fed monthly data), before the brand's launch period, after the as-of
 date or after the latest allowed date (today plus a week, given by the caller), or
-``units`` is not a finite number in ``[0, MAX_UNITS]``. When the same key appears more
-than once, the *last* row in the file wins and the earlier ones are refused as duplicates.
+``units`` is not a finite number of at most ``MAX_UNITS``. Units are net sales: a negative
+period (returns beyond its sales) is accepted unless the brand's ``[sales] returns`` is
+``refuse``, and refused when it is larger than everything the series sold in the
+``RETURN_WINDOW_WEEKS`` weeks before it, net of earlier returns (in this file or already
+loaded): nobody returns more than they bought, so such a number is a typo. When the same
+key appears more than once, the *last* row in the file wins and the earlier ones are
+refused as duplicates.
 """
 
 from __future__ import annotations
@@ -30,11 +35,13 @@ import polars as pl
 from forecast.inputs.calendar import month_start, week_start
 from forecast.inputs.config import BrandConfig
 from forecast.inputs.markets import Markets, resolve_markets, shipped_markets
+from forecast.vocabulary import SERIES_KEYS
 
 REQUIRED = ("brand", "market", "product", "ds", "units")
 OPTIONAL = ("price", "promo")
 EARLIER_NAMES = {"region": "market"}  # columns of earlier file layouts, still read
 MAX_UNITS = 1e9  # one series, one week: more is a typo or an overflow, not a sale
+RETURN_WINDOW_WEEKS = 52  # a return may not exceed what its series sold in this many weeks
 _ISO = "%Y-%m-%d"
 _PROBE_DAYS = (date(2024, 6, 3), date(2025, 11, 17))  # day ≠ month, both > 12 apart
 
@@ -182,6 +189,14 @@ def rename_columns(raw: pl.DataFrame, mapping: Mapping[str, str], source: str) -
     return text.with_row_index("row_number", offset=1)
 
 
+def returned_series(raw: pl.DataFrame) -> pl.DataFrame:
+    """``brand, market, product`` of the text rows with negative units: the series whose
+    stored sales :func:`validate_sales` needs to bound their returns."""
+    units = pl.col("units").str.strip_chars().cast(pl.Float64, strict=False)
+    keys = [pl.col(k).str.strip_chars() for k in SERIES_KEYS]
+    return raw.filter(units < 0).select(keys).unique()
+
+
 def validate_sales(
     raw: pl.DataFrame,
     brands: Mapping[str, BrandConfig],
@@ -189,17 +204,20 @@ def validate_sales(
     date_format: str | None = None,
     latest: date | None = None,
     markets: Markets | None = None,
+    stored: pl.DataFrame | None = None,
 ) -> ValidatedSales:
     """Split text rows (see :func:`rename_columns`) into accepted and refused.
 
     Args:
         raw: ``row_number`` plus the text columns.
         brands: Known brands; a row's market must be held by one of its brand's, its
-            period not before the brand's launch.
+            period not before the brand's launch, a negative period allowed by its ``[sales]``.
         as_of: Rows after it are refused (a run replaying the past must not see them).
         date_format: strftime format of ``ds``; ISO ``YYYY-MM-DD`` by default.
         latest: Rows after it are refused as future dates (the caller knows today).
         markets: The markets file (groups and their countries; default: the shipped one).
+        stored: ``brand, market, product, ds, units`` already loaded for the series with
+            returns (see :func:`returned_series`); a file row replaces a stored one.
 
     Returns:
         Accepted rows keyed by the brand's market (rows of one group's countries summed),
@@ -235,15 +253,56 @@ def validate_sales(
         reasons=pl.concat_list(pl.format("duplicate key: row {} of the file wins", "keep"))
     ).drop("keep")
     accepted = valid.join(dup.select("row_number"), on="row_number", how="anti")
+    # Returns are bounded per series of the brand's market (a group's countries together).
+    accepted = accepted.with_columns(market=pl.col("resolved"))
+    oversized = _oversized_returns(accepted, stored)
+    accepted = accepted.join(oversized.select("row_number"), on="row_number", how="anti")
     invalid = checked.filter(pl.col("reasons").list.len() > 0)
-    rejected = pl.concat([invalid, dup], how="diagonal_relaxed").sort("row_number")
+    rejected = pl.concat([invalid, dup, oversized], how="diagonal_relaxed").sort("row_number")
     return ValidatedSales(_summed(_typed(accepted)), _refused(rejected))
+
+
+def _oversized_returns(accepted: pl.DataFrame, stored: pl.DataFrame | None) -> pl.DataFrame:
+    """Accepted rows whose return exceeds what the series sold in the window before them,
+    with that reason; the file's rows and the stored ones (file rows win) are the history."""
+    returns = accepted.filter(pl.col("units_value") < 0)
+    if returns.is_empty():
+        return accepted.head(0).with_columns(reasons=pl.lit([], pl.List(pl.String)))
+    keys = [*SERIES_KEYS, "ds"]
+    file_rows = accepted.select(*SERIES_KEYS, ds="ds_value", units="units_value")
+    history = file_rows
+    if stored is not None and not stored.is_empty():
+        kept = stored.select(*keys, pl.col("units").cast(pl.Float64))
+        history = pl.concat([kept.join(file_rows, on=keys, how="anti"), file_rows])
+    start = pl.col("ds_value") - pl.duration(weeks=RETURN_WINDOW_WEEKS)
+    sold = (
+        returns.select("row_number", *SERIES_KEYS, "ds_value")
+        .join(history.rename({"ds": "past"}), on=list(SERIES_KEYS))
+        .filter((pl.col("past") >= start) & (pl.col("past") < pl.col("ds_value")))
+        .group_by("row_number")
+        .agg(sold=pl.col("units").sum().clip(0.0))  # net: earlier returns are spent
+    )
+    reason = pl.format(
+        f"units {{}}: a return larger than the {{}} units (net) the series sold in the "
+        f"{RETURN_WINDOW_WEEKS} weeks before (a typo?)",
+        "units_value",
+        "sold",
+    )
+    return (
+        returns.join(sold, on="row_number", how="left")
+        .with_columns(pl.col("sold").fill_null(0.0))
+        .filter(-pl.col("units_value") > pl.col("sold"))
+        .with_columns(reasons=pl.concat_list(reason))
+        .drop("sold")
+    )
 
 
 def _row_checks(
     brands: Mapping[str, BrandConfig], date_format: str | None
 ) -> list[tuple[pl.Expr, pl.Expr]]:
     """(refused when, reason) pairs over the typed columns, in the order reasons are listed."""
+    strict = [b for b, c in brands.items() if c.sales.returns == "refuse"]
+    refuses_returns = pl.col("brand").is_in(strict)
     day_month = pl.col("ds").str.contains(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\s*$")
     return [
         (pl.col("brand").is_null() | (pl.col("brand") == ""), pl.lit("empty brand")),
@@ -269,10 +328,17 @@ def _row_checks(
             pl.col("units_value").is_null() | ~pl.col("units_value").is_finite(),
             pl.format("units '{}' is not a number", "units"),
         ),
-        (pl.col("units_value") < 0, pl.format("negative units {}", "units_value")),
         (
-            pl.col("units_value") > MAX_UNITS,
-            pl.format(f"units {{}} is above the sanity bound {MAX_UNITS:.0e}", "units"),
+            (pl.col("units_value") < 0) & refuses_returns,
+            pl.format(
+                "negative units {} (brand '{}' refuses returns: [sales] returns = \"refuse\")",
+                "units_value",
+                "brand",
+            ),
+        ),
+        (
+            pl.col("units_value").abs() > MAX_UNITS,
+            pl.format(f"units {{}} is beyond the sanity bound ±{MAX_UNITS:.0e}", "units"),
         ),
     ]
 

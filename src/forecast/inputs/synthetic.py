@@ -13,6 +13,12 @@ from a gamma–Poisson (negative binomial) around ``mu``; ``mu`` itself is kept 
 The promotions and SKU launches it simulates are returned as ``events`` rows (promotions
 also for the weeks after the last one, as a planner would know them). Everything is
 vectorised per brand over a (series × week) grid.
+
+Knobs that make the data look like real exports (all off by default, drawn from their own
+random stream so the data without them does not change): chain-wide one-week promotion
+spikes (in ``mu``), SKUs that pause (``mu`` = 0, no rows) and restart, outages of a whole
+market (no rows, ``mu`` kept in the truth), and returns (net units, possibly negative; the
+truth stays the demand ``mu``).
 """
 
 from __future__ import annotations
@@ -189,15 +195,78 @@ def generate_brand(
     end_idx = series["end_idx"].to_numpy()[:, None]
     age = np.arange(t)[None, :] - start_idx
     log_mu += np.log1p(-np.exp(-(np.maximum(age, 0) + 1) / 3.0))  # launch ramp-up
-    mu = np.exp(log_mu)
+    alive = (age >= 0) & (np.arange(t)[None, :] < end_idx)
+    exports = np.random.default_rng([seed, zlib.crc32(brand.brand.encode()), 1])
+    series_markets, products = series["market"].to_numpy(), series["product"].to_numpy()
+    log_mu += _spikes(exports, series_markets, t, knobs.spikes_per_year)
+    paused = _pauses(exports, products, alive, knobs.pause_share)
+    mu = np.where(paused, 0.0, np.exp(log_mu))
 
     shape = 1.0 / max(knobs.noise, 1e-6) ** 2
     units = rng.poisson(mu * rng.gamma(shape, 1.0 / shape, mu.shape)).astype(np.float64)
-    alive = (age >= 0) & (np.arange(t)[None, :] < end_idx)
+    units -= _returns(exports, mu, alive, knobs.return_share)
+    recorded = alive & ~paused & ~_outages(exports, series_markets, t, knobs.outages_per_year)
     price = series["price"].to_numpy()[:, None] * np.where(promo, 0.8, 1.0)
-    sales, truth = _to_frames(series, ds, alive, units, mu, price, promo)
+    sales, truth = _to_frames(series, ds, recorded, alive, units, mu, price, promo)
     events = _simulated_events(brand, series, weeks, promo & alive, seed)
     return SyntheticSales(sales, truth, _product_master(brand, series, weeks), events)
+
+
+def _market_weeks(
+    rng: np.random.Generator, series_markets: np.ndarray, t: int, per_year: float
+) -> list[tuple[np.ndarray, int]]:
+    """Random (rows of a market, start week) pairs, ``per_year`` of them a market and year."""
+    picks = []
+    for market in np.unique(series_markets):  # a handful of markets, not a loop over rows
+        for start in rng.integers(0, t, rng.poisson(per_year * t / 52)):
+            picks.append((np.flatnonzero(series_markets == market), int(start)))
+    return picks
+
+
+def _spikes(
+    rng: np.random.Generator, series_markets: np.ndarray, t: int, per_year: float
+) -> np.ndarray:
+    """(series × week) log uplift of chain-wide one-week promotions: 10–50× a normal week."""
+    lift = np.zeros((len(series_markets), t))
+    for rows, week in _market_weeks(rng, series_markets, t, per_year):
+        lift[rows, week] += np.log(rng.uniform(10, 50))
+    return lift
+
+
+def _outages(
+    rng: np.random.Generator, series_markets: np.ndarray, t: int, per_year: float
+) -> np.ndarray:
+    """(series × week) True where a whole market is not recorded: outages of 2–6 weeks."""
+    out = np.zeros((len(series_markets), t), dtype=bool)
+    for rows, start in _market_weeks(rng, series_markets, t, per_year):
+        out[rows, start : start + int(rng.integers(2, 7))] = True
+    return out
+
+
+def _pauses(
+    rng: np.random.Generator, products: np.ndarray, alive: np.ndarray, share: float
+) -> np.ndarray:
+    """(series × week) True where a SKU pauses (every market): once, for 8–40 weeks."""
+    names, index = np.unique(products, return_inverse=True)
+    t = alive.shape[1]
+    pausing = rng.random(len(names)) < share
+    start = rng.integers(0, t, len(names))
+    length = rng.integers(8, 41, len(names))
+    weeks = np.arange(t)[None, :]
+    per_sku = pausing[:, None] & (weeks >= start[:, None]) & (weeks < (start + length)[:, None])
+    return per_sku[index] & alive
+
+
+def _returns(
+    rng: np.random.Generator, mu: np.ndarray, alive: np.ndarray, share: float
+) -> np.ndarray:
+    """(series × week) units returned: in a ``share`` of live weeks, 0.5–3 typical weeks."""
+    if share <= 0:
+        return np.zeros(mu.shape)
+    typical = np.nanmean(np.where(alive, mu, np.nan), axis=1, keepdims=True)
+    size = rng.uniform(0.5, 3.0, mu.shape) * np.nan_to_num(typical)
+    hit = (rng.random(mu.shape) < share) & alive
+    return np.where(hit, rng.poisson(size), 0).astype(np.float64)
 
 
 def _product_master(brand: BrandConfig, series: pl.DataFrame, weeks: list[date]) -> pl.DataFrame:
@@ -276,7 +345,7 @@ def _series_table(
 
 def _event_effects(
     brand: BrandConfig,
-    markets_of: np.ndarray,
+    series_marketsof: np.ndarray,
     weeks: list[date],
     rng: np.random.Generator,
     markets: Markets | None,
@@ -295,8 +364,8 @@ def _event_effects(
         .group_by("market", "t")
         .agg((pl.col("weight") * pl.col("uplift")).sum().alias("effect"))
     )
-    out = np.zeros((len(markets_of), len(weeks)))
-    market_rows = {r: np.flatnonzero(markets_of == r) for r in np.unique(markets_of)}
+    out = np.zeros((len(series_marketsof), len(weeks)))
+    market_rows = {r: np.flatnonzero(series_marketsof == r) for r in np.unique(series_marketsof)}
     for market, t, effect in eff.iter_rows():  # (market × event-week) cells, not per row
         if market in market_rows:
             out[market_rows[market], t] += effect
@@ -344,21 +413,28 @@ def _simulated_events(
 def _to_frames(
     series: pl.DataFrame,
     ds: pl.Series,
+    recorded: np.ndarray,
     alive: np.ndarray,
     units: np.ndarray,
     mu: np.ndarray,
     price: np.ndarray,
     promo: np.ndarray,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Flatten the (series × week) grid into long ``sales`` and ``truth``, live cells only."""
-    s_idx, t_idx = np.nonzero(alive)
-    keys = series.select("brand", "market", "product")[s_idx]
-    long = keys.with_columns(ds=ds.gather(t_idx))
+    """Flatten the (series × week) grid into long ``sales`` (recorded cells) and ``truth``
+    (live cells, outages and pauses included)."""
+
+    def cells(mask: np.ndarray) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+        s_idx, t_idx = np.nonzero(mask)
+        keys = series.select("brand", "market", "product")[s_idx]
+        return keys.with_columns(ds=ds.gather(t_idx)), s_idx, t_idx
+
+    long, s_idx, t_idx = cells(recorded)
     sales = long.with_columns(
         units=pl.Series(units[s_idx, t_idx]),
         price=pl.Series(price[s_idx, t_idx]),
         promo=pl.Series(promo[s_idx, t_idx]),
     )
+    long, s_idx, t_idx = cells(alive)
     truth = long.with_columns(mu=pl.Series(mu[s_idx, t_idx]))
     return sales, truth
 

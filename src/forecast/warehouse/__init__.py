@@ -35,6 +35,7 @@ from forecast.warehouse.queries import (
 from forecast.warehouse.sales import (
     publish_sales,
     read_sales,
+    read_series_sales,
     real_sales,
     real_sales_message,
     replace_sales,
@@ -104,6 +105,7 @@ __all__ = [
     "read_products",
     "read_run_forecasts",
     "read_sales",
+    "read_series_sales",
     "read_sector_fva",
     "read_sold_products",
     "reader",

@@ -18,7 +18,14 @@ import polars as pl
 
 from forecast.warehouse.store import WarehouseError, drop_staged, scalar, publish, staging_dir
 
-RESULT_TABLES = ("run_brands", "forecasts", "backtest_metrics", "priors", "prior_weights")
+RESULT_TABLES = (
+    "run_brands",
+    "forecasts",
+    "backtest_metrics",
+    "priors",
+    "prior_weights",
+    "gap_weeks",
+)
 
 
 @dataclass(frozen=True)

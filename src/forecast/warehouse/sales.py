@@ -169,3 +169,20 @@ def read_sales(path: Path, brands: list[str], as_of: date) -> pl.DataFrame:
         "WHERE brand IN (SELECT unnest(?)) AND ds <= ? ORDER BY brand, market, product, ds",
         [brands, as_of],
     )
+
+
+def read_series_sales(path: Path, series: pl.DataFrame) -> pl.DataFrame:
+    """``brand, market, product, ds, units`` already stored for the given series (``brand,
+    market, product`` rows); empty when the warehouse does not exist yet."""
+    schema = {"brand": pl.String, "market": pl.String, "product": pl.String}
+    empty = pl.DataFrame(schema={**schema, "ds": pl.Date, "units": pl.Float64})
+    if series.is_empty() or not Path(path).exists():
+        return empty
+    keys = [series[k].to_list() for k in ("brand", "market", "product")]
+    return query(
+        path,
+        "SELECT s.brand, s.market, s.product, s.ds, s.units FROM sales s JOIN ("
+        "SELECT unnest(?) AS brand, unnest(?) AS market, unnest(?) AS product"
+        ") k USING (brand, market, product)",
+        keys,
+    )

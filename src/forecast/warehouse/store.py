@@ -25,7 +25,7 @@ import polars as pl
 SCHEMA_VERSION = 3
 _LOCK_TIMEOUT_S = 600.0
 # v3: the series key's `region` became `market` (views keep `region` as an alias).
-_RENAMED_TO_MARKET = ("sales", "sales_truth", "rejected_sales", "forecasts")
+_RENAMED_TO_MARKET = ("sales", "sales_truth", "rejected_sales", "forecasts", "gap_weeks")
 
 
 class WarehouseError(RuntimeError):

@@ -1,0 +1,337 @@
+"""log1p sales split per series into a local linear trend and season-position effects.
+
+A regression fitted by backfitting, vectorised over every series of a frame at once:
+
+    log1p(y_t) = trend_t + s[pos(t)] + e_t
+
+* trend: a straight line fitted by least squares over a window of two seasons centred on
+  the week (the first and last season take the line of the nearest full window, so the
+  ends are extrapolated, never filled flat); one line over everything for shorter series;
+* season: per position, the (recency-weighted) mean of ``log1p(y) − trend``; a series that
+  has not seen every position yet is measured against a reference profile instead (its
+  trend is fitted on ``log1p(y) − reference``), so what it has seen is aligned with the
+  shape it will borrow and what it has not seen stays unknown;
+* robustness: between iterations, a week far from both its neighbours and the same week of
+  the other years (beyond 3 robust sd, and at least 3×) is pulled back toward them, and
+  one beyond twice that bound counts as what they expect — one promotion or data error
+  does not become seasonality every later year inherits (smooth series only: in a series
+  of mostly zeros no week is typical);
+* drift: years are weighted by a half-life chosen from the data — the one that best
+  predicts each of the last seasons from the seasons before it, pooled over the frame's
+  series — so long histories follow a profile that moves;
+* variance per position: residual variance over the effective number of weeks seen there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import polars as pl
+
+from forecast.engine.recency import choose_half_life, recency_weight, with_drift
+from forecast.engine.series import ADI_CUTOFF
+from forecast.inputs.calendar import season_position
+from forecast.vocabulary import SEASON_LENGTH, Frequency
+
+ITERATIONS = 4
+CLIP_SIGMAS = 3.0
+CLIP_FLOOR = math.log(3.0)  # never treat less than a 3× jump as an outlier
+MAD_TO_SD = 1.4826
+# Prior degrees of freedom of the week-to-week noise estimate, blended into the residual
+# variance of series that have seen most positions only once.
+PRIOR_DOF = 4.0
+MIN_VAR = 1e-4
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """What :func:`decompose` found.
+
+    Attributes:
+        rows: every input row with ``pos, t, ly, lyc`` (log1p, winsorised), ``use``,
+            ``trend`` and ``r = lyc − trend``.
+        season: ``unique_id, key, own, var, full`` — unsmoothed position effects and their
+            sampling variance; ``full`` marks series that have seen every position.
+        half_life: Recency half-life in seasons (``inf``: years weigh the same).
+    """
+
+    rows: pl.DataFrame
+    season: pl.DataFrame
+    half_life: float
+
+
+def decompose(
+    series: pl.DataFrame,
+    exclude: pl.DataFrame,
+    frequency: Frequency = "weekly",
+    reference: pl.DataFrame | None = None,
+) -> Decomposition:
+    """Trend and position effects of every series (see the module docstring).
+
+    Args:
+        series: ``unique_id, ds, y`` (+ any columns) on a regular grid; null ``y`` is unknown.
+        exclude: ``unique_id, ds`` rows left out of the fit (weeks moving events touch).
+        reference: ``key, ref`` — the profile series with unseen positions are aligned to;
+            without one, such series estimate nothing.
+    """
+    m = SEASON_LENGTH[frequency]
+    rows = _prepare(series, exclude, frequency, reference)
+    for it in range(ITERATIONS):
+        if it > 0:
+            rows = rows.drop("slope_var", strict=False).join(
+                _slope_variance(rows, m), on="unique_id", how="left"
+            )
+        rows = _fit_trend(rows.with_columns(s=_season_at(rows, it)), m)
+        season = _centred(_position_means(rows, pl.lit(1.0)))
+        rows = rows.drop("s_own", strict=False).join(
+            season.select("unique_id", pos="key", s_own="own"), on=["unique_id", "pos"], how="left"
+        )
+        if it < ITERATIONS - 1:
+            rows = _winsorise(rows, frequency)
+    half_life = choose_half_life(rows, m)
+    rows = with_drift(rows.with_columns(r=pl.col("lyc") - pl.col("trend")), half_life, frequency)
+    season = _with_variance(rows, _position_means(rows, recency_weight(half_life, m)), m)
+    return Decomposition(rows.drop("s_own", "slope_var", "ref"), season, half_life)
+
+
+def _prepare(
+    series: pl.DataFrame,
+    exclude: pl.DataFrame,
+    frequency: Frequency,
+    reference: pl.DataFrame | None,
+) -> pl.DataFrame:
+    """Rows with position, index, log value, usability, coverage and reference profile."""
+    m = SEASON_LENGTH[frequency]
+    flagged = exclude.select("unique_id", "ds").unique().with_columns(excluded=pl.lit(True))
+    ref = (
+        reference.select(pl.col("key").cast(pl.Int16).alias("pos"), pl.col("ref").cast(pl.Float64))
+        if reference is not None
+        else pl.DataFrame(schema={"pos": pl.Int16, "ref": pl.Float64})
+    )
+    rows = (
+        series.sort("unique_id", "ds")
+        .join(flagged, on=["unique_id", "ds"], how="left")
+        .with_columns(
+            pos=season_position(pl.col("ds"), frequency),
+            t=pl.int_range(pl.len()).over("unique_id"),
+            ly=pl.col("y").cast(pl.Float64).clip(0).log1p(),
+        )
+        .with_columns(use=pl.col("ly").is_not_null() & pl.col("excluded").is_null())
+        .with_columns(
+            lyc=pl.col("ly"),
+            full=pl.len().over("unique_id") >= m,
+        )
+        .join(ref, on="pos", how="left")
+    )
+    # Series with unseen positions need a reference to be measured against.
+    has_ref = reference is not None and reference.height > 0
+    keep = pl.col("full") | pl.lit(has_ref)
+    return rows.filter(keep).drop("excluded")
+
+
+def _season_at(rows: pl.DataFrame, iteration: int) -> pl.Expr:
+    """The season removed before the trend fit: own effects, or the reference if partial."""
+    own = pl.col("s_own").fill_null(0.0) if iteration > 0 else pl.lit(0.0)
+    return pl.when(pl.col("full")).then(own).otherwise(pl.col("ref").fill_null(0.0))
+
+
+def _fit_trend(rows: pl.DataFrame, m: int) -> pl.DataFrame:
+    """``trend``: local least-squares line of ``lyc − s`` over two-season windows.
+
+    Series shorter than a window get one line; its slope is shrunk toward zero by the
+    evidence for it (empirical Bayes, ``max(0, 1 − var / slope²)``), since only positions
+    seen in two years tell a trend from the season (column ``slope_var``, when present).
+    """
+    use = pl.col("use").cast(pl.Float64)
+    t = pl.col("t").cast(pl.Float64)
+    d = pl.when(pl.col("use")).then(pl.col("lyc") - pl.col("s")).otherwise(0.0)
+    sums = {"su": use, "st": use * t, "sd": d, "stt": use * t * t, "std": t * d}
+    win = 2 * m + 1
+    local = {
+        k: v.rolling_sum(window_size=win, center=True, min_samples=win).over("unique_id")
+        for k, v in sums.items()
+    }
+    enough = pl.col("su") >= m  # a window needs a season of usable weeks
+    frame = (
+        rows.with_columns(**local)
+        .with_columns(pl.when(enough).then(pl.col(k)).alias(k) for k in sums)
+        .with_columns(pl.col(k).forward_fill().backward_fill().over("unique_id") for k in sums)
+        .with_columns(one_line=pl.col("su").is_null().all().over("unique_id"))
+        .with_columns(pl.col(k).fill_null(v.sum().over("unique_id")) for k, v in sums.items())
+    )
+    su, st, sd = pl.col("su"), pl.col("st"), pl.col("sd")
+    sxx = pl.col("stt") - st * st / su
+    slope = pl.when(sxx > 1e-9).then((pl.col("std") - st * sd / su) / sxx).otherwise(0.0)
+    if "slope_var" in frame.columns:
+        keep = (1 - pl.col("slope_var") / slope.pow(2)).clip(0.0, 1.0).fill_nan(0.0)
+        slope = pl.when(pl.col("one_line") & pl.col("full")).then(slope * keep).otherwise(slope)
+    trend = sd / su + slope * (t - st / su)
+    return frame.with_columns(trend=pl.when(su > 0).then(trend)).drop(*sums, "s", "one_line")
+
+
+def _slope_variance(rows: pl.DataFrame, m: int) -> pl.DataFrame:
+    """``unique_id, slope_var``: sampling variance of a line fitted beside position effects.
+
+    Only the spread of weeks within a position informs the slope: ``σ² / Σ (t − t̄_pos)²``.
+    """
+    t = pl.col("t").cast(pl.Float64)
+    within = (
+        rows.filter(pl.col("use"))
+        .group_by("unique_id", "pos")
+        .agg(sxx=(t * t).sum() - t.sum() ** 2 / pl.len())
+        .group_by("unique_id")
+        .agg(pl.col("sxx").sum())
+    )
+    return (
+        _noise(rows, m)
+        .join(within, on="unique_id")
+        .select("unique_id", slope_var=pl.col("sigma2") / pl.col("sxx"))
+    )
+
+
+def _position_means(rows: pl.DataFrame, weight: pl.Expr) -> pl.DataFrame:
+    """``unique_id, key, own, sw, sw2, full`` — weighted mean of ``lyc − trend``."""
+    e = pl.col("lyc") - pl.col("trend")
+    return (
+        rows.filter(pl.col("use"))
+        .with_columns(w=weight)
+        .group_by("unique_id", "pos")
+        .agg(
+            own=(pl.col("w") * e).sum() / pl.col("w").sum(),
+            sw=pl.col("w").sum(),
+            sw2=(pl.col("w") ** 2).sum(),
+            full=pl.col("full").first(),
+        )
+        .rename({"pos": "key"})
+    )
+
+
+def _centred(season: pl.DataFrame) -> pl.DataFrame:
+    """Full-coverage profiles get mean zero; partial ones stay aligned to their reference."""
+    mean = pl.col("own").mean().over("unique_id")
+    return season.with_columns(own=pl.when(pl.col("full")).then(pl.col("own") - mean))
+
+
+def _winsorise(rows: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
+    """Pull extreme weeks back toward their references (a redescending Hampel-type rule).
+
+    A week is compared with the same position in the other years and with what its
+    neighbouring positions (weekly data) or the reference (partial series) expect; the
+    smaller of the two deviations counts, so a recurring peak is never an outlier, and a
+    normal week is not one just because another year had a spike there.
+    """
+    e = pl.col("ly") - pl.col("trend")
+    ec = pl.col("lyc") - pl.col("trend")
+    own = pl.col("use").cast(pl.Float64)
+    others = (pl.col("sum_ec") - own * ec) / (pl.col("seen") - own)
+    vs_years = pl.when(pl.col("seen") - own > 0).then(e - others)
+    vs_near = e - pl.col("near")
+    rho = (
+        pl.when(vs_years.is_null())
+        .then(vs_near)
+        .when(vs_near.is_null() | (vs_years.abs() <= vs_near.abs()))
+        .then(vs_years)
+        .otherwise(vs_near)
+    )
+    tested = _with_references(rows, frequency).with_columns(rho=pl.when(pl.col("use")).then(rho))
+    # Intermittent series (mostly zeros) have no typical week to call another extreme.
+    per_series = (
+        tested.filter(pl.col("use"))
+        .group_by("unique_id")
+        .agg(
+            scale=MAD_TO_SD * pl.col("rho").abs().median(),
+            dense=(pl.col("ly") > 0).mean() >= 1 / ADI_CUTOFF,
+        )
+    )
+    bound = pl.max_horizontal(CLIP_SIGMAS * pl.col("scale"), pl.lit(CLIP_FLOOR))
+    size = pl.col("rho").abs()
+    # Redescending: kept up to the bound, then less and less, nothing beyond twice it.
+    kept = pl.when(size <= bound).then(size).otherwise((2 * bound - size).clip(0.0))
+    excess = pl.when(pl.col("dense")).then(pl.col("rho").sign() * (size - kept))
+    return (
+        tested.join(per_series, on="unique_id", how="left")
+        .with_columns(lyc=pl.col("ly") - excess.fill_null(0.0))
+        .drop("rho", "near", "sum_ec", "seen", "scale", "dense")
+    )
+
+
+def _with_references(rows: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
+    """Per row: ``sum_ec, seen`` of its position over the years, and ``near`` — the effect
+    adjacent positions imply (weekly, full series) or the reference (partial series)."""
+    used = rows.filter(pl.col("use"))
+    per_pos = used.group_by("unique_id", "pos").agg(
+        sum_ec=(pl.col("lyc") - pl.col("trend")).sum(),
+        seen=pl.len().cast(pl.Float64),
+        s_pos=pl.col("s_own").first(),
+    )
+    frame = rows.join(per_pos.drop("s_pos"), on=["unique_id", "pos"], how="left")
+    if frequency != "weekly":  # adjacent months or quarters need not look alike
+        return frame.with_columns(near=pl.when(~pl.col("full")).then(pl.col("ref")))
+    m = SEASON_LENGTH[frequency]
+    for step, name in ((1, "s_prev"), (-1, "s_next")):
+        shifted = per_pos.select(
+            "unique_id", pos=((pl.col("pos") + step) % m).cast(pl.Int16), **{name: "s_pos"}
+        )
+        frame = frame.join(shifted, on=["unique_id", "pos"], how="left")
+    adjacent = (pl.col("s_prev") + pl.col("s_next")) / 2
+    return frame.with_columns(
+        near=pl.when(pl.col("full")).then(adjacent).otherwise(pl.col("ref"))
+    ).drop("s_prev", "s_next")
+
+
+def _noise(rows: pl.DataFrame, m: int, fitted: str = "s_own") -> pl.DataFrame:
+    """``unique_id, sigma2``: residual variance of a position effect's weeks, per series.
+
+    Full-coverage series: residuals around trend + season, less their mean over each season
+    counted back from the end (a level shock moves every position of its year alike and
+    leaves the centred shape alone), over their degrees of freedom; blended with a robust
+    estimate from the changes of each position from one year to the next, worth
+    ``PRIOR_DOF`` weeks — with most positions seen once the residuals alone say little.
+    Partial series (no position seen twice): the robust estimate from week-to-week changes.
+    """
+    e = pl.col("lyc") - pl.col("trend")
+    resid = pl.when(pl.col("full")).then(e - pl.col(fitted)).otherwise(e - pl.col("ref"))
+    block = (pl.col("t").max().over("unique_id") - pl.col("t")) // m
+    same_pos = (pl.col("unique_id") == pl.col("unique_id").shift()) & (
+        pl.col("pos") == pl.col("pos").shift()
+    )
+    used = (
+        rows.filter(pl.col("use"))
+        .with_columns(resid=resid, block=block, e=e)
+        .with_columns(shape=pl.col("resid") - pl.col("resid").mean().over("unique_id", "block"))
+        .sort("unique_id", "pos", "t")
+        .with_columns(yearly=pl.when(same_pos).then(pl.col("e") - pl.col("e").shift()))
+        .sort("unique_id", "t")
+    )
+    weekly = pl.col("e").diff().drop_nulls().abs().median()
+    robust = pl.col("yearly").drop_nulls().abs().median().fill_null(weekly)
+    noise = used.group_by("unique_id").agg(
+        sse=(pl.col("shape") ** 2).sum(),
+        dof=pl.len() - pl.col("pos").n_unique() - pl.col("block").n_unique(),
+        full=pl.col("full").first(),
+        robust=(robust * MAD_TO_SD) ** 2 / 2,
+    )
+    dof = pl.col("dof").clip(0).cast(pl.Float64)
+    blended = (pl.col("sse") + PRIOR_DOF * pl.col("robust")) / (dof + PRIOR_DOF)
+    sigma2 = pl.when(pl.col("full")).then(blended).otherwise(pl.col("robust"))
+    return noise.select("unique_id", sigma2=sigma2.fill_nan(None).fill_null(1.0).clip(MIN_VAR))
+
+
+def _with_variance(rows: pl.DataFrame, season: pl.DataFrame, m: int) -> pl.DataFrame:
+    """Add ``var``: the series' residual variance over the effective weeks at the position.
+
+    Residuals are taken around the season of each row's own years (profile + drift): a
+    drifting season is not noise, and the variance of a recency-weighted profile already
+    grows through its fewer effective weeks.
+    """
+    fitted = rows.join(
+        season.select("unique_id", pos="key", own_w="own"), on=["unique_id", "pos"], how="left"
+    ).with_columns(own_w=pl.col("own_w") + pl.col("drift"))
+    return season.join(_noise(fitted, m, "own_w"), on="unique_id").select(
+        "unique_id",
+        "key",
+        "own",
+        var=pl.col("sigma2") * pl.col("sw2") / pl.col("sw") ** 2,
+        full="full",
+    )
