@@ -84,3 +84,22 @@ def test_event_weeks_are_explained_by_their_uplift_not_the_profile() -> None:
     uplift = est.events.filter(pl.col("key") == "valentines")["own"][0]
     assert 0.8 < uplift < 1.3  # log(3) ≈ 1.1 on the event week
     assert est.season["own"].abs().max() < 0.15  # flat profile: the lift stayed out of it
+
+
+def test_an_event_in_the_same_month_of_every_series_and_year_stays_in_the_profile() -> None:
+    months = [date(2020 + m // 12, m % 12 + 1, 1) for m in range(48)]
+    december = np.array([d.month == 12 for d in months])
+    frames = [
+        pl.DataFrame(
+            {"unique_id": f"m{i}", "market": "FR", "ds": months, "y": 100 * np.exp(december)}
+        )
+        for i in range(2)
+    ]
+    series = pl.concat(frames)
+    cal = series.filter(pl.col("ds").dt.month() == 12).select(
+        "unique_id", "ds", event=pl.lit("christmas"), weight=pl.lit(1.0)
+    )
+    est = own_estimates("b", series, cal, "monthly")
+    assert est.events.is_empty()  # not told from the season: no uplift of its own
+    profile = est.season.sort(pl.col("key").cast(pl.Int16))["own"].to_numpy()
+    assert profile.argmax() == 11 and profile[11] - profile[:11].mean() > 0.9

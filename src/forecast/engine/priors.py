@@ -57,7 +57,7 @@ def series_estimates(
         outliers pulled in), ``unique_id, ds, event, weight``, and ``unique_id, key, own,
         var`` (smoothed over adjacent positions; centred where every position was seen).
     """
-    event_rows = _event_rows(series, calendar)
+    event_rows = _identified(series, _event_rows(series, calendar), frequency)
     dec = decompose(series, event_rows, frequency, reference)
     rows, season = dec.rows, dec.season
     partial = series.join(rows.select("unique_id").unique(), on="unique_id", how="anti")
@@ -83,7 +83,7 @@ def own_estimates(
     """
     resid, event_rows, per_series = series_estimates(series, calendar, frequency)
     season = _brand_profile(per_series)
-    events = _brand_events(resid, event_rows, per_series)
+    events = _brand_events(resid, event_rows, per_series, season)
     periods = series.group_by("unique_id").len()["len"].to_list() or [0]
     stats = pl.DataFrame(
         {
@@ -108,6 +108,34 @@ def _event_rows(series: pl.DataFrame, calendar: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _identified(
+    series: pl.DataFrame, event_rows: pl.DataFrame, frequency: Frequency
+) -> pl.DataFrame:
+    """Event rows at positions the profile can still be estimated at without them.
+
+    A position is estimable when some series of the frame saw it (or, weekly, a position
+    beside it: the profile is smoothed over adjacent weeks) without an event. An event
+    every series has at the same month every year (Christmas in December) cannot be told
+    from the season: its rows stay in the profile, which carries it, and it gets no uplift
+    of its own (the forecast offset is then the profile alone).
+    """
+    m = SEASON_LENGTH[frequency]
+    pos = season_position(pl.col("ds"), frequency)
+    touched = event_rows.select("unique_id", "ds").unique()
+    spread = [off for off, k in zip((-1, 0, 1), _KERNEL[frequency], strict=True) if k > 0]
+    clean = (
+        series.filter(pl.col("y").is_not_null())
+        .join(touched, on=["unique_id", "ds"], how="anti")
+        .select(pos=pos)
+        .unique()
+        .join(pl.DataFrame({"off": spread}), how="cross")
+        .select(pos=((pl.col("pos") + pl.col("off")) % m).cast(pl.Int16))
+        .unique()
+    )
+    with_pos = event_rows.with_columns(pos=pos.cast(pl.Int16))
+    return with_pos.join(clean, on="pos", how="semi").drop("pos")
+
+
 def _brand_profile(per_series: pl.DataFrame) -> pl.DataFrame:
     """``key, own, var``: precision-weighted mean of the series' profiles.
 
@@ -124,17 +152,25 @@ def _brand_profile(per_series: pl.DataFrame) -> pl.DataFrame:
 
 
 def _brand_events(
-    resid: pl.DataFrame, event_rows: pl.DataFrame, per_series: pl.DataFrame
+    resid: pl.DataFrame, event_rows: pl.DataFrame, per_series: pl.DataFrame, brand: pl.DataFrame
 ) -> pl.DataFrame:
-    """Event uplift per brand: weighted mean of series uplifts beyond their profile."""
+    """Event uplift per brand: weighted mean of series uplifts beyond their profile.
+
+    A series whose every year has the event at that position (a promotion each September)
+    has no profile there of its own: its uplift is measured against the brand's profile,
+    which its sibling series without the event give.
+    """
     schema = {"key": pl.String, "own": pl.Float64, "var": pl.Float64}
     if event_rows.is_empty() or per_series.is_empty():
         return pl.DataFrame(schema=schema)
+    own = per_series.select("unique_id", pos="key", season="own")
     rows = (
         event_rows.filter(pl.col("event") != STOCKOUT)  # censored sales, not an uplift
         .join(resid.select("unique_id", "ds", "pos", "r"), on=["unique_id", "ds"])
-        .join(per_series.select("unique_id", pos="key", season="own"), on=["unique_id", "pos"])
-        .filter(pl.col("r").is_not_null())
+        .join(own, on=["unique_id", "pos"], how="left")
+        .join(brand.select(pl.col("key").cast(pl.Int16).alias("pos"), "own"), on="pos", how="left")
+        .with_columns(season=pl.coalesce("season", "own"))
+        .filter(pl.col("r").is_not_null(), pl.col("season").is_not_null())
     )
     w, e = pl.col("weight"), pl.col("r") - pl.col("season")
     uplift = rows.group_by("unique_id", "event").agg(
