@@ -345,7 +345,7 @@ def _series_table(
 
 def _event_effects(
     brand: BrandConfig,
-    series_marketsof: np.ndarray,
+    markets_of: np.ndarray,
     weeks: list[date],
     rng: np.random.Generator,
     markets: Markets | None,
@@ -364,8 +364,8 @@ def _event_effects(
         .group_by("market", "t")
         .agg((pl.col("weight") * pl.col("uplift")).sum().alias("effect"))
     )
-    out = np.zeros((len(series_marketsof), len(weeks)))
-    market_rows = {r: np.flatnonzero(series_marketsof == r) for r in np.unique(series_marketsof)}
+    out = np.zeros((len(markets_of), len(weeks)))
+    market_rows = {r: np.flatnonzero(markets_of == r) for r in np.unique(markets_of)}
     for market, t, effect in eff.iter_rows():  # (market × event-week) cells, not per row
         if market in market_rows:
             out[market_rows[market], t] += effect
