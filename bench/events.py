@@ -71,10 +71,13 @@ def synthetic(n_origins: int) -> dict[str, Any]:
 def _event_weeks(group: grp.Group) -> pl.DataFrame:
     """``unique_id, ds, weeks``: series-weeks the simulated promotions and launches touch
     (from the events, whether or not the variant's calendar holds them)."""
-    from forecast.engine.events import calendar_of, empty_calendar
+    from forecast.engine.events import calendar_of
 
+    none = pl.DataFrame(
+        schema={"event": pl.String, "market": pl.String, "ds": pl.Date, "weight": pl.Float64}
+    )
     parts = [
-        calendar_of(group.sales[b], empty_calendar(), group.events.filter(pl.col("brand") == b))
+        calendar_of(group.sales[b], none, group.events.filter(pl.col("brand") == b))
         for b in group.brands
     ]
     touched = pl.concat(parts).filter(pl.col("event").is_in(["promotion", "launch"]))

@@ -4,9 +4,10 @@ events file through the real ingest and forecast flows and the ingest-events com
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -17,6 +18,7 @@ from forecast.inputs.ingest import IngestError
 pytestmark = pytest.mark.flow
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "onboarding"
+LAST_WEEK = date(2026, 5, 25)  # the Monday of the example's last sales month's last week
 PROMOTION = date(2026, 9, 1)  # events.csv plans the September 2026 promotion in France
 WEEKLY_BRAND = 'name = "Weekly"\nsector = "perfumes_cosmetics"\nmarkets = ["FR"]\n' + (
     "launch_date = 2021-01-04\n"
@@ -38,6 +40,19 @@ BAD_EVENTS = (
 )
 
 
+def _weekly_sales() -> pl.DataFrame:
+    """Two years of a weekly brand's two products in France, up to the example's last month."""
+    rng = np.random.default_rng(2)
+    weeks = [LAST_WEEK - timedelta(weeks=k) for k in range(103, -1, -1)]
+    season = np.exp(0.3 * np.sin(2 * np.pi * np.arange(len(weeks)) / 52))
+    return pl.concat(
+        pl.DataFrame({"brand": "weekly", "market": "FR", "product": p, "ds": weeks}).with_columns(
+            units=pl.Series(rng.poisson(40 * season).astype(float))
+        )
+        for p in ("w1", "w2")
+    )
+
+
 @pytest.fixture(scope="module")
 def onboarded(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None):  # type: ignore[no-untyped-def]
     from flows.forecast import forecast_flow
@@ -51,17 +66,23 @@ def onboarded(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None): 
     db = root / "forecast.duckdb"
     kwargs = {"warehouse_path": str(db), "config_dir": str(configs)}
     ingested = ingest_flow(path=str(EXAMPLE / "sales.csv"), **kwargs)
+    _weekly_sales().write_csv(root / "weekly.csv")
+    ingest_flow(path=str(root / "weekly.csv"), **kwargs)
     where = ["--warehouse", str(db), "--config-dir", str(configs)]
     result = CliRunner().invoke(app, ["ingest-events", str(EXAMPLE / "events.csv"), *where])
     assert result.exit_code == 0, result.output
-    summary = forecast_flow(brands=["maison_soleil"], **kwargs)
+    summary = forecast_flow(**kwargs)  # the weekly and the monthly brand in one run
     return db, ingested, summary, root, configs
 
 
 def test_the_monthly_brand_is_ingested_and_forecast_in_months(onboarded) -> None:  # type: ignore[no-untyped-def]
     db, ingested, summary, _, _ = onboarded
     assert ingested["rejected"] == 0 and summary.status == "succeeded"
-    fc = wh.query(db, "SELECT * FROM latest_forecasts WHERE is_selected ORDER BY unique_id, ds")
+    fc = wh.query(
+        db,
+        "SELECT * FROM latest_forecasts WHERE is_selected AND brand = 'maison_soleil' "
+        "ORDER BY unique_id, ds",
+    )
     assert sorted(fc["market"].unique().to_list()) == ["AE", "CN", "FR"]
     assert fc["ds"].dt.day().unique().to_list() == [1]  # month starts
     assert fc.group_by("unique_id").len()["len"].unique().to_list() == [12]
@@ -70,7 +91,9 @@ def test_the_monthly_brand_is_ingested_and_forecast_in_months(onboarded) -> None
 
 def test_the_planned_promotion_lifts_its_month_and_is_named(onboarded) -> None:  # type: ignore[no-untyped-def]
     db, _, _, _, _ = onboarded
-    fc = wh.query(db, "SELECT * FROM latest_forecasts WHERE is_selected")
+    fc = wh.query(
+        db, "SELECT * FROM latest_forecasts WHERE is_selected AND brand = 'maison_soleil'"
+    )
     around = [date(2026, 8, 1), PROMOTION, date(2026, 10, 1)]
     months = (
         fc.filter(pl.col("ds").is_in(around))
@@ -156,3 +179,21 @@ def test_bad_event_rows_are_refused_with_file_row_and_reason(onboarded) -> None:
             "product master row)",
         ),
     ]
+
+
+def test_weekly_and_monthly_brands_share_a_run_but_never_a_pool(onboarded) -> None:  # type: ignore[no-untyped-def]
+    db, _, summary, _, _ = onboarded
+    weekly = wh.query(
+        db, "SELECT * FROM latest_forecasts WHERE is_selected AND brand = 'weekly' ORDER BY ds"
+    )
+    assert weekly["ds"].dt.weekday().unique().to_list() == [1]  # Mondays
+    assert weekly["ds"].min() == LAST_WEEK + timedelta(weeks=1) and weekly.height == 2 * 13
+    pools = wh.query(
+        db,
+        "SELECT DISTINCT level, brand, frequency FROM priors WHERE run_id = ? "
+        "AND level IN ('brand', 'sector') AND pool = 'perfumes_cosmetics'",
+        [summary.run_id],
+    )
+    brands = dict(pools.filter(pl.col("level") == "brand").select("brand", "frequency").rows())
+    assert brands == {"maison_soleil": "monthly", "weekly": "weekly"}
+    assert sorted(pools.filter(pl.col("level") == "sector")["frequency"]) == ["monthly", "weekly"]
