@@ -174,9 +174,6 @@ def _week_scores(
 
 def tourism() -> dict[str, Any]:
     """The monthly tourism series through config → ingest → run, one brand per end month."""
-    from flows.forecast import forecast_flow
-    from flows.ingest import ingest_flow
-
     raw = pl.read_csv(DATA)
     ds = pl.date(
         pl.col("period").str.slice(0, 4).cast(pl.Int32),
@@ -189,21 +186,7 @@ def tourism() -> dict[str, Any]:
     brand_of = ends.with_columns(brand=pl.format("tourism_{}", pl.col("end").dt.strftime("%Y_%m")))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        configs, db = root / "brands", root / "forecast.duckdb"
-        configs.mkdir()
-        for brand in brand_of["brand"].unique():
-            (configs / f"{brand}.toml").write_text(_tourism_config(brand))
-        _tourism_export(train, brand_of).write_csv(root / "tourism.csv")
-        kwargs = {"warehouse_path": str(db), "config_dir": str(configs)}
-        ingested = ingest_flow(path=str(root / "tourism.csv"), **kwargs)
-        statuses = {}
-        for brand, end in brand_of.select("brand", "end").unique().sort("end").iter_rows():
-            run = forecast_flow(as_of=end + timedelta(days=40), brands=[brand], **kwargs)
-            statuses[brand] = run.status
-        fc = warehouse.query(
-            db, "SELECT product, ds, yhat, model, is_selected FROM latest_forecasts"
-        )
+        fc, ingested, statuses = _tourism_runs(train, brand_of, Path(tmp))
     seconds = time.perf_counter() - started
     return {
         "ingested": {k: ingested[k] for k in ("inserted", "rejected")},
@@ -212,6 +195,33 @@ def tourism() -> dict[str, Any]:
         "mase": _tourism_mase(fc, train, test),
         "published": PUBLISHED,
     }
+
+
+def _tourism_runs(
+    train: pl.DataFrame, brand_of: pl.DataFrame, root: Path
+) -> tuple[pl.DataFrame, dict[str, Any], dict[str, str]]:
+    """Configs, ingest and one forecast run per end month, as the CLI runs them (Prefect's
+    home and its embedded API beside the warehouse); the published forecasts."""
+    from forecast.edge import prefect_env
+
+    configs, db = root / "brands", root / "forecast.duckdb"
+    home = prefect_env.configure(db)
+    from flows.forecast import forecast_flow
+    from flows.ingest import ingest_flow
+
+    with prefect_env.flow_api(home):
+        configs.mkdir()
+        for brand in brand_of["brand"].unique():
+            (configs / f"{brand}.toml").write_text(_tourism_config(brand))
+        _tourism_export(train, brand_of).write_csv(root / "tourism.csv")
+        kwargs = {"warehouse_path": str(db), "config_dir": str(configs)}
+        ingested = ingest_flow(path=str(root / "tourism.csv"), **kwargs)
+        statuses: dict[str, str] = {}
+        for brand, end in brand_of.select("brand", "end").unique().sort("end").iter_rows():
+            run = forecast_flow(as_of=end + timedelta(days=40), brands=[brand], **kwargs)
+            statuses[brand] = run.status
+    fc = warehouse.query(db, "SELECT product, ds, yhat, model, is_selected FROM latest_forecasts")
+    return fc, ingested, statuses
 
 
 def _tourism_export(train: pl.DataFrame, brand_of: pl.DataFrame) -> pl.DataFrame:
