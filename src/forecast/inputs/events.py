@@ -28,6 +28,11 @@ COLUMNS = (*REQUIRED, *OPTIONAL)
 KEY = ("brand", "market", "category", "product", "type", "start")
 MAX_MAGNITUDE = 10.0  # +1000 %: more is a percentage typed as a fraction
 _ISO = "%Y-%m-%d"
+# Accepted rows, typed like the ``events`` table: the parsed values under their own names.
+_TYPED = [
+    pl.col(f"{c}_value").alias(c) if c in ("start", "end", "magnitude") else pl.col(c)
+    for c in ("brand", "market", "category", "product", "start", "end", "type", "magnitude", "name")
+]
 
 
 @dataclass(frozen=True)
@@ -90,30 +95,26 @@ def validate_events(
     valid = checked.filter(pl.col("reasons").list.len() == 0).with_columns(
         market=pl.coalesce("resolved", "market")
     )
-    last = valid.group_by(KEY).agg(keep=pl.col("row_number").max())
-    valid = valid.join(last, on=KEY, nulls_equal=True)
-    dup = valid.filter(pl.col("row_number") != pl.col("keep")).with_columns(
-        reasons=pl.concat_list(pl.format("duplicate event: row {} of the file wins", "keep"))
-    )
-    accepted = valid.filter(pl.col("row_number") == pl.col("keep"))
+    accepted, dup = _last_wins(valid)
     rejected = pl.concat(
-        [checked.filter(pl.col("reasons").list.len() > 0), dup.drop("keep")],
-        how="diagonal_relaxed",
+        [checked.filter(pl.col("reasons").list.len() > 0), dup], how="diagonal_relaxed"
     ).sort("row_number")
     return ValidatedEvents(
-        accepted.select(
-            "brand",
-            "market",
-            "category",
-            "product",
-            start="start_value",
-            end="end_value",
-            type="type",
-            magnitude="magnitude_value",
-            name="name",
-        ).sort("brand", "start"),
+        accepted.select(_TYPED).sort("brand", "start"),
         rejected.select("row_number", *COLUMNS, reason=pl.col("reasons").list.join("; ")),
     )
+
+
+def _last_wins(valid: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(accepted, duplicates)``: of rows with the same key the last one in the file wins;
+    the earlier ones carry the reason."""
+    last = valid.group_by(KEY).agg(keep=pl.col("row_number").max())
+    keyed = valid.join(last, on=KEY, nulls_equal=True)
+    dup = keyed.filter(pl.col("row_number") != pl.col("keep")).with_columns(
+        reasons=pl.concat_list(pl.format("duplicate event: row {} of the file wins", "keep"))
+    )
+    accepted = keyed.filter(pl.col("row_number") == pl.col("keep"))
+    return accepted.drop("keep"), dup.drop("keep")
 
 
 def _checks(
@@ -140,6 +141,13 @@ def _checks(
                 "brand",
             ),
         ),
+        *_value_checks(example),
+    ]
+
+
+def _value_checks(example: str) -> list[tuple[pl.Expr, pl.Expr]]:
+    """Dates, their order, the type and the magnitude of a row."""
+    return [
         *[
             (
                 pl.col(f"{c}_value").is_null(),

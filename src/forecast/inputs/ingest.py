@@ -343,6 +343,15 @@ def _row_checks(
     ]
 
 
+# A weekly brand's file dated only by first days of months: monthly data sent by mistake.
+_FED_MONTHLY = pl.format(
+    "brand '{}' is weekly but all its dates in this file are first days of months "
+    '(monthly data?): set frequency = "monthly" in its config, or send weeks dated by '
+    "their Monday",
+    "brand",
+)
+
+
 def _period_checks(brands: Mapping[str, BrandConfig]) -> list[tuple[pl.Expr, pl.Expr]]:
     """A row is dated by the start of one of its brand's periods, not before its launch."""
     frequency = pl.col("brand").replace_strict(
@@ -355,15 +364,7 @@ def _period_checks(brands: Mapping[str, BrandConfig]) -> list[tuple[pl.Expr, pl.
     launch = pl.col("brand").replace_strict(starts, default=None, return_dtype=pl.Date)
     weekly, monthly = frequency == "weekly", frequency == "monthly"
     return [
-        (
-            weekly & pl.col("monthly_looking"),
-            pl.format(
-                "brand '{}' is weekly but all its dates in this file are first days of months "
-                '(monthly data?): set frequency = "monthly" in its config, or send weeks '
-                "dated by their Monday",
-                "brand",
-            ),
-        ),
+        (weekly & pl.col("monthly_looking"), _FED_MONTHLY),
         (
             weekly & ~pl.col("monthly_looking") & (pl.col("ds_value").dt.weekday() != 1),
             pl.format("ds {} is not a Monday (weeks start on Monday)", "ds_value"),
