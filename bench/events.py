@@ -14,7 +14,7 @@
   of the training months, ``forecast_flow`` per end month — MASE scaled by the in-sample
   seasonal naive (m = 12), beside the published figures.
 
-Writes ``bench/out/events.json``; the tables are in ``bench/RESULTS.md`` §6.
+Writes ``bench/out/events.json``; the tables are in ``bench/RESULTS.md`` §7.
 """
 
 from __future__ import annotations
