@@ -89,6 +89,10 @@ class Workspace:
         brands = load_brands(settings.config_dir, markets)
         return cls(settings.warehouse, settings.config_dir, brands, markets)
 
+    def flow_paths(self) -> dict[str, str]:
+        """The ``warehouse_path`` and ``config_dir`` parameters every flow takes."""
+        return {"warehouse_path": str(self.warehouse), "config_dir": str(self.config_dir)}
+
     def select(self, brands: Sequence[str] | None) -> dict[str, BrandConfig]:
         """The listed brands (all when none are listed), in config order.
 
@@ -182,6 +186,5 @@ class RunRequest:
             "brands": list(self.brands),
             "pooling": self.pooling,
             "n_jobs": self.n_jobs,
-            "warehouse_path": str(self.workspace.warehouse),
-            "config_dir": str(self.workspace.config_dir),
+            **self.workspace.flow_paths(),
         }
