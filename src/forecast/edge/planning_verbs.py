@@ -103,7 +103,10 @@ def ingest_events(
         f"{counts['replaced']:,} replaced, [{colour}]{counts['rejected']:,} refused[/]"
     )
     if counts["rejected"]:
-        print_frame(warehouse.event_refusals(db, source), "refused rows (all in rejected_events)")
+        print_frame(
+            warehouse.refusal_summary(db, source, "rejected_events"),
+            "refused rows (all in rejected_events)",
+        )
     if checked.accepted.is_empty():
         raise typer.Exit(1)
 

@@ -43,7 +43,6 @@ from forecast.warehouse.sales import (
     upsert_sales,
 )
 from forecast.warehouse.events import (
-    event_refusals,
     read_events,
     replace_generated_events,
     upsert_events,
@@ -87,7 +86,6 @@ __all__ = [
     "as_of_default",
     "brand_statuses",
     "ensure_schema",
-    "event_refusals",
     "finish_run",
     "first_sales",
     "largest_brands",

@@ -78,13 +78,3 @@ def read_events(path: Path, brands: list[str]) -> pl.DataFrame:
         "ORDER BY brand, start_date, type",
         [brands],
     )
-
-
-def event_refusals(path: Path, source: str, limit: int = 10) -> pl.DataFrame:
-    """Why rows of ``source`` were refused: reason, rows, first row number."""
-    return query(
-        path,
-        "SELECT reason, count(*) AS rows, min(row_number) AS first_row FROM rejected_events "
-        "WHERE source = ? GROUP BY 1 ORDER BY 2 DESC, 3 LIMIT ?",
-        [source, limit],
-    )

@@ -39,11 +39,18 @@ def analyst_query(path: Path, sql: str) -> pl.DataFrame:
         return con.sql(sql).pl()
 
 
-def refusal_summary(path: Path, source: str, limit: int = 10) -> pl.DataFrame:
-    """Why rows of ``source`` were refused: reason, rows, first row number."""
+REFUSAL_TABLES = ("rejected_sales", "rejected_events")
+
+
+def refusal_summary(
+    path: Path, source: str, table: str = "rejected_sales", limit: int = 10
+) -> pl.DataFrame:
+    """Why rows of the file ``source`` were refused into ``table``: reason, rows, first row."""
+    if table not in REFUSAL_TABLES:
+        raise WarehouseError(f"no refusal table {table!r}; use one of {REFUSAL_TABLES}")
     return query(
         path,
-        "SELECT reason, count(*) AS rows, min(row_number) AS first_row FROM rejected_sales "
+        f"SELECT reason, count(*) AS rows, min(row_number) AS first_row FROM {table} "
         "WHERE source = ? GROUP BY 1 ORDER BY 2 DESC, 3 LIMIT ?",
         [source, limit],
     )
