@@ -87,7 +87,8 @@ def _setup(root: Path) -> dict[str, str]:
         )
     db = root / "forecast.duckdb"
     data = generate_sales(load_brands(folder), date(2022, 1, 3), date(2024, 12, 30))
-    wh.replace_sales(db, data.sales, data.truth, "synthetic:seed=0")
+    wh.stage_sales(db, "stress", "all", data.sales, data.truth)
+    wh.publish_sales(db, "stress", "synthetic:seed=0", replace_real=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "FORECAST_"))}
     return {**env, "FORECAST_WAREHOUSE": str(db), "FORECAST_CONFIG_DIR": str(folder)}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -56,6 +57,23 @@ BRAND_TEMPLATE: dict[str, dict[str, Any]] = {
         "synthetic": {"volume": 300, "noise": 0.15},
     },
 }
+
+
+def replace_sales(path: Path, sales: pl.DataFrame, truth: pl.DataFrame | None, source: str) -> int:
+    """Replace all sales (and truth) of the brands in ``sales``, as generation does."""
+    from forecast import warehouse as wh
+
+    batch = f"test-{os.getpid()}-{time.time_ns()}"
+    wh.stage_sales(path, batch, "all", sales, truth)
+    return wh.publish_sales(path, batch, source, replace_real=True)
+
+
+def ensure_schema(path: Path) -> None:
+    """Create the warehouse (or bring its schema and views up to date), writing nothing else."""
+    from forecast import warehouse as wh
+
+    with wh.publish(path):
+        pass
 
 
 def brand_toml(brand: str, sector: str, launch: str = "2015-01-05", **extra: Any) -> str:

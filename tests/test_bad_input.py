@@ -17,7 +17,7 @@ from forecast import warehouse as wh
 from forecast.edge import app as cli_app
 from forecast.edge import cli, pipeline_verbs
 from forecast.edge.serve import exposure_warning
-from tests.conftest import brand_toml
+from tests.conftest import brand_toml, ensure_schema
 
 runner = CliRunner()
 
@@ -229,7 +229,7 @@ def test_warehouse_errors_name_the_users_file_not_private_ones(tmp_path: Path) -
     bad = tmp_path / "forecast.duckdb"
     bad.write_text("this is not a database")
     with pytest.raises(wh.WarehouseError) as info:
-        wh.ensure_schema(bad)
+        ensure_schema(bad)
     assert str(info.value).startswith(f"{bad}: ") and ".tmp" not in str(info.value)
     folder = tmp_path / "dir.duckdb"
     folder.mkdir()

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from forecast import warehouse as wh
 from forecast.edge.cli import app
-from tests.conftest import brand_toml
+from tests.conftest import brand_toml, replace_sales
 
 runner = CliRunner()
 
@@ -29,7 +29,7 @@ def db(tmp_path: Path) -> Path:
             "units": [1.0, 2.0],
         }
     )
-    wh.replace_sales(path, sales, None, "test")
+    replace_sales(path, sales, None, "test")
     return path
 
 
@@ -147,7 +147,7 @@ def test_sql_reads_the_warehouse_and_nothing_else(
     victim = tmp_path / "brand.toml"
     victim.write_text('name = "untouched"\n')
     other = tmp_path / "other.duckdb"
-    wh.replace_sales(
+    replace_sales(
         other,
         pl.DataFrame(
             {

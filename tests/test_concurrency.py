@@ -16,7 +16,7 @@ import pytest
 from forecast import warehouse as wh
 from forecast.inputs.config import load_brands
 from forecast.inputs.synthetic import generate_sales
-from tests.conftest import END, START, write_brands
+from tests.conftest import END, START, ensure_schema, replace_sales, write_brands
 
 pytestmark = pytest.mark.flow
 
@@ -54,7 +54,7 @@ def warehouse_with_a_run(tmp_path: Path, prefect_harness: None):  # type: ignore
     configs = write_brands(tmp_path / "brands")
     db = tmp_path / "forecast.duckdb"
     data = generate_sales(load_brands(configs), START, END)
-    wh.replace_sales(db, data.sales, data.truth, "synthetic:seed=0")
+    replace_sales(db, data.sales, data.truth, "synthetic:seed=0")
     first = forecast_flow(warehouse_path=str(db), config_dir=str(configs), brands=["wines_a"])
     return db, configs, first
 
@@ -120,7 +120,7 @@ def test_sigkill_mid_write_leaves_the_previous_state(warehouse_with_a_run) -> No
         == before
         == first.rows["forecasts"]
     )
-    wh.ensure_schema(db)  # the next writer clears the stray copy
+    ensure_schema(db)  # the next writer clears the stray copy
     assert not list(db.parent.glob("forecast.duckdb.*.tmp"))
 
 

@@ -23,7 +23,7 @@ import pytest
 from forecast import warehouse as wh
 from forecast.inputs.config import load_brands
 from forecast.inputs.synthetic import generate_sales
-from tests.conftest import END, START, write_brands
+from tests.conftest import END, START, replace_sales, write_brands
 
 pytestmark = pytest.mark.flow
 FORECAST = Path(sys.executable).with_name("forecast")
@@ -60,7 +60,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     configs = write_brands(root / "brands")
     db = root / "forecast.duckdb"
     data = generate_sales(load_brands(configs), START, END)
-    wh.replace_sales(db, data.sales, data.truth, "synthetic:seed=0")
+    replace_sales(db, data.sales, data.truth, "synthetic:seed=0")
     api = f"http://127.0.0.1:{_free_port()}/api"
     env = {
         **os.environ,

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from forecast import warehouse as wh
+from tests.conftest import ensure_schema, replace_sales
 
 AS_OF = date(2024, 6, 3)
 
@@ -20,7 +21,7 @@ AS_OF = date(2024, 6, 3)
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "wh" / "forecast.duckdb"
-    wh.ensure_schema(path)
+    ensure_schema(path)
     return path
 
 
@@ -120,8 +121,8 @@ def test_schema_has_every_documented_table_and_view(db: Path) -> None:
 
 
 def test_sales_replace_per_brand_and_read_as_of(db: Path) -> None:
-    wh.replace_sales(db, _sales(), None, "test")
-    wh.replace_sales(
+    replace_sales(db, _sales(), None, "test")
+    replace_sales(
         db, _sales(2.0).filter(pl.col("brand") == "a"), None, "test"
     )  # same again: replaces
     assert wh.query(db, "SELECT count(*) AS n FROM sales")["n"][0] == 3
@@ -131,7 +132,7 @@ def test_sales_replace_per_brand_and_read_as_of(db: Path) -> None:
 
 
 def test_failed_publish_leaves_previous_state(db: Path) -> None:
-    wh.replace_sales(db, _sales(), None, "test")
+    replace_sales(db, _sales(), None, "test")
     before = db.read_bytes()
     with pytest.raises(RuntimeError), wh.publish(db) as con:
         con.execute("DELETE FROM sales")
@@ -223,7 +224,7 @@ def test_a_v1_warehouse_is_upgraded_in_place(tmp_path: Path) -> None:
         "VALUES ('old', '2024-06-03', 'succeeded', now(), ['a'], 'h')"
     )
     con.close()
-    wh.ensure_schema(path)
+    ensure_schema(path)
     runs = wh.query(path, "SELECT run_id, attempt_id FROM forecast_runs")
     assert runs.rows() == [("old", "old")]
     version = wh.query(path, "SELECT max(version) AS v FROM schema_version")["v"][0]
@@ -251,7 +252,7 @@ def test_a_v2_warehouse_has_markets_and_analysts_still_read_region(tmp_path: Pat
     con = duckdb.connect(str(path))
     con.execute(_V2_TABLES)
     con.close()
-    wh.ensure_schema(path)
+    ensure_schema(path)
     sales = wh.query(path, "SELECT brand, market, product, units FROM sales")
     assert sales.rows() == [("a", "europe", "p", 5.0)]  # renamed in place, nothing lost
     columns = wh.query(path, "SELECT * FROM series_hierarchy").columns
@@ -262,9 +263,9 @@ def test_a_v2_warehouse_has_markets_and_analysts_still_read_region(tmp_path: Pat
 
 
 def test_open_reader_keeps_its_snapshot_while_a_writer_publishes(db: Path) -> None:
-    wh.replace_sales(db, _sales(), None, "test")
+    replace_sales(db, _sales(), None, "test")
     with wh.reader(db) as old:
-        wh.replace_sales(db, _sales(7.0), None, "test")
+        replace_sales(db, _sales(7.0), None, "test")
         assert old.execute("SELECT max(units) FROM sales").fetchone() == (1.0,)
     assert wh.query(db, "SELECT max(units) AS u FROM sales")["u"][0] == 7.0
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 from forecast.warehouse.store import (
     SCHEMA_VERSION,
     WarehouseError,
-    ensure_schema,
     publish,
     query,
     reader,
@@ -38,7 +37,6 @@ from forecast.warehouse.sales import (
     read_series_sales,
     real_sales,
     real_sales_message,
-    replace_sales,
     stage_sales,
     upsert_sales,
 )
@@ -85,7 +83,6 @@ __all__ = [
     "analyst_query",
     "as_of_default",
     "brand_statuses",
-    "ensure_schema",
     "finish_run",
     "first_sales",
     "largest_brands",
@@ -112,7 +109,6 @@ __all__ = [
     "recent_runs",
     "refusal_summary",
     "replace_generated_events",
-    "replace_sales",
     "stage",
     "stage_sales",
     "staging_dir",

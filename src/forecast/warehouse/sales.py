@@ -107,13 +107,6 @@ def real_sales_message(found: list[tuple[str, int]]) -> str:
     )
 
 
-def replace_sales(path: Path, sales: pl.DataFrame, truth: pl.DataFrame | None, source: str) -> int:
-    """Replace all sales (and truth) of the brands present in ``sales``; returns rows written."""
-    batch = f"sales-{os.getpid()}-{time.time_ns()}"
-    stage_sales(path, batch, "all", sales, truth)
-    return publish_sales(path, batch, source, replace_real=True)
-
-
 def upsert_sales(
     path: Path, accepted: pl.DataFrame, rejected: pl.DataFrame, source: str
 ) -> dict[str, int]:

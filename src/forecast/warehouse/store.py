@@ -187,12 +187,6 @@ def replace_refusals(
     con.unregister("refused")
 
 
-def ensure_schema(path: Path) -> None:
-    """Create the warehouse (tables and views) if missing, or bring its views up to date."""
-    with publish(path):
-        pass
-
-
 def query(path: Path, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
     """Run one read-only query; returns a polars frame."""
     with reader(path) as con:
