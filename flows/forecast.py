@@ -6,6 +6,7 @@ import base64
 import json
 import time
 import warnings
+from concurrent.futures import Executor
 from datetime import date
 from importlib import metadata
 from pathlib import Path
@@ -26,12 +27,14 @@ from forecast.engine.priors import OwnEstimates
 from forecast.engine.runs import (
     BrandOutcome,
     RunSummary,
+    level_base_rows,
     run_brand_rows,
     run_status,
     series_weight_rows,
     skip_reason,
 )
 from forecast.engine.tables import prior_rows, weight_rows
+from forecast.engine.workers import compute, worker_pool
 from forecast.inputs.calendar import event_calendar
 from forecast.inputs.config import BrandConfig
 from forecast.report import plot_sector_profiles, run_summary_markdown
@@ -46,11 +49,15 @@ _PACKAGES = ("maison-forecast", "statsforecast", "polars", "duckdb", "prefect", 
 
 @task(name="estimate-brand", cache_policy=NO_CACHE)
 def estimate_task(
-    db: Path, brand: BrandConfig, cutoffs: list[date], calendar: pl.DataFrame
+    db: Path,
+    brand: BrandConfig,
+    cutoffs: list[date],
+    calendar: pl.DataFrame,
+    pool: Executor | None = None,
 ) -> dict[date, OwnEstimates]:
     """Phase 1 for one brand: read its sales once, estimate its own profile per origin."""
     sales = warehouse.read_sales(db, [brand.brand], max(cutoffs))
-    return estimate_brand(brand, sales, cutoffs, calendar)
+    return compute(pool, estimate_brand, brand, sales, cutoffs, calendar)
 
 
 @task(name="pool-priors", cache_policy=NO_CACHE)
@@ -68,8 +75,10 @@ def forecast_task(
     brand: BrandConfig,
     priors: dict[date, Priors],
     calendar: pl.DataFrame,
+    pool: Executor | None = None,
 ) -> BrandOutcome:
-    """Phase 2 for one brand: read, backtest, fit, stage results; never raises."""
+    """Phase 2 for one brand: read, backtest and fit (in a worker of ``pool`` if given),
+    stage results; never raises."""
     started = time.perf_counter()
     if why := skip_reason(brand, request.as_of):
         return BrandOutcome.start(brand, "skipped", error=why)
@@ -78,9 +87,8 @@ def forecast_task(
         sales = warehouse.read_sales(db, [brand.brand], request.as_of)
         cutoffs = origins(request.as_of, brand.horizon, brand.model.backtest_windows)
         mine = {c: priors[c] for c in cutoffs}
-        result = run_brand(
-            brand, sales, request.as_of, mine, calendar, request.pooling, request.n_jobs
-        )
+        args = (brand, sales, request.as_of, mine, calendar, request.pooling)
+        result = compute(pool, run_brand, *args)
         fc = result.forecasts.with_columns(sector=pl.lit(brand.sector))
         warehouse.stage(db, attempt_id, "forecasts", brand.brand, fc)
         warehouse.stage(db, attempt_id, "backtest_metrics", brand.brand, result.metrics)
@@ -129,7 +137,7 @@ def forecast_flow(
     as_of: date | None = None,
     brands: list[str] | None = None,
     pooling: Pooling = "partial",
-    n_jobs: int = 1,
+    n_jobs: int = -1,
     warehouse_path: str | None = None,
     config_dir: str | None = None,
 ) -> RunSummary:
@@ -137,8 +145,9 @@ def forecast_flow(
 
     Parameters are those of ``RunRequest.resolve``: ``as_of`` (default the last sales week,
     snapped to its Monday), ``brands`` (default all), ``pooling`` (``partial``, or the
-    extremes ``none`` / ``full``), ``n_jobs`` (statsforecast processes per brand task), and
-    the warehouse and config folder (default ``FORECAST_WAREHOUSE`` / ``FORECAST_CONFIG_DIR``).
+    extremes ``none`` / ``full``), ``n_jobs`` (worker processes the brands are fitted in,
+    ``-1``: every core), and the warehouse and config folder (default ``FORECAST_WAREHOUSE``
+    / ``FORECAST_CONFIG_DIR``).
     """
     request = RunRequest.resolve(
         Workspace.load(warehouse_path, config_dir), as_of, brands, pooling, n_jobs
@@ -164,7 +173,7 @@ def forecast_flow(
     )
     create_markdown_artifact(run_summary_markdown(summary, outcomes), key="forecast-run-summary")
     print(summary.to_json())
-    plan_after_run(request, summary)
+    plan_after_run(request, summary, level_base_rows(outcomes))
     return summary
 
 
@@ -187,17 +196,22 @@ def _forecast_brands(request: RunRequest, attempt_id: str) -> list[BrandOutcome]
     db, run_id, configs = request.workspace.warehouse, request.run_id, request.brands
     cutoffs = run_cutoffs(request.as_of, configs.values())
     calendar = event_calendar(cutoffs[0].year - 12, request.as_of.year + 2)
-    estimates = [estimate_task.submit(db, b, cutoffs, calendar) for b in configs.values()]
-    own = dict(zip(configs, [f.result() for f in estimates], strict=True))
-    pools = {b: c.pool for b, c in configs.items()}
-    futures = {
-        c: pool_task.submit([own[b][c] for b in configs], pools, request.pooling) for c in cutoffs
-    }
-    pooled = {c: f.result() for c, f in futures.items()}
-    brand_futures = [
-        forecast_task.submit(request, attempt_id, b, pooled, calendar) for b in configs.values()
-    ]
-    outcomes = [f.result() for f in brand_futures]
+    with worker_pool(request.n_jobs) as pool:
+        estimates = [estimate_task.submit(db, b, cutoffs, calendar, pool) for b in configs.values()]
+        own = dict(zip(configs, [f.result() for f in estimates], strict=True))
+        pools = {b: c.pool for b, c in configs.items()}
+        futures = {
+            c: pool_task.submit([own[b][c] for b in configs], pools, request.pooling)
+            for c in cutoffs
+        }
+        pooled = {c: f.result() for c, f in futures.items()}
+        # Largest brands first, so that no core waits alone for a big brand at the end.
+        size = {b: own[b][request.as_of].stats["n_series"].sum() for b in configs}
+        brand_futures = {
+            b: forecast_task.submit(request, attempt_id, configs[b], pooled, calendar, pool)
+            for b in sorted(configs, key=lambda b: -size[b])
+        }
+        outcomes = [brand_futures[b].result() for b in configs]
     stats = pl.concat([own[b][request.as_of].stats for b in configs])
     sectors = {b: c.sector for b, c in configs.items()}
     priors_table = prior_rows(pooled[request.as_of])

@@ -22,8 +22,11 @@ from forecast.request import RunRequest
 
 
 @task(name="reconcile-levels", cache_policy=NO_CACHE)
-def reconcile_task(request: RunRequest, run_id: str) -> dict[str, Any]:
-    """Coherent forecasts at every level and period of a published run, then published."""
+def reconcile_task(
+    request: RunRequest, run_id: str, engine_backtest: pl.DataFrame | None = None
+) -> dict[str, Any]:
+    """Coherent forecasts at every level and period of a published run, then published
+    (``engine_backtest``: the run's bottom backtest forecasts, see ``plan_levels``)."""
     started = time.perf_counter()
     db = request.workspace.warehouse
     statistical = warehouse.read_run_forecasts(db, run_id)
@@ -32,8 +35,9 @@ def reconcile_task(request: RunRequest, run_id: str) -> dict[str, Any]:
     brands = sorted(statistical["brand"].unique())
     sales = warehouse.read_sales(db, brands, request.as_of)
     sectors = {b: c.sector for b, c in request.brands.items()}
+    master = warehouse.read_products(db)
     levels = plan_levels(
-        statistical, sales, warehouse.read_products(db), sectors, request.as_of, request.n_jobs
+        statistical, sales, master, sectors, request.as_of, request.n_jobs, engine_backtest
     )
     tables = levels.tables(request.as_of, time.perf_counter() - started)
     warehouse.write_levels(db, run_id, tables)
@@ -80,12 +84,14 @@ def _data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def plan_after_run(request: RunRequest, summary: RunSummary) -> None:
+def plan_after_run(
+    request: RunRequest, summary: RunSummary, engine_backtest: pl.DataFrame | None = None
+) -> None:
     """The planner's loop after a run: levels; a failure is logged, never fails the run."""
     if summary.status == "failed":
         return
     try:
-        outcome = reconcile_task(request, summary.run_id)
+        outcome = reconcile_task(request, summary.run_id, engine_backtest)
         print(f"reconciliation: {outcome['path']} ({outcome['reason']})")
         final_task(request.workspace.warehouse, summary.run_id)
         monitor_task(request.workspace.warehouse)

@@ -111,8 +111,9 @@ def run(
         Pooling.partial
     ),
     n_jobs: Annotated[
-        int, typer.Option(min=1, max=64, help="statsforecast processes per brand.")
-    ] = 1,
+        int,
+        typer.Option(min=-1, max=64, help="Processes brands are fitted in (-1: every core)."),
+    ] = -1,
     warehouse_path: WarehouseOpt = None,
     config_dir: ConfigOpt = None,
     verbose: VerboseOpt = False,
@@ -228,7 +229,7 @@ def demo(
             as_of=None,
             brand=None,
             pooling=Pooling.partial,
-            n_jobs=1,
+            n_jobs=-1,
             warehouse_path=warehouse_path,
             config_dir=config_dir,
             verbose=verbose,
