@@ -11,11 +11,17 @@ from datetime import date
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import polars as pl
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 
 from flows.planning import plan_after_run
@@ -211,6 +217,7 @@ def _forecast_brands(request: RunRequest, attempt_id: str) -> list[BrandOutcome]
             b: forecast_task.submit(request, attempt_id, configs[b], pooled, calendar, pool)
             for b in sorted(configs, key=lambda b: -size[b])
         }
+        _follow(list(brand_futures.values()))
         outcomes = [brand_futures[b].result() for b in configs]
     stats = pl.concat([own[b][request.as_of].stats for b in configs])
     sectors = {b: c.sector for b, c in configs.items()}
@@ -221,3 +228,13 @@ def _forecast_brands(request: RunRequest, attempt_id: str) -> list[BrandOutcome]
     plot_task(db, run_id, priors_table, weights_table)
     warehouse.stage(db, attempt_id, "run_brands", "all", run_brand_rows(outcomes))
     return outcomes
+
+
+def _follow(futures: list[PrefectFuture[BrandOutcome]]) -> None:
+    """Wait for the brands' fits: a Prefect progress artifact and a log line as each ends."""
+    progress = create_progress_artifact(0.0, key="forecast-progress", description="brands fitted")
+    assert isinstance(progress, UUID)  # a sync flow gets the id, not a coroutine
+    for done, future in enumerate(as_completed(futures), 1):
+        outcome = future.result()
+        update_progress_artifact(progress, 100.0 * done / len(futures))
+        print(f"{done}/{len(futures)} brands: {outcome.brand} {outcome.status}")

@@ -19,6 +19,7 @@ from forecast.planning.final import final_forecasts
 from forecast.planning.monitoring import monitor_markdown, movers
 from forecast.report import fan_chart, fva_chart
 from forecast.request import RunRequest
+from forecast.vocabulary import MAX_RECONCILED_SERIES, SERIES_KEYS
 
 
 @task(name="reconcile-levels", cache_policy=NO_CACHE)
@@ -32,6 +33,11 @@ def reconcile_task(
     statistical = warehouse.read_run_forecasts(db, run_id)
     if statistical.is_empty():
         return {"path": None, "reason": "no published forecast"}
+    n_bottom = statistical.filter(pl.col("is_selected")).select(SERIES_KEYS).n_unique()
+    if n_bottom > MAX_RECONCILED_SERIES:
+        gigabytes = 24 * n_bottom**2 / 1e9
+        why = f"{n_bottom:,} bottom series, above {MAX_RECONCILED_SERIES:,}: reconciling them "
+        return {"path": None, "reason": why + f"would hold ~{gigabytes:,.0f} GB of matrices"}
     brands = sorted(statistical["brand"].unique())
     sales = warehouse.read_sales(db, brands, request.as_of)
     sectors = {b: c.sector for b, c in request.brands.items()}

@@ -3,7 +3,9 @@
 Brands are fitted in separate processes (spawned, not forked: the parent holds threads
 of Prefect, polars and DuckDB), each fitting with statsforecast ``n_jobs=1`` and one polars
 thread, so ``n`` workers keep ``n`` cores busy without oversubscribing them. Workers get
-their brand's data as arguments and return results: they never open the warehouse.
+their brand's data as arguments and return results: they never open the warehouse. As
+with any spawned process, a script that runs a flow must guard its entry point
+(``if __name__ == "__main__":``): each worker imports the caller's main module.
 """
 
 from __future__ import annotations
