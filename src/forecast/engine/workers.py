@@ -42,7 +42,8 @@ def worker_pool(n_jobs: int) -> Iterator[Executor | None]:
         yield None
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(n, mp_context=context, initializer=die_with_parent) as pool:
+    pool = ProcessPoolExecutor(n, context, initializer=_start_worker, initargs=(os.getpid(),))
+    with pool:
         _start(pool, n)
         yield pool
 
@@ -69,6 +70,13 @@ def compute(pool: Executor | None, fn: Callable[..., T], *args: Any) -> T:
     if pool is None:
         return fn(*args)
     return pool.submit(fn, *args).result()
+
+
+def _start_worker(parent: int) -> None:
+    die_with_parent()
+    # A parent killed while this worker was still starting sent no signal: leave now.
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def die_with_parent() -> None:
