@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: install demo test lint bench bench-accuracy bench-hierarchy bench-scale stress clean
+.PHONY: install demo test lint bench bench-accuracy bench-hierarchy bench-gaps bench-scale stress clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: install
 ## (writes bench/out/accuracy.json and accuracy.md; QUICK=1 for a ~15-minute subset)
 bench-accuracy: install
 	$(BIN)/python bench/accuracy.py $(if $(QUICK),--quick,)
+
+## bench-gaps: missing weeks, returns and spikes on synthetic exports whose truth is known
+bench-gaps: install
+	$(BIN)/python bench/gaps.py
 
 ## bench-hierarchy: reconciliation by level — Australian tourism beside its published table, synthetic group
 bench-hierarchy: install

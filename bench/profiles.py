@@ -58,9 +58,9 @@ from forecast.engine.pooling import Pooling, pool_priors
 from forecast.engine.priors import own_estimates
 from forecast.engine.series import prepare_series, series_id
 from forecast.inputs.calendar import event_calendar
-from forecast.inputs.config import SECTORS, Category, ModelSettings, load_brands
+from forecast.inputs.config import Category, ModelSettings, load_brands
 from forecast.inputs.synthetic import generate_brand, generate_sales, weeks_between
-from forecast.vocabulary import POLARS_INTERVAL, SEASON_LENGTH, Frequency
+from forecast.vocabulary import POLARS_INTERVAL, SEASON_LENGTH, SECTORS, Frequency
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -94,9 +94,9 @@ def member_forecast(
     rows = priors.brands.partition_by("brand", as_dict=True)
     out = []
     for i in ids:
-        fc, _ = forecast_series(
+        fc = forecast_series(
             parts[(i,)], smooth.filter(pl.col("unique_id") == i), rows[(i,)], NO_EVENTS, plan, mode
-        )
+        )[0]
         out.append(fc.filter(pl.col("model") == model))
     return pl.concat(out).select("unique_id", "ds", "yhat")
 
@@ -106,7 +106,7 @@ def own_model(train: pl.DataFrame, plan: FitPlan, model: str) -> pl.DataFrame:
     smooth = train.select("unique_id").unique().with_columns(demand_class=pl.lit("smooth"))
     empty = pl.DataFrame(schema={"kind": pl.String, "key": pl.String, "shrunk": pl.Float64})
     own = FitPlan(plan.horizon, () if model == "snaive" else (model,), (), plan.frequency)
-    fc, _ = forecast_series(train, smooth, empty, NO_EVENTS, own, "none")
+    fc = forecast_series(train, smooth, empty, NO_EVENTS, own, "none")[0]
     return fc.filter(pl.col("model") == model).select("unique_id", "ds", "yhat")
 
 

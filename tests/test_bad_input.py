@@ -195,6 +195,22 @@ def test_ingest_checks_the_file_before_prefect(
     assert code == 2 and message in out and len(out.splitlines()) == 1, out
 
 
+def test_a_prefect_home_that_cannot_be_created_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "a_file"
+    blocked.write_text("")
+    monkeypatch.setenv("PREFECT_HOME", str(blocked / "prefect"))  # a folder under a file
+    path = tmp_path / "sales.csv"
+    path.write_text("brand,region,product,ds,units\nwines_a,europe,p,2024-06-03,1\n")
+    code, out = _cli(
+        "ingest", path, "--config-dir", _configs(tmp_path), "--warehouse", tmp_path / "w.duckdb"
+    )
+    assert code == 1 and len(out.splitlines()) == 1, out
+    assert f"cannot create Prefect's home {blocked / 'prefect'}" in out and "PREFECT_HOME" in out
+    assert not (tmp_path / "w.duckdb").exists()
+
+
 def test_generate_refuses_to_delete_ingested_sales(
     tmp_path: Path, db: Path, no_prefect: None
 ) -> None:

@@ -14,6 +14,7 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import polars as pl
+from matplotlib.axes import Axes
 
 from forecast.engine.runs import BrandOutcome, RunSummary
 
@@ -105,6 +106,27 @@ def fan_chart(
     past = history.filter(pl.col("ds") <= as_of, pl.col("ds") > first)
     later = history.filter(pl.col("ds") > as_of)
     ax.plot(past["ds"], past["actual"], color="black", lw=1.2, label="actuals")
+    _draw_forecast(ax, forecast)
+    _draw_overrides(ax, overrides)
+    if later.height:
+        ax.plot(
+            later["ds"],
+            later["actual"],
+            "o",
+            color="black",
+            ms=4,
+            label="actuals since the forecast",
+        )
+    ax.axvline(float(mdates.date2num(as_of)), color="grey", lw=0.8, ls=":")
+    ax.set(title=title, ylabel="units per week")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def _draw_forecast(ax: Axes, forecast: pl.DataFrame) -> None:
+    """The 95 / 80 % bands, the statistical forecast and, where it differs, the final one."""
     for level, alpha in ((95, 0.15), (80, 0.3)):
         lo, hi = forecast[f"lo_{level}"], forecast[f"hi_{level}"]
         ax.fill_between(
@@ -120,6 +142,10 @@ def fan_chart(
             ls="--",
             label="final (with overrides)",
         )
+
+
+def _draw_overrides(ax: Axes, overrides: pl.DataFrame) -> None:
+    """Each override's period shaded and labelled with its change and author."""
     for i, row in enumerate(overrides.iter_rows(named=True)):
         ax.axvspan(
             row["period_start"],
@@ -136,21 +162,6 @@ def fan_chart(
             va="top",
             color="#9c5700",
         )
-    if later.height:
-        ax.plot(
-            later["ds"],
-            later["actual"],
-            "o",
-            color="black",
-            ms=4,
-            label="actuals since the forecast",
-        )
-    ax.axvline(float(mdates.date2num(as_of)), color="grey", lw=0.8, ls=":")
-    ax.set(title=title, ylabel="units per week")
-    ax.set_ylim(bottom=0)
-    ax.legend(fontsize=8, loc="lower left")
-    fig.autofmt_xdate()
-    return _png(fig)
 
 
 def fva_chart(fva: pl.DataFrame, title: str) -> bytes:

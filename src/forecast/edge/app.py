@@ -89,7 +89,10 @@ def run_flow(target: str, failure: str, db: Path, verbose: bool, **params: Any) 
     after every input was checked. A failed run prints ``failure`` and its error as one
     line (exit code 1).
     """
-    home = prefect_env.configure(db)
+    try:
+        home = prefect_env.configure(db)
+    except prefect_env.PrefectUnavailable as exc:
+        fail(str(exc))
     log = home / "forecast.log"
     module, name = target.split(":")
     flow_fn = getattr(importlib.import_module(module), name)

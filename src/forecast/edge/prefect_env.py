@@ -35,6 +35,10 @@ def configure(warehouse: Path) -> Path:
 
     Returns:
         Prefect's home: ``$PREFECT_HOME``, else ``.prefect`` beside the warehouse file.
+
+    Raises:
+        PrefectUnavailable: The home cannot be created (a read-only folder), saying where
+            and how to point it elsewhere.
     """
     home = os.environ.setdefault("PREFECT_HOME", str(Path(warehouse).resolve().parent / ".prefect"))
     os.environ.setdefault(
@@ -42,7 +46,13 @@ def configure(warehouse: Path) -> Path:
     )
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    Path(home).mkdir(parents=True, exist_ok=True)  # Prefect warns at import when it cannot
+    try:
+        Path(home).mkdir(parents=True, exist_ok=True)  # Prefect warns at import when it cannot
+    except OSError as exc:
+        raise PrefectUnavailable(
+            f"cannot create Prefect's home {home}: {exc.strerror or exc}; set PREFECT_HOME "
+            "to a writable folder (the warehouse folder must be writable to run or ingest)"
+        ) from exc
     return Path(home)
 
 

@@ -154,7 +154,6 @@ def _reasons(first_week: date) -> pl.Expr:
     scope = pl.concat_str(
         [pl.format(f"{c}={{}}", c) for c in SCOPE], separator=" ", ignore_nulls=True
     )
-    number = "value_num", "percent_num"
     checks = [
         (pl.col("brand").is_null(), pl.lit("empty brand")),
         (
@@ -172,6 +171,19 @@ def _reasons(first_week: date) -> pl.Expr:
             pl.col("period_end") < first_week,
             pl.format(f"period ends {{}}, before the first forecast week {first_week}", "end_date"),
         ),
+        *_change_checks(),
+        (pl.col("reason").is_null(), pl.lit("empty reason: say why")),
+        (pl.col("author").is_null(), pl.lit("empty author: say who")),
+    ]
+    return pl.concat_list(
+        [pl.when(cond.fill_null(False)).then(text) for cond, text in checks]
+    ).list.drop_nulls()
+
+
+def _change_checks() -> list[tuple[pl.Expr, pl.Expr]]:
+    """``(refused when, reason)`` for the change itself: one of value and percent, numbers."""
+    number = "value_num", "percent_num"
+    return [
         (
             pl.col("value").is_null() == pl.col("percent_change").is_null(),
             pl.lit("give exactly one of value and percent_change"),
@@ -187,12 +199,7 @@ def _reasons(first_week: date) -> pl.Expr:
             pl.format("percent_change '{}' is not a number", "percent_change"),
         ),
         (pl.col(number[1]) < -100, pl.format("percent_change {} is below -100 %", number[1])),
-        (pl.col("reason").is_null(), pl.lit("empty reason: say why")),
-        (pl.col("author").is_null(), pl.lit("empty author: say who")),
     ]
-    return pl.concat_list(
-        [pl.when(cond.fill_null(False)).then(text) for cond, text in checks]
-    ).list.drop_nulls()
 
 
 def _supersede(valid: pl.DataFrame, active: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -230,11 +230,22 @@ def read_fan(path: Path, level: str, keys: dict[str, str]) -> dict[str, Any]:
         f"WHERE {where}",
         params,
     )
-    out: dict[str, Any] = {"series": series}
     if series.height != 1:
-        return out
-    out["as_of"] = query(path, "SELECT as_of FROM latest_reconciliation")["as_of"][0]
-    out["forecast"] = query(
+        return {"series": series}
+    return {
+        "series": series,
+        "as_of": query(path, "SELECT as_of FROM latest_reconciliation")["as_of"][0],
+        "forecast": _fan_forecast(path, where, params),
+        "history": query(
+            path, f"SELECT ds, actual FROM level_actuals f WHERE {where} ORDER BY ds", params
+        ),
+        "overrides": _fan_overrides(path, series.row(0, named=True)),
+    }
+
+
+def _fan_forecast(path: Path, where: str, params: list[Any]) -> pl.DataFrame:
+    """The weekly reconciled forecast of the matched series with the planner's final value."""
+    return query(
         path,
         "SELECT f.ds, f.yhat, f.lo_80, f.hi_80, f.lo_95, f.hi_95, "
         "coalesce(x.yhat, f.yhat) AS final "
@@ -244,11 +255,12 @@ def read_fan(path: Path, level: str, keys: dict[str, str]) -> dict[str, Any]:
         + f"WHERE f.granularity = 'week' AND {where} ORDER BY f.ds",
         params,
     )
-    out["history"] = query(
-        path, f"SELECT ds, actual FROM level_actuals f WHERE {where} ORDER BY ds", params
-    )
-    row = series.row(0, named=True)
-    out["overrides"] = query(
+
+
+def _fan_overrides(path: Path, row: dict[str, Any]) -> pl.DataFrame:
+    """The overrides applied by the latest reconciled run that cover the series ``row``."""
+    scoped = ("market", "category", "product")
+    return query(
         path,
         "SELECT DISTINCT o.override_id, o.period_start, o.period_end, "
         "coalesce(printf('%+.1f %%', o.percent_change), printf('%.0f/wk', o.value)) "
@@ -258,20 +270,11 @@ def read_fan(path: Path, level: str, keys: dict[str, str]) -> dict[str, Any]:
         "WHERE (?::VARCHAR IS NULL OR o.brand = ?) "
         "AND (?::VARCHAR IS NULL OR o.brand IN "
         "(SELECT brand FROM current_hierarchy WHERE sector = ?)) "
-        + "".join(
-            f"AND (o.{c} IS NULL OR ?::VARCHAR IS NULL OR o.{c} = ?) "
-            for c in ("market", "category", "product")
-        )
+        + "".join(f"AND (o.{c} IS NULL OR ?::VARCHAR IS NULL OR o.{c} = ?) " for c in scoped)
         + "ORDER BY o.period_start",
-        [
-            row["brand"],
-            row["brand"],
-            row["sector"],
-            row["sector"],
-            *[v for c in ("market", "category", "product") for v in (row[c], row[c])],
-        ],
+        [row["brand"], row["brand"], row["sector"], row["sector"]]
+        + [v for c in scoped for v in (row[c], row[c])],
     )
-    return out
 
 
 def read_sector_fva(path: Path) -> pl.DataFrame:

@@ -28,10 +28,12 @@ def analyst_query(path: Path, sql: str) -> pl.DataFrame:
         raise WarehouseError(f"{path}: {exc}") from exc
     if len(statements) != 1:
         raise WarehouseError(f"forecast sql runs exactly one statement; got {len(statements)}")
-    kind = statements[0].type.name
-    if kind not in ANALYST_STATEMENTS:
+    if statements[0].type.name not in ANALYST_STATEMENTS:
+        # The user's own keyword (INSTALL, not DuckDB's LOAD), unless the text opens otherwise.
+        word = statements[0].query.split(maxsplit=1)[0].upper()
+        word = word if word.isalpha() else statements[0].type.name
         raise WarehouseError(
-            f"forecast sql runs read-only queries (SELECT, EXPLAIN); {kind} is not allowed"
+            f"forecast sql runs read-only queries (SELECT, EXPLAIN); {word} is not allowed"
         )
     with reader(path, locked=True) as con:
         return con.sql(sql).pl()
