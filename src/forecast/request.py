@@ -100,7 +100,7 @@ class RunRequest:
         as_of: date | None = None,
         brands: Sequence[str] | None = None,
         pooling: Pooling = "partial",
-        n_jobs: int = -1,
+        n_jobs: int = 1,
     ) -> RunRequest:
         """Check the options and fill in the defaults.
 

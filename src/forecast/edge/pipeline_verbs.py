@@ -113,7 +113,7 @@ def run(
     n_jobs: Annotated[
         int,
         typer.Option(min=-1, max=64, help="Processes brands are fitted in (-1: every core)."),
-    ] = -1,
+    ] = 1,
     warehouse_path: WarehouseOpt = None,
     config_dir: ConfigOpt = None,
     verbose: VerboseOpt = False,
@@ -229,7 +229,7 @@ def demo(
             as_of=None,
             brand=None,
             pooling=Pooling.partial,
-            n_jobs=-1,
+            n_jobs=1,
             warehouse_path=warehouse_path,
             config_dir=config_dir,
             verbose=verbose,
