@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: install demo test lint bench bench-accuracy bench-hierarchy bench-gaps stress clean
+.PHONY: install demo test lint bench bench-accuracy bench-hierarchy bench-gaps bench-scale stress clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ bench-gaps: install
 ## bench-hierarchy: reconciliation by level — Australian tourism beside its published table, synthetic group
 bench-hierarchy: install
 	$(BIN)/python bench/hierarchy.py
+
+## bench-scale: `forecast run` vs same-work bare statsforecast at ~10k and ~100k series
+## (wall, CPU, peak RSS of each process tree; writes bench/out/scale.json and scale.md)
+bench-scale: install
+	$(BIN)/python bench/scale.py
 
 ## stress: concurrent, repeated and killed runs while an analyst reads (see bench/stress.py)
 stress: install

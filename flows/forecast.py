@@ -6,15 +6,22 @@ import base64
 import json
 import time
 import warnings
+from concurrent.futures import Executor
 from datetime import date
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import polars as pl
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 
 from flows.planning import plan_after_run
@@ -27,12 +34,14 @@ from forecast.engine.priors import OwnEstimates
 from forecast.engine.runs import (
     BrandOutcome,
     RunSummary,
+    level_base_rows,
     run_brand_rows,
     run_status,
     series_weight_rows,
     skip_reason,
 )
 from forecast.engine.tables import prior_rows, weight_rows
+from forecast.engine.workers import compute, worker_pool
 from forecast.inputs.calendar import run_calendars
 from forecast.inputs.config import BrandConfig
 from forecast.planning.products import known_products
@@ -59,12 +68,17 @@ def brand_calendar(
 
 @task(name="estimate-brand", cache_policy=NO_CACHE)
 def estimate_task(
-    db: Path, brand: BrandConfig, cutoffs: list[date], holidays: pl.DataFrame
+    db: Path,
+    brand: BrandConfig,
+    cutoffs: list[date],
+    holidays: pl.DataFrame,
+    pool: Executor | None = None,
 ) -> dict[date, OwnEstimates]:
-    """Phase 1 for one brand: read its sales once, estimate its own profile per origin."""
+    """Phase 1 for one brand: read its sales once, estimate its own profile per origin
+    (in a worker of ``pool`` if given)."""
     sales = warehouse.read_sales(db, [brand.brand], max(cutoffs))
     calendar = brand_calendar(db, brand, sales, holidays)
-    return estimate_brand(brand, sales, cutoffs, calendar)
+    return compute(pool, estimate_brand, brand, sales, cutoffs, calendar)
 
 
 @task(name="pool-priors", cache_policy=NO_CACHE)
@@ -85,8 +99,10 @@ def forecast_task(
     brand: BrandConfig,
     priors: dict[date, Priors],
     holidays: pl.DataFrame,
+    pool: Executor | None = None,
 ) -> BrandOutcome:
-    """Phase 2 for one brand: read, backtest, fit, stage results; never raises."""
+    """Phase 2 for one brand: read, backtest and fit (in a worker of ``pool`` if given),
+    stage results; never raises."""
     started = time.perf_counter()
     if why := skip_reason(brand, request.as_of):
         return BrandOutcome.start(brand, "skipped", error=why)
@@ -95,9 +111,8 @@ def forecast_task(
         sales = warehouse.read_sales(db, [brand.brand], request.as_of)
         calendar = brand_calendar(db, brand, sales, holidays)
         mine = {c: priors[c] for c in brand_origins(request.as_of, brand)}
-        result = run_brand(
-            brand, sales, request.as_of, mine, calendar, request.pooling, request.n_jobs
-        )
+        args = (brand, sales, request.as_of, mine, calendar, request.pooling)
+        result = compute(pool, run_brand, *args)
         fc = result.forecasts.with_columns(sector=pl.lit(brand.sector))
         warehouse.stage(db, attempt_id, "forecasts", brand.brand, fc)
         warehouse.stage(db, attempt_id, "backtest_metrics", brand.brand, result.metrics)
@@ -159,8 +174,9 @@ def forecast_flow(
 
     Parameters are those of ``RunRequest.resolve``: ``as_of`` (default the last sales week,
     snapped to its Monday), ``brands`` (default all), ``pooling`` (``partial``, or the
-    extremes ``none`` / ``full``), ``n_jobs`` (statsforecast processes per brand task), and
-    the warehouse and config folder (default ``FORECAST_WAREHOUSE`` / ``FORECAST_CONFIG_DIR``).
+    extremes ``none`` / ``full``), ``n_jobs`` (worker processes the brands are fitted in,
+    ``-1``: every core), and the warehouse and config folder (default ``FORECAST_WAREHOUSE``
+    / ``FORECAST_CONFIG_DIR``).
     """
     request = RunRequest.resolve(
         Workspace.load(warehouse_path, config_dir), as_of, brands, pooling, n_jobs
@@ -186,7 +202,7 @@ def forecast_flow(
     )
     create_markdown_artifact(run_summary_markdown(summary, outcomes), key="forecast-run-summary")
     print(summary.to_json())
-    plan_after_run(request, summary)
+    plan_after_run(request, summary, level_base_rows(outcomes))
     return summary
 
 
@@ -235,19 +251,24 @@ def _forecast_group(
     db = request.workspace.warehouse
     frequency = next(iter(configs.values())).frequency
     cutoffs = run_cutoffs(request.as_of, configs.values())
-    estimates = [estimate_task.submit(db, b, cutoffs, holidays) for b in configs.values()]
-    own = dict(zip(configs, [f.result() for f in estimates], strict=True))
-    pools = {b: c.pool for b, c in configs.items()}
-    futures = {
-        c: pool_task.submit([own[b][c] for b in configs], pools, request.pooling, frequency)
-        for c in cutoffs
-    }
-    pooled = {c: f.result() for c, f in futures.items()}
-    brand_futures = [
-        forecast_task.submit(request, attempt_id, b, pooled, holidays) for b in configs.values()
-    ]
-    outcomes = [f.result() for f in brand_futures]
-    last = cutoffs[-1]
+    with worker_pool(request.n_jobs) as pool:
+        estimates = [estimate_task.submit(db, b, cutoffs, holidays, pool) for b in configs.values()]
+        own = dict(zip(configs, [f.result() for f in estimates], strict=True))
+        pools = {b: c.pool for b, c in configs.items()}
+        futures = {
+            c: pool_task.submit([own[b][c] for b in configs], pools, request.pooling, frequency)
+            for c in cutoffs
+        }
+        pooled = {c: f.result() for c, f in futures.items()}
+        # Largest brands first, so that no core waits alone for a big brand at the end.
+        last = cutoffs[-1]
+        size = {b: own[b][last].stats["n_series"].sum() for b in configs}
+        brand_futures = {
+            b: forecast_task.submit(request, attempt_id, configs[b], pooled, holidays, pool)
+            for b in sorted(configs, key=lambda b: -size[b])
+        }
+        _follow(list(brand_futures.values()))
+        outcomes = [brand_futures[b].result() for b in configs]
     stats = pl.concat([own[b][last].stats for b in configs])
     sectors = {b: c.sector for b, c in configs.items()}
     series = series_weight_rows(outcomes)
@@ -255,3 +276,13 @@ def _forecast_group(
         prior_rows(pooled[last], frequency),
         weight_rows(pooled[last], stats, series, sectors, frequency),
     )
+
+
+def _follow(futures: list[PrefectFuture[BrandOutcome]]) -> None:
+    """Wait for the brands' fits: a Prefect progress artifact and a log line as each ends."""
+    progress = create_progress_artifact(0.0, key="forecast-progress", description="brands fitted")
+    assert isinstance(progress, UUID)  # a sync flow gets the id, not a coroutine
+    for done, future in enumerate(as_completed(futures), 1):
+        outcome = future.result()
+        update_progress_artifact(progress, 100.0 * done / len(futures))
+        print(f"{done}/{len(futures)} brands: {outcome.brand} {outcome.status}")

@@ -19,11 +19,15 @@ from forecast.planning.final import final_forecasts
 from forecast.planning.monitoring import monitor_markdown, movers
 from forecast.report import fan_chart, fva_chart
 from forecast.request import RunRequest
+from forecast.vocabulary import MAX_RECONCILED_SERIES, SERIES_KEYS
 
 
 @task(name="reconcile-levels", cache_policy=NO_CACHE)
-def reconcile_task(request: RunRequest, run_id: str) -> dict[str, Any]:
-    """Coherent forecasts at every level and period of a published run, then published.
+def reconcile_task(
+    request: RunRequest, run_id: str, engine_backtest: pl.DataFrame | None = None
+) -> dict[str, Any]:
+    """Coherent forecasts at every level and period of a published run, then published
+    (``engine_backtest``: the run's bottom backtest forecasts, see ``plan_levels``).
 
     The levels are weekly (4-4-5 months are sums of weeks): monthly brands are left out.
     """
@@ -33,11 +37,17 @@ def reconcile_task(request: RunRequest, run_id: str) -> dict[str, Any]:
     statistical = warehouse.read_run_forecasts(db, run_id).filter(pl.col("brand").is_in(weekly))
     if statistical.is_empty():
         return {"path": None, "reason": "no published forecast of a weekly brand"}
+    n_bottom = statistical.filter(pl.col("is_selected")).select(SERIES_KEYS).n_unique()
+    if n_bottom > MAX_RECONCILED_SERIES:
+        gigabytes = 24 * n_bottom**2 / 1e9
+        why = f"{n_bottom:,} bottom series, above {MAX_RECONCILED_SERIES:,}: reconciling them "
+        return {"path": None, "reason": why + f"would hold ~{gigabytes:,.0f} GB of matrices"}
     brands = sorted(statistical["brand"].unique())
     sales = warehouse.read_sales(db, brands, request.as_of)
     sectors = {b: c.sector for b, c in request.brands.items()}
+    master = warehouse.read_products(db)
     levels = plan_levels(
-        statistical, sales, warehouse.read_products(db), sectors, request.as_of, request.n_jobs
+        statistical, sales, master, sectors, request.as_of, request.n_jobs, engine_backtest
     )
     tables = levels.tables(request.as_of, time.perf_counter() - started)
     warehouse.write_levels(db, run_id, tables)
@@ -84,12 +94,14 @@ def _data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def plan_after_run(request: RunRequest, summary: RunSummary) -> None:
+def plan_after_run(
+    request: RunRequest, summary: RunSummary, engine_backtest: pl.DataFrame | None = None
+) -> None:
     """The planner's loop after a run: levels; a failure is logged, never fails the run."""
     if summary.status == "failed":
         return
     try:
-        outcome = reconcile_task(request, summary.run_id)
+        outcome = reconcile_task(request, summary.run_id, engine_backtest)
         print(f"reconciliation: {outcome['path']} ({outcome['reason']})")
         if outcome["path"] is None:
             return

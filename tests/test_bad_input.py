@@ -62,7 +62,7 @@ def _cli(*args: str | Path) -> tuple[int, str]:
     ("args", "message"),
     [
         (["sql", "SELECT 1", "--format", "yaml"], "'yaml' is not one of 'table', 'csv', 'json'"),
-        (["run", "--n-jobs", "0"], "'--n-jobs': Input should be greater than or equal to 1"),
+        (["run", "--n-jobs", "0"], "n_jobs must be at least 1 (or -1 for every core), not 0"),
         (["run", "--pooling", "some"], "'some' is not one of 'partial', 'none', 'full'"),
         (["run", "--as-of", "2026-13-01"], "'2026-13-01' does not match the formats '%Y-%m-%d'"),
         (["status", "--limit", "0"], "Invalid value for '--limit'"),

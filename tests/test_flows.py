@@ -30,7 +30,8 @@ def demo_db(
     generate_sales_flow(
         end=END, start=START, brands=brands, warehouse_path=str(db), config_dir=str(configs)
     )
-    summary = forecast_flow(warehouse_path=str(db), config_dir=str(configs))
+    # Brands fitted in two worker processes: every check below reads what came back.
+    summary = forecast_flow(warehouse_path=str(db), config_dir=str(configs), n_jobs=2)
     return db, configs, summary
 
 

@@ -273,3 +273,21 @@ def test_a_brand_mostly_unknown_is_refused_with_the_reason(setup) -> None:  # ty
         r"\([\d,]+ outage\), more than half: not forecast",
     ):
         run_brand(brands["fashion_a"], sparse, END, priors, cal)
+
+
+def test_level_base_is_each_series_chosen_backtest_forecast_one_horizon_back(setup) -> None:  # type: ignore[no-untyped-def]
+    brands, sales, cal, priors = setup
+    result = run_brand(
+        brands["watches_a"], sales.filter(pl.col("brand") == "watches_a"), END, priors, cal
+    )
+    base = result.level_base
+    cutoff = END - timedelta(weeks=13)
+    assert base["cutoff"].unique().to_list() == [cutoff]
+    per_series = base.group_by("brand", "market", "product").agg(
+        n=pl.len(), first=pl.col("ds").min(), last=pl.col("ds").max()
+    )
+    assert per_series["n"].unique().to_list() == [13]  # one model per series, every week
+    assert per_series["first"].unique().to_list() == [cutoff + timedelta(weeks=1)]
+    assert (base["yhat"] >= 0).all() and (base["lo_80"] <= base["hi_80"]).all()
+    # at most every forecast series; only those that existed at the cutoff
+    assert per_series.height <= result.forecasts["unique_id"].n_unique()

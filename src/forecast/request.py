@@ -136,7 +136,7 @@ class RunRequest:
         brands: The brands this run forecasts.
         as_of: Forecast origin: the Monday of the week given (default: the last sales week).
         pooling: ``partial`` (the product), ``none`` or ``full`` (the two extremes).
-        n_jobs: statsforecast worker processes inside each brand task (``-1``: every core).
+        n_jobs: Worker processes the brands are fitted in (``-1``: every core; 1: in-process).
     """
 
     workspace: Workspace

@@ -112,7 +112,8 @@ def run(
         Pooling.partial
     ),
     n_jobs: Annotated[
-        int, typer.Option(min=1, max=64, help="statsforecast processes per brand.")
+        int,
+        typer.Option(min=-1, max=64, help="Processes brands are fitted in (-1: every core)."),
     ] = 1,
     warehouse_path: WarehouseOpt = None,
     config_dir: ConfigOpt = None,

@@ -9,10 +9,8 @@ when this process dies (``PR_SET_PDEATHSIG``), however it dies.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,8 +20,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from forecast.engine import workers
+
 STARTUP_TIMEOUT_S = 120  # the API needs more than Prefect's default 20 s on two loaded cores
-_PR_SET_PDEATHSIG = 1
 
 
 class PrefectUnavailable(RuntimeError):
@@ -59,8 +58,7 @@ def configure(warehouse: Path) -> Path:
 def die_with_parent() -> None:
     """``preexec_fn`` of every child we start: SIGKILL it when its parent dies (Linux)."""
     os.setsid()  # a terminal's Ctrl-C reaches the parent only, which stops children in order
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    workers.die_with_parent()
 
 
 def api_healthy(api_url: str, timeout: float = 2.0) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import polars as pl
@@ -62,10 +62,14 @@ class Backtest:
         points: Every forecast with its actual: ``unique_id, cutoff, model, step,
             demand_class, history_weeks, y, yhat, scale`` (``scale``: the series' noise
             at the origin, see :func:`calibration.noise_scale`).
+        latest: Every forecast of the latest origin (see :func:`fold`), unknown weeks
+            included, or None when no origin had sales: planning's level backtest takes
+            its bottom forecasts from here instead of fitting them again.
     """
 
     scores: pl.DataFrame
     points: pl.DataFrame
+    latest: pl.DataFrame | None = None
 
 
 def backtest(
@@ -89,7 +93,8 @@ def backtest(
         except NoSalesError:  # launched after this origin: nothing to backtest there
             continue
         folds.append(fold(fc.forecasts, fc.history, cutoff))
-    return score_folds(folds, actuals, classes)
+    tested = score_folds(folds, actuals, classes)
+    return replace(tested, latest=folds[-1]) if folds else tested
 
 
 def fold(forecasts: pl.DataFrame, history: pl.DataFrame, cutoff: date) -> pl.DataFrame:

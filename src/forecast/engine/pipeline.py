@@ -15,6 +15,7 @@ import polars as pl
 from forecast.engine.backtest import backtest
 from forecast.engine.calibration import apply_calibration, calibrate, noise_scale
 from forecast.engine.events import mark_stockouts
+from forecast.engine.fitting import BOUNDS
 from forecast.engine.forecasting import forecast_at
 from forecast.engine.metrics import summarise
 from forecast.engine.pooling import Pooling, Priors
@@ -46,6 +47,9 @@ class BrandResult:
             ``imputed`` (the value the models saw).
         unknown_share: Share of the forecast series' weeks that are unknown.
         n_returns: Weeks with negative net units in the brand's sales up to as-of.
+        level_base: The chosen models' backtest forecasts from the latest backtest origin
+            (``brand, market, product, cutoff, ds, yhat``; empty without one): the bottom
+            of planning's level backtest.
     """
 
     forecasts: pl.DataFrame
@@ -57,6 +61,7 @@ class BrandResult:
     gaps: pl.DataFrame
     unknown_share: float
     n_returns: int
+    level_base: pl.DataFrame
 
 
 def estimate_brand(
@@ -133,7 +138,18 @@ def run_brand(
         gaps=gap_rows(final.history, final.imputed, sales),
         unknown_share=share,
         n_returns=sales.filter(pl.col("units") < 0, pl.col("ds") <= last).height,
+        level_base=chosen_backtest(tested.latest, chosen),
     )
+
+
+def chosen_backtest(latest: pl.DataFrame | None, chosen: dict[str, str]) -> pl.DataFrame:
+    """``brand, market, product, cutoff, ds, yhat`` and bounds: each series' chosen model
+    in a backtest fold (see :func:`forecast.engine.backtest.fold`)."""
+    keys = dict.fromkeys(SERIES_KEYS, pl.String) | {"cutoff": pl.Date, "ds": pl.Date}
+    schema = keys | dict.fromkeys(("yhat", *BOUNDS), pl.Float64)
+    if latest is None:
+        return pl.DataFrame(schema=schema)
+    return latest.filter(is_chosen(chosen).fill_null(False)).select(list(schema))
 
 
 def gap_rows(history: pl.DataFrame, imputed: pl.DataFrame, sales: pl.DataFrame) -> pl.DataFrame:

@@ -50,6 +50,8 @@ class BrandOutcome:
         selected_model: The model chosen per segment, e.g. ``smooth: ets, smooth/young: ses``.
         series_weights: ``brand, series_weight_mean, series_weight_min, series_weight_max``
             (not a ``run_brands`` column: it goes to ``prior_weights``).
+        level_base: The brand's ``BrandResult.level_base`` (not a column either: planning's
+            level backtest takes it instead of fitting the bottom series again).
     """
 
     brand: str
@@ -69,6 +71,7 @@ class BrandOutcome:
     seconds: float = 0.0
     error: str | None = None
     series_weights: pl.DataFrame | None = field(default=None, compare=False, repr=False)
+    level_base: pl.DataFrame | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def start(cls, brand: BrandConfig, status: BrandStatus, **values: Any) -> BrandOutcome:
@@ -99,6 +102,7 @@ class BrandOutcome:
             selected_model=result.selected_model,
             seconds=round(seconds, 3),
             series_weights=weights,
+            level_base=result.level_base,
         )
 
     @classmethod
@@ -111,7 +115,8 @@ class BrandOutcome:
         return cls.start(brand, "failed", **lineage, seconds=round(seconds, 3), error=message)
 
 
-RUN_BRAND_COLUMNS = tuple(f.name for f in fields(BrandOutcome) if f.name != "series_weights")
+_FRAMES = ("series_weights", "level_base")
+RUN_BRAND_COLUMNS = tuple(f.name for f in fields(BrandOutcome) if f.name not in _FRAMES)
 _DTYPES: dict[Any, pl.DataType] = {
     str: pl.String(),
     int: pl.Int64(),
@@ -140,6 +145,12 @@ def series_weight_rows(outcomes: Sequence[BrandOutcome]) -> pl.DataFrame:
     """The fitted brands' series-weight summaries, one row per brand."""
     frames = [o.series_weights for o in outcomes if o.series_weights is not None]
     return pl.concat(frames) if frames else pl.DataFrame(schema={"brand": pl.String})
+
+
+def level_base_rows(outcomes: Sequence[BrandOutcome]) -> pl.DataFrame | None:
+    """The fitted brands' ``level_base`` forecasts together (None when no brand has any)."""
+    frames = [o.level_base for o in outcomes if o.level_base is not None]
+    return pl.concat(frames) if frames else None
 
 
 def watermark(sales: pl.DataFrame) -> dict[str, Any]:

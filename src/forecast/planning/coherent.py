@@ -2,10 +2,11 @@
 
 The bottom base forecast is the engine's statistical forecast (``is_selected`` rows of the
 run); the levels above take :mod:`forecast.planning.levels`' fits as base. The backtest by
-level refits every level (bottom included, with the level model: the engine's backtest
-forecasts are not stored) one horizon before the as-of date and scores base, bottom-up and
-the reconciled forecasts of each level on the weeks since (points only: intervals are not
-reconciled there, to halve its cost).
+level forecasts every level one horizon before the as-of date — the bottom with the
+engine's own backtest forecasts of its chosen models where the run passes them, the levels
+above (and any bottom series without one) with the level model — and scores base,
+bottom-up and the reconciled forecasts of each level on the weeks since (points only:
+intervals are not reconciled there, to halve its cost).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def plan_levels(
     sectors: Mapping[str, str],
     as_of: date,
     n_jobs: int = 1,
+    engine_backtest: pl.DataFrame | None = None,
 ) -> LevelRun:
     """:func:`coherent_forecasts` from raw sales rows and the product master.
 
@@ -87,12 +89,13 @@ def plan_levels(
         sales: ``brand, market, product, ds, units`` up to ``as_of``.
         master: The ``product`` table (may be empty).
         sectors: Brand → sector.
+        engine_backtest: See :func:`level_backtest`.
     """
     series, _ = prepare_series(sales, as_of)
     forecast_series = statistical.select(_SERIES).unique()
     series = series.join(forecast_series, on=_SERIES)
     hierarchy = hierarchy_of(series, master, sectors)
-    run = coherent_forecasts(statistical, series, hierarchy, as_of, n_jobs)
+    run = coherent_forecasts(statistical, series, hierarchy, as_of, n_jobs, engine_backtest)
     return replace(
         run, hierarchy=hierarchy.select(*_SERIES, "sector", "category", "category_source")
     )
@@ -104,6 +107,7 @@ def coherent_forecasts(
     hierarchy: pl.DataFrame,
     as_of: date,
     n_jobs: int = 1,
+    engine_backtest: pl.DataFrame | None = None,
 ) -> LevelRun:
     """Reconcile a run's statistical forecasts through every level and period.
 
@@ -113,6 +117,7 @@ def coherent_forecasts(
         history: ``brand, market, product, ds, y`` of those series, up to ``as_of``.
         hierarchy: ``brand, market, product, sector, category`` (see
             ``products.hierarchy_of``).
+        engine_backtest: See :func:`level_backtest`.
     """
     selected = statistical.filter(pl.col("is_selected"))
     horizon = int(selected["step"].max())  # type: ignore[arg-type]
@@ -139,7 +144,7 @@ def coherent_forecasts(
     return LevelRun(
         forecasts=_all_periods(weekly),
         scales=scales.select(*KEY_COLUMNS, "scale"),
-        backtest=level_backtest(bottom, hierarchy, cutoff, horizon, n_jobs),
+        backtest=level_backtest(bottom, hierarchy, cutoff, horizon, n_jobs, engine_backtest),
         reconciled=rec,
         n_series=structure.keys.height,
         n_bottom=len(structure.bottom),
@@ -158,9 +163,13 @@ def _bottom_ids(structure: Structure) -> pl.DataFrame:
 
 def _base(model: pl.DataFrame, selected: pl.DataFrame) -> pl.DataFrame:
     """Base forecasts: the level model's above the bottom, the engine's at the bottom."""
-    ids = pl.concat_str([pl.lit("group"), *[pl.col(c) for c in HIERARCHY_KEYS]], separator="/")
-    bottom = selected.select(unique_id=ids, ds="ds", yhat="yhat", **{b: b for b in BOUNDS})
+    bottom = selected.select(unique_id=_bottom_id(), ds="ds", yhat="yhat", **{b: b for b in BOUNDS})
     return pl.concat([model.select(bottom.columns), bottom])
+
+
+def _bottom_id() -> pl.Expr:
+    """A keyed bottom row's ``unique_id`` (hierarchicalforecast's ``aggregate`` convention)."""
+    return pl.concat_str([pl.lit("group"), *[pl.col(c) for c in HIERARCHY_KEYS]], separator="/")
 
 
 def _all_periods(weekly: pl.DataFrame) -> pl.DataFrame:
@@ -183,9 +192,20 @@ def _all_periods(weekly: pl.DataFrame) -> pl.DataFrame:
 
 
 def level_backtest(
-    bottom: pl.DataFrame, hierarchy: pl.DataFrame, cutoff: date, horizon: int, n_jobs: int = 1
+    bottom: pl.DataFrame,
+    hierarchy: pl.DataFrame,
+    cutoff: date,
+    horizon: int,
+    n_jobs: int = 1,
+    engine_backtest: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Base, bottom-up and MinT forecasts from ``cutoff``, scored per level on the weeks after.
+
+    Args:
+        engine_backtest: The engine's backtest forecasts of bottom series (``brand, market,
+            product, cutoff, ds, yhat`` and bounds; see ``BrandResult.level_base``): a series
+            with every week of the horizon from ``cutoff`` there takes them as its base
+            forecast; the others, and every level above, are fitted with the level model.
 
     Returns:
         ``level_backtest_metrics`` rows (``cutoff, level, method``, counts and scores); empty
@@ -198,7 +218,7 @@ def level_backtest(
     later = bottom.filter(pl.col("ds") > cutoff).join(train.select(_SERIES).unique(), on=_SERIES)
     actual, _ = to_levels(_keyed(later, hierarchy), ["y"])
     history, structure = to_levels(_keyed(train, hierarchy), ["y"])
-    model = fit_levels(history, horizon, n_jobs=n_jobs)
+    model = _backtest_base(history, hierarchy, cutoff, horizon, n_jobs, engine_backtest)
     rec = reconcile(model, history, structure, intervals=False)
     methods = {
         "base": model,
@@ -212,6 +232,29 @@ def level_backtest(
         for name, fc in methods.items()
     ]
     return pl.concat(scores).with_columns(cutoff=pl.lit(cutoff))
+
+
+def _backtest_base(
+    history: pl.DataFrame,
+    hierarchy: pl.DataFrame,
+    cutoff: date,
+    horizon: int,
+    n_jobs: int,
+    engine_backtest: pl.DataFrame | None,
+) -> pl.DataFrame:
+    """Base forecasts from ``cutoff`` of every series of ``history`` (see
+    :func:`level_backtest`): the engine's where it gave the whole horizon, else fitted."""
+    if engine_backtest is None or engine_backtest.is_empty():
+        return fit_levels(history, horizon, n_jobs=n_jobs)
+    at_cutoff = engine_backtest.filter(pl.col("cutoff") == cutoff)
+    whole = at_cutoff.filter(pl.len().over(_SERIES) == horizon)
+    given = _keyed(whole, hierarchy).select(
+        unique_id=_bottom_id(), ds="ds", yhat="yhat", **{b: b for b in BOUNDS}
+    )
+    given = given.join(history.select("unique_id").unique(), on="unique_id")
+    rest = history.join(given.select("unique_id").unique(), on="unique_id", how="anti")
+    fitted = fit_levels(rest, horizon, n_jobs=n_jobs)
+    return pl.concat([fitted.select(given.columns), given])
 
 
 def score_levels(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -32,9 +33,12 @@ from hierarchicalforecast.core import HierarchicalReconciliation
 from hierarchicalforecast.methods import BottomUp, MinTrace
 from hierarchicalforecast.utils import aggregate
 
+from forecast.planning.intervals import has_projection_form, reconciled_sigma
 from forecast.vocabulary import HIERARCHY_KEYS, LEVEL_KEYS
 
 BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
+LEVELS = (80, 95)
+_Z = {80: 1.2815515655446004, 95: 1.959963984540054}  # norm.ppf(0.5 + level / 200)
 _TOP = "group"
 
 
@@ -224,11 +228,46 @@ def _cols(model: str, intervals: bool = True) -> list[pl.Expr]:
 
 
 def _run(
-    method: object,
+    method: Any,
     hat: pl.DataFrame,
     y_df: pl.DataFrame | None,
     structure: Structure,
     intervals: bool = True,
+) -> pl.DataFrame:
+    """hierarchicalforecast's reconciliation; ``normality`` bounds from :mod:`.intervals`
+    (the same numbers, without its dense n³ products), or its own where P has another form."""
+    points = _reconcile_hf(method, hat, y_df, structure, intervals=False)
+    if not intervals:
+        return points
+    summing = structure.summing.drop("unique_id").to_numpy()
+    if not has_projection_form(method.P, summing):
+        return _reconcile_hf(method, hat, y_df, structure, intervals=True)
+    ids = structure.summing.select("unique_id")
+    base = ids.join(hat, on="unique_id", how="left", maintain_order="left").sort(
+        pl.col("unique_id").cast(pl.Enum(ids["unique_id"])), "ds"
+    )
+    horizon = base["ds"].n_unique()
+    spread = [
+        (base[f"yhat-hi-{lv}"] - base[f"yhat-lo-{lv}"]).to_numpy() / (2 * _Z[lv]) for lv in LEVELS
+    ]
+    sigma = np.maximum(np.mean(spread, axis=0), 0).reshape(-1, horizon)
+    sd = reconciled_sigma(summing, method.P, getattr(method, "W", None), sigma)
+    name = next(c for c in points.columns if c.startswith("yhat/"))
+    scale = base.select("unique_id", "ds").with_columns(sd=pl.Series(sd.ravel()))
+    out = points.join(scale, on=["unique_id", "ds"], how="left")
+    bounds = {}
+    for lv in LEVELS:
+        bounds[f"{name}-lo-{lv}"] = pl.col(name) - _Z[lv] * pl.col("sd")
+        bounds[f"{name}-hi-{lv}"] = pl.col(name) + _Z[lv] * pl.col("sd")
+    return out.with_columns(**bounds).drop("sd")
+
+
+def _reconcile_hf(
+    method: object,
+    hat: pl.DataFrame,
+    y_df: pl.DataFrame | None,
+    structure: Structure,
+    intervals: bool,
 ) -> pl.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -237,7 +276,7 @@ def _run(
             Y_df=y_df,
             S_df=structure.summing,
             tags=structure.tags,
-            level=[80, 95] if intervals else None,
+            level=list(LEVELS) if intervals else None,
             intervals_method="normality",
             is_balanced=y_df is not None,
         )

@@ -1,0 +1,230 @@
+"""Scale benchmark, one command: ``python bench/scale.py`` (``make bench-scale``).
+
+For each scale (default ``--scale 4`` ≈ 10k series and ``--scale 40`` ≈ 100k), in one
+process tree: synthetic sales are generated into a fresh warehouse (not timed), then
+
+* **pipeline** — ``forecast run`` end to end (DuckDB → priors → backtests → fits →
+  publish → the planning step), as a user runs it;
+* **reference** — bare statsforecast doing the same work on the same series, read from the
+  same warehouse: every default candidate of the run (smooth, own-seasonality, intermittent
+  and seasonal naive, each on every series) with 80/95 % intervals, forecast at as-of and
+  cross-validated at as many windows as the run backtests, ``n_jobs=-1``.
+
+Each is a child process; wall, CPU (the child and everything it waited for) and peak RSS
+of its whole process tree (sampled from ``/proc``) are measured. Prints and writes
+``bench/out/scale.json`` and ``bench/out/scale.md``: ms per series and the ratios of the
+issue-10 targets (pipeline ≤ 0.6× reference; 100k wall per series ≤ 1.2× and peak RSS ≤ 2×
+the 10k figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+CONFIG = ROOT / "config" / "brands"
+FORECAST = Path(sys.executable).with_name("forecast")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and every descendant (Linux ``/proc``)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            statm = Path(f"/proc/{entry}/statm").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+        rss[int(entry)] = int(statm.split()[1]) * _PAGE
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += rss.get(p, 0)
+        todo.extend(children.get(p, []))
+    return total
+
+
+def measure(cmd: list[str], log: Path) -> dict[str, Any]:
+    """Run ``cmd``; wall seconds, CPU seconds and peak tree RSS (MB); raises on failure."""
+    started = time.perf_counter()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    peak, done = 0, threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.2):
+            peak = max(peak, tree_rss(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
+    sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}; see {log}")
+    return {
+        "wall_s": round(time.perf_counter() - started, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss_mb": round(peak / 2**20),
+    }
+
+
+def reference(db: Path) -> None:
+    """The same-work bare statsforecast run (a child process of the benchmark)."""
+    import polars as pl
+    from statsforecast import StatsForecast
+
+    from forecast import warehouse
+    from forecast.engine.backtest import window_offsets
+    from forecast.engine.models import build_models, fallback_model, family_of, seasonal_naive
+    from forecast.inputs.config import ModelSettings
+
+    settings, horizon = ModelSettings(), 13
+    sales = warehouse.read_sales(db, list(warehouse.first_sales(db)), warehouse.as_of_default(db))
+    series = sales.select(
+        unique_id=pl.concat_str("brand", "market", "product", separator="/"),
+        ds="ds",
+        y=pl.col("units").clip(0).cast(pl.Float64),
+    )
+    grid = _complete(series)
+    smooth = [n for n in settings.candidates if family_of(n) == "smooth"] + ["ses"]
+    own = [n for n in settings.candidates if family_of(n) == "seasonal" and n != "ets_seasonal"]
+    sparse = build_models(settings.intermittent_candidates, "intermittent")
+    windows = len(window_offsets(horizon, settings.backtest_windows, 52))
+    log = grid.with_columns(y=pl.col("y").log1p())
+    # As the run: own-seasonality models on series with two seasons, a naive fallback.
+    lengths = log.group_by("unique_id").len()
+    long = log.join(lengths.filter(pl.col("len") >= 104 + windows * horizon), on="unique_id")
+    calls = (
+        (log, [*build_models(smooth, "smooth"), seasonal_naive(52)], [80, 95]),
+        (long.drop("len"), build_models(own, "seasonal", 52), [80, 95]),
+        (log, sparse, None),
+    )
+    for frame, models, level in calls:
+        sf = StatsForecast(models=models, freq="1w", n_jobs=-1, fallback_model=fallback_model())
+        sf.forecast(df=frame, h=horizon, level=level)
+        cv = {"h": horizon, "n_windows": windows, "step_size": horizon, "level": level}
+        # Series with history before the oldest window only (statsforecast 2.1 fails on
+        # shorter ones with polars input); the run does not backtest those either.
+        old = frame.group_by("unique_id").len().filter(pl.col("len") > (windows + 1) * horizon)
+        sf.cross_validation(df=frame.join(old.select("unique_id"), on="unique_id"), **cv)
+    print(json.dumps({"series": grid["unique_id"].n_unique(), "rows": grid.height}))
+
+
+def _complete(series: Any) -> Any:
+    """Every series on a complete weekly grid from its first week (no row = 0 units)."""
+    import polars as pl
+
+    weeks = series.select(pl.col("ds").unique())
+    first = series.group_by("unique_id").agg(start=pl.col("ds").min())
+    grid = first.join(weeks, how="cross").filter(pl.col("ds") >= pl.col("start")).drop("start")
+    joined = grid.join(series, on=["unique_id", "ds"], how="left")
+    return joined.with_columns(pl.col("y").fill_null(0.0)).sort("unique_id", "ds")
+
+
+def one_scale(scale: float, work: Path) -> dict[str, Any]:
+    """Generate, then measure the pipeline and the reference at one scale."""
+    db = work / f"scale{scale:g}" / "forecast.duckdb"
+    db.parent.mkdir(parents=True)
+    where = ["--warehouse", str(db), "--config-dir", str(CONFIG)]
+    gen = [str(FORECAST), "generate", "--scale", f"{scale:g}", *where]
+    subprocess.run(gen, check=True, capture_output=True, cwd=ROOT)
+    load = os.getloadavg()[0]
+    pipeline = measure([str(FORECAST), "run", *where], db.parent / "run.log")
+    summary = _run_summary(db.parent / ".prefect" / "forecast.log")
+    print(
+        f"scale {scale:g}: pipeline {pipeline} {summary.get('seconds')} s in the flow", flush=True
+    )
+    ref_cmd = [sys.executable, __file__, "--reference", str(db)]
+    ref = measure(ref_cmd, db.parent / "reference.log")
+    print(f"scale {scale:g}: reference {ref}", flush=True)
+    n = summary.get("n_series") or 0
+    return {
+        "scale": scale,
+        "series": n,
+        "load_before": round(load, 2),
+        "load_after": round(os.getloadavg()[0], 2),
+        "pipeline": pipeline | {"flow_forecast_s": summary.get("seconds")},
+        "reference": ref,
+        "pipeline_ms_per_series": round(1000 * pipeline["wall_s"] / max(n, 1), 2),
+        "reference_ms_per_series": round(1000 * ref["wall_s"] / max(n, 1), 2),
+        "ratio_wall": round(pipeline["wall_s"] / ref["wall_s"], 3),
+    }
+
+
+def _run_summary(log: Path) -> dict[str, Any]:
+    """The run's summary line (printed by the flow) from its Prefect log."""
+    lines = [line for line in log.read_text().splitlines() if '"run_id"' in line]
+    return json.loads(lines[-1][lines[-1].index("{") :]) if lines else {}
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    """The results as the table of bench/RESULTS.md."""
+    head = (
+        "| series | load (before/after) | pipeline wall / CPU / peak RSS | ms/series | "
+        "reference wall / CPU / peak RSS | ms/series | pipeline ÷ reference |\n"
+        "|---|---|---|---|---|---|---|\n"
+    )
+    rows = []
+    for r in results:
+        p, f = r["pipeline"], r["reference"]
+        rows.append(
+            f"| {r['series']:,} | {r['load_before']} / {r['load_after']} | "
+            f"{p['wall_s']} s / {p['cpu_s']} s / {p['peak_rss_mb']} MB | "
+            f"{r['pipeline_ms_per_series']} | {f['wall_s']} s / {f['cpu_s']} s / "
+            f"{f['peak_rss_mb']} MB | {r['reference_ms_per_series']} | {r['ratio_wall']} |"
+        )
+    text = head + "\n".join(rows) + "\n"
+    if len(results) == 2:
+        small, big = results
+        per = big["pipeline_ms_per_series"] / small["pipeline_ms_per_series"]
+        rss = big["pipeline"]["peak_rss_mb"] / small["pipeline"]["peak_rss_mb"]
+        text += f"\n{big['series']:,} vs {small['series']:,} series: wall per series "
+        text += f"{per:.2f}×, peak RSS {rss:.2f}× (targets ≤ 1.2× and ≤ 2×)\n"
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, nargs="+", default=[4.0, 40.0])
+    parser.add_argument("--reference", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.reference:
+        reference(args.reference)
+        return
+    OUT.mkdir(parents=True, exist_ok=True)
+    machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    work = Path(tempfile.mkdtemp(prefix="scale-"))
+    results = []
+    for scale in args.scale:
+        results.append(one_scale(scale, work))
+        print(json.dumps(results[-1]), flush=True)
+    shutil.rmtree(work)  # kept, with every log, when a step failed
+    (OUT / "scale.json").write_text(json.dumps({"machine": machine, "results": results}))
+    text = f"Machine: {machine}\n\n" + markdown(results)
+    (OUT / "scale.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
