@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from forecast import warehouse as wh  # noqa: E402
+from forecast.engine.workers import alive  # noqa: E402
 from forecast.inputs.config import load_brands  # noqa: E402
 from forecast.inputs.synthetic import generate_sales  # noqa: E402
 
@@ -108,14 +109,6 @@ def _descendants(pid: int) -> set[int]:
         frontier = {child for child, parent in pairs if parent in frontier} - found
         found |= frontier
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 class Runs:
@@ -243,7 +236,7 @@ def main() -> int:
         abandoned = wh.query(
             db, "SELECT count(*) AS n FROM forecast_runs WHERE status = 'abandoned'"
         )["n"][0]
-        orphans = sorted(pid for pid in runs.children if _alive(pid))
+        orphans = sorted(pid for pid in runs.children if alive(pid))
     figures = {
         "runs": sum(runs.fates.values()),
         **runs.fates,

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from forecast.engine.workers import compute, worker_count, worker_pool
+from forecast.engine.workers import alive, compute, worker_count, worker_pool
 
 
 def _pid_and_threads(frame: pl.DataFrame) -> tuple[int, str | None, pl.DataFrame]:
@@ -58,14 +58,6 @@ with worker_pool(2) as pool:
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", _KILLED_PARENT], stdout=subprocess.PIPE, text=True, cwd=tmp_path
@@ -73,11 +65,11 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         workers = [int(p) for p in proc.stdout.readline().split()]
-        assert workers and all(_alive(p) for p in workers)
+        assert workers and all(alive(p) for p in workers)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     deadline = time.monotonic() + 10
-    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+    while any(alive(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(_alive(p) for p in workers)
+    assert not any(alive(p) for p in workers)

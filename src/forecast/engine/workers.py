@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -77,6 +78,26 @@ def _start_worker(parent: int) -> None:
     # A parent killed while this worker was still starting sent no signal: leave now.
     if os.getppid() != parent:
         os._exit(1)
+
+
+def alive(pid: int) -> bool:
+    """True while process ``pid`` runs; a zombie (exited, not yet reaped) is gone.
+
+    Reads ``/proc/<pid>/stat`` on Linux, else asks with signal 0 (a zombie then counts).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def die_with_parent() -> None:

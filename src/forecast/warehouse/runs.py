@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from forecast.engine.workers import alive
 from forecast.warehouse.store import WarehouseError, drop_staged, scalar, publish, staging_dir
 
 RESULT_TABLES = (
@@ -83,7 +84,7 @@ def _abandon_dead(con: duckdb.DuckDBPyConnection, path: Path, host: str) -> int:
     stale = con.execute(
         "SELECT attempt_id, pid FROM forecast_runs WHERE status = 'running' AND host = ?", [host]
     ).fetchall()
-    dead = [attempt for attempt, pid in stale if pid is None or not _alive(pid)]
+    dead = [attempt for attempt, pid in stale if pid is None or not alive(pid)]
     con.execute(
         "UPDATE forecast_runs SET status = 'abandoned', finished_at = now(), "
         "message = 'process died before the run finished' "
@@ -93,16 +94,6 @@ def _abandon_dead(con: duckdb.DuckDBPyConnection, path: Path, host: str) -> int:
     for attempt in dead:
         shutil.rmtree(staging_dir(path, attempt), ignore_errors=True)
     return len(dead)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def stage(path: Path, attempt_id: str, table: str, part: str, frame: pl.DataFrame) -> None:
