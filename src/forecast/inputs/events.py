@@ -20,6 +20,7 @@ import polars as pl
 from forecast.inputs.config import BrandConfig
 from forecast.inputs.ingest import IngestError
 from forecast.inputs.markets import Markets, resolve_markets
+from forecast.inputs.refusals import Check, last_row_wins, refusal_reasons
 from forecast.vocabulary import BRAND_EVENT_TYPES
 
 REQUIRED = ("brand", "start", "end", "type")
@@ -88,14 +89,11 @@ def validate_events(
     held = {b: c.markets for b, c in brands.items()}
     scoped = typed.filter(pl.col("market").is_not_null())
     typed = typed.join(resolve_markets(markets, held, scoped), on=["brand", "market"], how="left")
-    reasons = pl.concat_list(
-        [pl.when(c.fill_null(False)).then(t) for c, t in _checks(brands, known, date_format)]
-    ).list.drop_nulls()
-    checked = typed.with_columns(reasons=reasons)
+    checked = typed.with_columns(reasons=refusal_reasons(_checks(brands, known, date_format)))
     valid = checked.filter(pl.col("reasons").list.len() == 0).with_columns(
         market=pl.coalesce("resolved", "market")
     )
-    accepted, dup = _last_wins(valid)
+    accepted, dup = last_row_wins(valid, KEY, "duplicate event: row {} of the file wins")
     rejected = pl.concat(
         [checked.filter(pl.col("reasons").list.len() > 0), dup], how="diagonal_relaxed"
     ).sort("row_number")
@@ -105,21 +103,9 @@ def validate_events(
     )
 
 
-def _last_wins(valid: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``(accepted, duplicates)``: of rows with the same key the last one in the file wins;
-    the earlier ones carry the reason."""
-    last = valid.group_by(KEY).agg(keep=pl.col("row_number").max())
-    keyed = valid.join(last, on=KEY, nulls_equal=True)
-    dup = keyed.filter(pl.col("row_number") != pl.col("keep")).with_columns(
-        reasons=pl.concat_list(pl.format("duplicate event: row {} of the file wins", "keep"))
-    )
-    accepted = keyed.filter(pl.col("row_number") == pl.col("keep"))
-    return accepted.drop("keep"), dup.drop("keep")
-
-
 def _checks(
     brands: Mapping[str, BrandConfig], known: pl.DataFrame, date_format: str | None
-) -> list[tuple[pl.Expr, pl.Expr]]:
+) -> list[Check]:
     """(refused when, reason) pairs over the typed columns, in the order reasons are listed."""
     products = {b: g["product"].to_list() for (b,), g in known.group_by("brand")}
     categories = {b: g["category"].unique().to_list() for (b,), g in known.group_by("brand")}
@@ -145,7 +131,7 @@ def _checks(
     ]
 
 
-def _value_checks(example: str) -> list[tuple[pl.Expr, pl.Expr]]:
+def _value_checks(example: str) -> list[Check]:
     """Dates, their order, the type and the magnitude of a row."""
     return [
         *[

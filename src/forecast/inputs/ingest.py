@@ -35,6 +35,7 @@ import polars as pl
 from forecast.inputs.calendar import month_start, week_start
 from forecast.inputs.config import BrandConfig
 from forecast.inputs.markets import Markets, resolve_markets, shipped_markets
+from forecast.inputs.refusals import Check, last_row_wins, refusal_reasons
 from forecast.vocabulary import SERIES_KEYS
 
 REQUIRED = ("brand", "market", "product", "ds", "units")
@@ -241,18 +242,11 @@ def validate_sales(
     ):
         if limit is not None:
             checks.append((pl.col("ds_value") > limit, pl.format(f"ds {{}} {why}", "ds_value")))
-    reasons = pl.concat_list(
-        [pl.when(cond.fill_null(False)).then(text) for cond, text in checks]
-    ).list.drop_nulls()
-    checked = typed.with_columns(reasons=reasons)
+    checked = typed.with_columns(reasons=refusal_reasons(checks))
     valid = checked.filter(pl.col("reasons").list.len() == 0)
-    key = ["brand", "market", "product", "ds_value"]
-    last = valid.group_by(key).agg(keep=pl.col("row_number").max())
-    dup = valid.join(last, on=key).filter(pl.col("row_number") != pl.col("keep"))
-    dup = dup.with_columns(
-        reasons=pl.concat_list(pl.format("duplicate key: row {} of the file wins", "keep"))
-    ).drop("keep")
-    accepted = valid.join(dup.select("row_number"), on="row_number", how="anti")
+    accepted, dup = last_row_wins(
+        valid, ["brand", "market", "product", "ds_value"], "duplicate key: row {} of the file wins"
+    )
     # Returns are bounded per series of the brand's market (a group's countries together).
     accepted = accepted.with_columns(market=pl.col("resolved"))
     oversized = _oversized_returns(accepted, stored)
@@ -297,9 +291,7 @@ def _oversized_returns(accepted: pl.DataFrame, stored: pl.DataFrame | None) -> p
     )
 
 
-def _row_checks(
-    brands: Mapping[str, BrandConfig], date_format: str | None
-) -> list[tuple[pl.Expr, pl.Expr]]:
+def _row_checks(brands: Mapping[str, BrandConfig], date_format: str | None) -> list[Check]:
     """(refused when, reason) pairs over the typed columns, in the order reasons are listed."""
     strict = [b for b, c in brands.items() if c.sales.returns == "refuse"]
     refuses_returns = pl.col("brand").is_in(strict)
@@ -352,7 +344,7 @@ _FED_MONTHLY = pl.format(
 )
 
 
-def _period_checks(brands: Mapping[str, BrandConfig]) -> list[tuple[pl.Expr, pl.Expr]]:
+def _period_checks(brands: Mapping[str, BrandConfig]) -> list[Check]:
     """A row is dated by the start of one of its brand's periods, not before its launch."""
     frequency = pl.col("brand").replace_strict(
         {b: c.frequency for b, c in brands.items()}, default=None, return_dtype=pl.String

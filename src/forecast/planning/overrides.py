@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from forecast.inputs.refusals import Check, refusal_reasons
 from forecast.vocabulary import Level
 
 SCOPE = ("brand", "market", "category", "product")
@@ -175,12 +176,10 @@ def _reasons(first_week: date) -> pl.Expr:
         (pl.col("reason").is_null(), pl.lit("empty reason: say why")),
         (pl.col("author").is_null(), pl.lit("empty author: say who")),
     ]
-    return pl.concat_list(
-        [pl.when(cond.fill_null(False)).then(text) for cond, text in checks]
-    ).list.drop_nulls()
+    return refusal_reasons(checks)
 
 
-def _change_checks() -> list[tuple[pl.Expr, pl.Expr]]:
+def _change_checks() -> list[Check]:
     """``(refused when, reason)`` for the change itself: one of value and percent, numbers."""
     number = "value_num", "percent_num"
     return [

@@ -18,6 +18,7 @@ import polars as pl
 
 from forecast.inputs.config import BrandConfig
 from forecast.inputs.ingest import ValidatedSales
+from forecast.inputs.refusals import last_row_wins, refusal_reasons
 from forecast.vocabulary import PRICE_BANDS
 
 REQUIRED = ("brand", "product", "category")
@@ -97,14 +98,7 @@ def validate_products(
         reasons=_reasons(list(brands))
     )
     valid = checked.filter(pl.col("reasons").list.len() == 0)
-    last = valid.group_by("brand", "product").agg(keep=pl.col("row_number").max())
-    dup = (
-        valid.join(last, on=["brand", "product"])
-        .filter(pl.col("row_number") != pl.col("keep"))
-        .with_columns(reasons=pl.concat_list(pl.format("duplicate product: row {} wins", "keep")))
-        .drop("keep")
-    )
-    accepted = valid.join(dup.select("row_number"), on="row_number", how="anti")
+    accepted, dup = last_row_wins(valid, ["brand", "product"], "duplicate product: row {} wins")
     refused = pl.concat([checked.filter(pl.col("reasons").list.len() > 0), dup])
     return ValidatedProducts(_typed(accepted), _refused(refused.sort("row_number")))
 
@@ -142,9 +136,7 @@ def _reasons(brands: list[str]) -> pl.Expr:
             ),
         ),
     ]
-    return pl.concat_list(
-        [pl.when(cond.fill_null(False)).then(text) for cond, text in checks]
-    ).list.drop_nulls()
+    return refusal_reasons(checks)
 
 
 def _typed(rows: pl.DataFrame) -> pl.DataFrame:
