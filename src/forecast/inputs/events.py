@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from forecast.inputs.config import BrandConfig
-from forecast.inputs.ingest import IngestError
+from forecast.inputs.ingest import mapped_columns
 from forecast.inputs.markets import Markets, resolve_markets
 from forecast.inputs.refusals import Check, last_row_wins, refusal_reasons
 from forecast.vocabulary import BRAND_EVENT_TYPES
@@ -48,15 +48,9 @@ def event_columns(raw: pl.DataFrame, mapping: Mapping[str, str], source: str) ->
     """The file's columns mapped onto ours (``mapping``: ours → theirs), as text.
 
     Raises:
-        IngestError: Naming the file and every required column it lacks.
+        forecast.inputs.ingest.IngestError: Naming the file and every required column it lacks.
     """
-    renamed = raw.rename({src: ours for ours, src in mapping.items() if src in raw.columns})
-    missing = [c for c in REQUIRED if c not in renamed.columns]
-    if missing:
-        hint = ", ".join(f"--map {c}=<column>" for c in missing)
-        raise IngestError(
-            f"{source}: missing column(s) {missing}; found {raw.columns}. Map them with {hint}"
-        )
+    renamed = mapped_columns(raw, mapping, source, REQUIRED)
     text = renamed.select(
         pl.col(c).cast(pl.String) if c in renamed.columns else pl.lit(None, pl.String).alias(c)
         for c in COLUMNS

@@ -25,7 +25,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
@@ -167,24 +167,40 @@ def _parquet_as_text(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(out)
 
 
+def mapped_columns(
+    raw: pl.DataFrame,
+    mapping: Mapping[str, str],
+    source: str,
+    required: Sequence[str],
+    earlier: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """``raw`` with the file's column names mapped onto ours (``mapping``: ours → file's),
+    and ``earlier`` names (earlier name → ours) read as ours when ours is absent.
+
+    Raises:
+        IngestError: Naming the file and every ``required`` column it lacks.
+    """
+    renamed = raw.rename({src: ours for ours, src in mapping.items() if src in raw.columns})
+    if earlier and not set(earlier.values()) & set(renamed.columns):
+        renamed = renamed.rename(
+            {old: new for old, new in earlier.items() if old in renamed.columns}
+        )
+    missing = [c for c in required if c not in renamed.columns]
+    if missing:
+        hint = ", ".join(f"--map {c}=<column>" for c in missing)
+        raise IngestError(
+            f"{source}: missing column(s) {missing}; found {raw.columns}. Map them with {hint}"
+        )
+    return renamed
+
+
 def rename_columns(raw: pl.DataFrame, mapping: Mapping[str, str], source: str) -> pl.DataFrame:
     """Map the file's column names onto ours (``mapping``: our name → file's name).
 
     Raises:
         IngestError: Naming the file and every required column it lacks.
     """
-    renamed = raw.rename({src: ours for ours, src in mapping.items() if src in raw.columns})
-    renamed = renamed.rename(
-        {old: new for old, new in EARLIER_NAMES.items() if old in renamed.columns}
-        if not set(EARLIER_NAMES.values()) & set(renamed.columns)
-        else {}
-    )
-    missing = [c for c in REQUIRED if c not in renamed.columns]
-    if missing:
-        hint = ", ".join(f"--map {c}=<column>" for c in missing)
-        raise IngestError(
-            f"{source}: missing column(s) {missing}; found {raw.columns}. Map them with {hint}"
-        )
+    renamed = mapped_columns(raw, mapping, source, REQUIRED, EARLIER_NAMES)
     keep = [c for c in (*REQUIRED, *OPTIONAL) if c in renamed.columns]
     text = renamed.select(pl.col(c).cast(pl.String) for c in keep)
     return text.with_row_index("row_number", offset=1)
