@@ -140,14 +140,10 @@ def _typed(text: pl.DataFrame, ids: list[str]) -> pl.DataFrame:
         gap=gap,
         level=depth.replace_strict(SCOPE_LEVELS, default=None, return_dtype=pl.String),
     ).with_columns(
-        period_start=week_start_expr(pl.col("start_date")),
-        period_end=week_start_expr(pl.col("end_date")),
+        # The weeks holding them (Mondays; see ``inputs.calendar.week_start``).
+        period_start=pl.col("start_date").dt.truncate("1w"),
+        period_end=pl.col("end_date").dt.truncate("1w"),
     )
-
-
-def week_start_expr(ds: pl.Expr) -> pl.Expr:
-    """The Monday of each date's week (see ``inputs.calendar.week_start``)."""
-    return ds.dt.offset_by(pl.format("-{}d", ds.dt.weekday() - 1))
 
 
 def _reasons(first_week: date) -> pl.Expr:
