@@ -7,28 +7,29 @@ import json
 import time
 import warnings
 from concurrent.futures import Executor
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import polars as pl
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_progress_artifact,
-    update_progress_artifact,
-)
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
+from prefect.task_runners import TaskRunner
 
+from flows.dispatch import bounded, parallelism, submit, task_runner
 from flows.planning import plan_after_run
+from flows.progress import Progress
 from forecast import warehouse
 from forecast.engine.backtest import brand_origins, run_cutoffs
 from forecast.engine.events import calendar_of
-from forecast.engine.pipeline import estimate_brand, run_brand
+from forecast.engine.pipeline import BrandResult, estimate_brand, run_brand
 from forecast.engine.pooling import Priors, pool_priors
 from forecast.engine.priors import OwnEstimates
 from forecast.engine.runs import (
@@ -55,30 +56,34 @@ warnings.filterwarnings("ignore", message="Too few residuals after burn-in", cat
 _PACKAGES = ("maison-forecast", "statsforecast", "polars", "duckdb", "prefect", "numpy")
 
 
-def brand_calendar(
-    db: Path, brand: BrandConfig, sales: pl.DataFrame, holidays: pl.DataFrame
-) -> pl.DataFrame:
-    """The brand's holidays and own events per series (its master places category scopes)."""
-    products = known_products(
-        sales.select("brand", "product").unique(), warehouse.read_products(db)
-    )
-    events = warehouse.read_events(db, [brand.brand])
-    return calendar_of(sales, holidays, events, brand.frequency, products)
+@dataclass(frozen=True)
+class BrandData:
+    """What a brand's tasks need, as data (a cluster worker never opens the warehouse)."""
+
+    sales: pl.DataFrame
+    holidays: pl.DataFrame
+    events: pl.DataFrame
+    master: pl.DataFrame
+
+    @classmethod
+    def read(cls, db: Path, brand: str, as_of: date, shared: BrandData) -> BrandData:
+        """The brand's sales up to ``as_of``; its rows of the run's events and master."""
+        sales = warehouse.read_sales(db, [brand], as_of)
+        events = shared.events.filter(pl.col("brand") == brand)
+        return cls(sales, shared.holidays, events, shared.master.filter(pl.col("brand") == brand))
+
+    def calendar(self, brand: BrandConfig) -> pl.DataFrame:
+        """The brand's holidays and own events per series (its master places categories)."""
+        products = known_products(self.sales.select("brand", "product").unique(), self.master)
+        return calendar_of(self.sales, self.holidays, self.events, brand.frequency, products)
 
 
 @task(name="estimate-brand", cache_policy=NO_CACHE)
 def estimate_task(
-    db: Path,
-    brand: BrandConfig,
-    cutoffs: list[date],
-    holidays: pl.DataFrame,
-    pool: Executor | None = None,
+    brand: BrandConfig, data: BrandData, cutoffs: list[date], pool: Executor | None
 ) -> dict[date, OwnEstimates]:
-    """Phase 1 for one brand: read its sales once, estimate its own profile per origin
-    (in a worker of ``pool`` if given)."""
-    sales = warehouse.read_sales(db, [brand.brand], max(cutoffs))
-    calendar = brand_calendar(db, brand, sales, holidays)
-    return compute(pool, estimate_brand, brand, sales, cutoffs, calendar)
+    """Phase 1 for one brand: its own profile and event estimates per origin."""
+    return compute(pool, estimate_brand, brand, data.sales, cutoffs, data.calendar(brand))
 
 
 @task(name="pool-priors", cache_policy=NO_CACHE)
@@ -94,33 +99,17 @@ def pool_task(
 
 @task(name="forecast-brand", cache_policy=NO_CACHE)
 def forecast_task(
-    request: RunRequest,
-    attempt_id: str,
     brand: BrandConfig,
+    data: BrandData,
+    as_of: date,
     priors: dict[date, Priors],
-    holidays: pl.DataFrame,
-    pool: Executor | None = None,
-) -> BrandOutcome:
-    """Phase 2 for one brand: read, backtest and fit (in a worker of ``pool`` if given),
-    stage results; never raises."""
+    pooling: Pooling,
+    pool: Executor | None,
+) -> tuple[BrandResult, float]:
+    """Phase 2 for one brand: backtest, choose and fit; the result and its seconds."""
     started = time.perf_counter()
-    if why := skip_reason(brand, request.as_of):
-        return BrandOutcome.start(brand, "skipped", error=why)
-    db, sales = request.workspace.warehouse, None
-    try:
-        sales = warehouse.read_sales(db, [brand.brand], request.as_of)
-        calendar = brand_calendar(db, brand, sales, holidays)
-        mine = {c: priors[c] for c in brand_origins(request.as_of, brand)}
-        args = (brand, sales, request.as_of, mine, calendar, request.pooling)
-        result = compute(pool, run_brand, *args)
-        fc = result.forecasts.with_columns(sector=pl.lit(brand.sector))
-        warehouse.stage(db, attempt_id, "forecasts", brand.brand, fc)
-        warehouse.stage(db, attempt_id, "backtest_metrics", brand.brand, result.metrics)
-        warehouse.stage(db, attempt_id, "gap_weeks", brand.brand, result.gaps)
-        return BrandOutcome.succeeded(brand, sales, result, time.perf_counter() - started)
-    except Exception as exc:  # one brand failing must not stop the others
-        get_run_logger().exception("brand %s failed", brand.brand)
-        return BrandOutcome.failed(brand, exc, sales, time.perf_counter() - started)
+    args = (brand, data.sales, as_of, priors, data.calendar(brand), pooling)
+    return compute(pool, run_brand, *args), time.perf_counter() - started
 
 
 @task(name="plot-priors", cache_policy=NO_CACHE)
@@ -167,6 +156,7 @@ def forecast_flow(
     brands: list[str] | None = None,
     pooling: Pooling = "partial",
     n_jobs: int = 1,
+    cluster: str | None = None,
     warehouse_path: str | None = None,
     config_dir: str | None = None,
 ) -> RunSummary:
@@ -175,11 +165,12 @@ def forecast_flow(
     Parameters are those of ``RunRequest.resolve``: ``as_of`` (default the last sales week,
     snapped to its Monday), ``brands`` (default all), ``pooling`` (``partial``, or the
     extremes ``none`` / ``full``), ``n_jobs`` (worker processes the brands are fitted in,
-    ``-1``: every core), and the warehouse and config folder (default ``FORECAST_WAREHOUSE``
-    / ``FORECAST_CONFIG_DIR``).
+    ``-1``: every core), ``cluster`` (a Dask scheduler address whose workers fit the
+    brands; default ``FORECAST_CLUSTER``, else this machine), and the warehouse and config
+    folder (default ``FORECAST_WAREHOUSE`` / ``FORECAST_CONFIG_DIR``).
     """
     request = RunRequest.resolve(
-        Workspace.load(warehouse_path, config_dir), as_of, brands, pooling, n_jobs
+        Workspace.load(warehouse_path, config_dir), as_of, brands, pooling, n_jobs, cluster
     )
     db, started = request.workspace.warehouse, time.perf_counter()
     attempt = open_run_task(db, _run_record(request))
@@ -208,7 +199,7 @@ def forecast_flow(
 
 def _run_record(request: RunRequest) -> dict[str, Any]:
     """The ``forecast_runs`` row of a starting run: its key, options and lineage."""
-    options = {k: request.parameters()[k] for k in ("brands", "pooling", "n_jobs")}
+    options = {k: request.parameters()[k] for k in ("brands", "pooling", "n_jobs", "cluster")}
     return {
         "run_id": request.run_id,
         "flow_run_id": str(flow_run.get_id() or ""),
@@ -226,12 +217,14 @@ def _forecast_brands(request: RunRequest, attempt_id: str) -> list[BrandOutcome]
     db, configs = request.workspace.warehouse, request.brands
     years = (request.as_of.year - 14, request.as_of.year + 3)  # backtests a year back, horizons
     holidays = run_calendars(request.workspace.markets, configs.values(), *years)
+    events, master = warehouse.read_events(db, list(configs)), warehouse.read_products(db)
     outcomes, priors, weights = [], [], []
     for frequency in BRAND_FREQUENCIES:
         group = {b: c for b, c in configs.items() if c.frequency == frequency}
         if not group:
             continue
-        done, tables = _forecast_group(request, attempt_id, group, holidays[frequency])
+        shared = BrandData(pl.DataFrame(), holidays[frequency], events, master)
+        done, tables = _forecast_group(request, attempt_id, group, shared)
         outcomes += done
         priors.append(tables[0])
         weights.append(tables[1])
@@ -245,30 +238,33 @@ def _forecast_brands(request: RunRequest, attempt_id: str) -> list[BrandOutcome]
 
 
 def _forecast_group(
-    request: RunRequest, attempt_id: str, configs: dict[str, BrandConfig], holidays: pl.DataFrame
+    request: RunRequest, attempt_id: str, configs: dict[str, BrandConfig], shared: BrandData
 ) -> tuple[list[BrandOutcome], tuple[pl.DataFrame, pl.DataFrame]]:
     """Brands of one frequency: their outcomes, and their ``priors`` / ``prior_weights`` rows."""
-    db = request.workspace.warehouse
     frequency = next(iter(configs.values())).frequency
     cutoffs = run_cutoffs(request.as_of, configs.values())
-    with worker_pool(request.n_jobs) as pool:
-        estimates = [estimate_task.submit(db, b, cutoffs, holidays, pool) for b in configs.values()]
-        own = dict(zip(configs, [f.result() for f in estimates], strict=True))
+    last = cutoffs[-1]
+    with task_runner(request.cluster) as runner, _local_workers(request) as pool:
+        brands = _Brands(request, runner, pool, shared, f"{frequency} brands")
+        own = brands.estimate(configs, cutoffs)
         pools = {b: c.pool for b, c in configs.items()}
         futures = {
-            c: pool_task.submit([own[b][c] for b in configs], pools, request.pooling, frequency)
+            c: submit(
+                runner,
+                pool_task,
+                estimates=[own[b][c] for b in configs],
+                pools=pools,
+                pooling=request.pooling,
+                frequency=frequency,
+            )
             for c in cutoffs
         }
         pooled = {c: f.result() for c, f in futures.items()}
-        # Largest brands first, so that no core waits alone for a big brand at the end.
-        last = cutoffs[-1]
+        # Largest brands first, so that no worker waits alone for a big brand at the end.
         size = {b: own[b][last].stats["n_series"].sum() for b in configs}
-        brand_futures = {
-            b: forecast_task.submit(request, attempt_id, configs[b], pooled, holidays, pool)
-            for b in sorted(configs, key=lambda b: -size[b])
-        }
-        _follow(list(brand_futures.values()))
-        outcomes = [brand_futures[b].result() for b in configs]
+        order = sorted(configs, key=lambda b: -size[b])
+        done = brands.forecast({b: configs[b] for b in order}, pooled, attempt_id)
+    outcomes = [done[b] for b in configs]
     stats = pl.concat([own[b][last].stats for b in configs])
     sectors = {b: c.sector for b, c in configs.items()}
     series = series_weight_rows(outcomes)
@@ -278,11 +274,104 @@ def _forecast_group(
     )
 
 
-def _follow(futures: list[PrefectFuture[BrandOutcome]]) -> None:
-    """Wait for the brands' fits: a Prefect progress artifact and a log line as each ends."""
-    progress = create_progress_artifact(0.0, key="forecast-progress", description="brands fitted")
-    assert isinstance(progress, UUID)  # a sync flow gets the id, not a coroutine
-    for done, future in enumerate(as_completed(futures), 1):
-        outcome = future.result()
-        update_progress_artifact(progress, 100.0 * done / len(futures))
-        print(f"{done}/{len(futures)} brands: {outcome.brand} {outcome.status}")
+def _local_workers(request: RunRequest) -> AbstractContextManager[Executor | None]:
+    """The run's local worker processes; none on a cluster (its workers do the fitting)."""
+    return nullcontext(None) if request.cluster else worker_pool(request.n_jobs)
+
+
+@dataclass(frozen=True)
+class _Brands:
+    """The two per-brand phases of one frequency, at most a few brands in flight."""
+
+    request: RunRequest
+    runner: TaskRunner[Any]
+    pool: Executor | None
+    shared: BrandData
+    label: str
+
+    @property
+    def slots(self) -> int:
+        """One brand more than compute slots: the next brand is read while the others fit."""
+        return parallelism(self.runner, self.request.n_jobs) + 1
+
+    def read(self, brand: str, as_of: date) -> BrandData:
+        return BrandData.read(self.request.workspace.warehouse, brand, as_of, self.shared)
+
+    def estimate(
+        self, configs: dict[str, BrandConfig], cutoffs: list[date]
+    ) -> dict[str, dict[date, OwnEstimates]]:
+        """Phase 1: every brand's own estimates at every origin (data up to the last)."""
+
+        def start(b: str) -> PrefectFuture[dict[date, OwnEstimates]]:
+            data = self.read(b, cutoffs[-1])
+            return submit(
+                self.runner,
+                estimate_task,
+                brand=configs[b],
+                data=data,
+                cutoffs=cutoffs,
+                pool=self.pool,
+            )
+
+        progress = Progress(f"{self.label}: own estimates", len(configs))
+        own = {}
+        for b, future in bounded(((b, partial(start, b)) for b in configs), self.slots):
+            own[b] = future.result()
+            progress.advance(b, "estimated")
+        return own
+
+    def forecast(
+        self, configs: dict[str, BrandConfig], priors: dict[date, Priors], attempt_id: str
+    ) -> dict[str, BrandOutcome]:
+        """Phase 2: backtest, choose and fit every brand; stage each result as it ends."""
+        as_of, db = self.request.as_of, self.request.workspace.warehouse
+        progress = Progress(f"{self.label}: backtests and fits", len(configs), "forecast-progress")
+        held: dict[str, tuple[BrandData, float]] = {}
+        out = {}
+
+        def start(b: str) -> PrefectFuture[tuple[BrandResult, float]]:
+            held[b] = (self.read(b, as_of), time.perf_counter())
+            mine = {c: priors[c] for c in brand_origins(as_of, configs[b])}
+            return submit(
+                self.runner,
+                forecast_task,
+                brand=configs[b],
+                data=held[b][0],
+                as_of=as_of,
+                priors=mine,
+                pooling=self.request.pooling,
+                pool=self.pool,
+            )
+
+        skipped = {b: why for b, c in configs.items() if (why := skip_reason(c, as_of))}
+        for b, why in skipped.items():
+            out[b] = BrandOutcome.start(configs[b], "skipped", error=why)
+            progress.advance(b, "skipped")
+        jobs = ((b, partial(start, b)) for b in configs if b not in skipped)
+        for b, future in bounded(jobs, self.slots):
+            data, started = held.pop(b)
+            out[b] = _staged(db, attempt_id, configs[b], data, future, started)
+            progress.advance(b, out[b].status)
+        return out
+
+
+def _staged(
+    db: Path,
+    attempt_id: str,
+    brand: BrandConfig,
+    data: BrandData,
+    future: PrefectFuture[tuple[BrandResult, float]],
+    started: float,
+) -> BrandOutcome:
+    """Stage a finished brand's results; its outcome (``failed`` with the error if it
+    raised: one brand failing must not stop the others)."""
+    try:
+        result, seconds = future.result()
+        fc = result.forecasts.with_columns(sector=pl.lit(brand.sector))
+        warehouse.stage(db, attempt_id, "forecasts", brand.brand, fc)
+        warehouse.stage(db, attempt_id, "backtest_metrics", brand.brand, result.metrics)
+        warehouse.stage(db, attempt_id, "gap_weeks", brand.brand, result.gaps)
+        return BrandOutcome.succeeded(brand, data.sales, result, seconds)
+    except Exception as exc:
+        get_run_logger().exception("brand %s failed", brand.brand)
+        return BrandOutcome.failed(brand, exc, data.sales, time.perf_counter() - started)

@@ -67,12 +67,14 @@ class Workspace:
         config_dir: The folder of brand files.
         brands: Brand id → validated config, for every file in ``config_dir``.
         markets: The markets file the brands' markets were checked against.
+        cluster: The Dask scheduler runs use unless told otherwise (None: this machine).
     """
 
     warehouse: Path
     config_dir: Path
     brands: Mapping[str, BrandConfig]
     markets: Markets
+    cluster: str | None = None
 
     @classmethod
     def load(
@@ -87,7 +89,7 @@ class Workspace:
         settings = settings_for(warehouse_path, config_dir)
         markets = read_markets(settings.markets_file)
         brands = load_brands(settings.config_dir, markets)
-        return cls(settings.warehouse, settings.config_dir, brands, markets)
+        return cls(settings.warehouse, settings.config_dir, brands, markets, settings.cluster)
 
     def flow_paths(self) -> dict[str, str]:
         """The ``warehouse_path`` and ``config_dir`` parameters every flow takes."""
@@ -127,6 +129,31 @@ def synthetic_brands(workspace: Workspace, brands: Sequence[str] | None) -> dict
     return out
 
 
+def check_cluster(address: str, timeout_s: float = 10) -> None:
+    """Refuse a Dask scheduler address that cannot be used, before anything is written.
+
+    Raises:
+        RequestError: Not an address, the cluster extra is not installed, or no scheduler
+            answers there within ``timeout_s``.
+    """
+    if "://" not in address:
+        raise RequestError(f"cluster {address!r} is not a scheduler address, e.g. tcp://host:8786")
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise RequestError(
+            f"cluster {address}: running on Dask needs the cluster extra: "
+            "pip install 'maison-forecast[cluster]'"
+        ) from exc
+    try:
+        Client(address, timeout=timeout_s, set_as_default=False).close()
+    except (OSError, ValueError) as exc:
+        raise RequestError(
+            f"cluster {address}: no Dask scheduler answers there ({exc}); start one with "
+            "`dask scheduler` and its workers with `dask worker`, or run without a cluster"
+        ) from exc
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """One forecast run, fully resolved.
@@ -137,6 +164,8 @@ class RunRequest:
         as_of: Forecast origin: the Monday of the week given (default: the last sales week).
         pooling: ``partial`` (the product), ``none`` or ``full`` (the two extremes).
         n_jobs: Worker processes the brands are fitted in (``-1``: every core; 1: in-process).
+        cluster: Address of the Dask scheduler whose workers fit the brands (None: this
+            machine, in ``n_jobs`` processes).
     """
 
     workspace: Workspace
@@ -144,6 +173,7 @@ class RunRequest:
     as_of: date
     pooling: Pooling
     n_jobs: int
+    cluster: str | None = None
 
     @classmethod
     def resolve(
@@ -153,11 +183,12 @@ class RunRequest:
         brands: Sequence[str] | None = None,
         pooling: Pooling = "partial",
         n_jobs: int = 1,
+        cluster: str | None = None,
     ) -> RunRequest:
-        """Check the options and fill in the defaults.
+        """Check the options and fill in the defaults (``cluster``: the workspace's).
 
         Raises:
-            RequestError: Unknown brand, pooling mode or worker count.
+            RequestError: Unknown brand, pooling mode, worker count or cluster address.
             forecast.warehouse.WarehouseError: No as-of given and no sales to default to.
         """
         if pooling not in POOLINGS:
@@ -167,7 +198,10 @@ class RunRequest:
         chosen = workspace.select(brands)
         monthly = [b for b, c in workspace.brands.items() if c.frequency == "monthly"]
         origin = week_start(as_of or warehouse.as_of_default(workspace.warehouse, monthly))
-        return cls(workspace, chosen, origin, pooling, n_jobs)
+        address = cluster or workspace.cluster
+        if address is not None:
+            check_cluster(address)
+        return cls(workspace, chosen, origin, pooling, n_jobs, address)
 
     @property
     def run_id(self) -> str:
@@ -186,5 +220,6 @@ class RunRequest:
             "brands": list(self.brands),
             "pooling": self.pooling,
             "n_jobs": self.n_jobs,
+            "cluster": self.cluster,
             **self.workspace.flow_paths(),
         }

@@ -8,6 +8,7 @@ own log goes to ``<PREFECT_HOME>/forecast.log`` unless ``--verbose``.
 from __future__ import annotations
 
 import importlib
+from contextlib import nullcontext
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from forecast import warehouse
 from forecast.edge import prefect_env
+from forecast.edge.progress_bars import phase_bars
 from forecast.inputs.calendar import week_start
 from forecast.inputs.config import ConfigError
 from forecast.inputs.ingest import IngestError
@@ -94,12 +96,19 @@ def load_workspace(warehouse_path: Path | None, config_dir: Path | None) -> Work
         raise typer.Exit(2) from exc
 
 
-def run_flow(target: str, failure: str, db: Path, verbose: bool, **params: Any) -> Any:
+def run_flow(
+    target: str,
+    failure: str,
+    db: Path,
+    verbose: bool,
+    params: dict[str, Any],
+    bars: bool = False,
+) -> Any:
     """Run ``module:flow`` in-process with ``params``; returns what the flow returned.
 
     Prefect is configured (its home beside the warehouse ``db``) and imported only here,
-    after every input was checked. A failed run prints ``failure`` and its error as one
-    line (exit code 1).
+    after every input was checked. ``bars``: draw the flow's progress as bars. A failed
+    run prints ``failure`` and its error as one line (exit code 1).
     """
     try:
         home = prefect_env.configure(db)
@@ -110,7 +119,8 @@ def run_flow(target: str, failure: str, db: Path, verbose: bool, **params: Any) 
     flow_fn = getattr(importlib.import_module(module), name)
     try:
         # Logs stay in the file until the API is stopped: draining Prefect's queues logs too.
-        with prefect_env.flow_logs(log, verbose), prefect_env.flow_api(home):
+        shown = phase_bars(console) if bars else nullcontext()
+        with prefect_env.flow_logs(log, verbose), prefect_env.flow_api(home), shown:
             state = flow_fn(**params, return_state=True)
     except prefect_env.PrefectUnavailable as exc:
         fail(str(exc))

@@ -86,13 +86,15 @@ def generate(
             "generation failed",
             workspace.warehouse,
             verbose,
-            **workspace.flow_paths(),
-            end=last,
-            start=start.date(),
-            seed=seed,
-            scale=scale,
-            brands=brand,
-            replace_real=replace_real,
+            {
+                **workspace.flow_paths(),
+                "end": last,
+                "start": start.date(),
+                "seed": seed,
+                "scale": scale,
+                "brands": brand,
+                "replace_real": replace_real,
+            },
         )
     console.print(
         f"[green]sales written[/]: {summary['rows']:,} rows, {summary['series']:,} series, "
@@ -115,6 +117,13 @@ def run(
         int,
         typer.Option(min=-1, max=64, help="Processes brands are fitted in (-1: every core)."),
     ] = 1,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler whose workers fit the brands, e.g. tcp://host:8786 "
+            "(default FORECAST_CLUSTER; unset: this machine, --n-jobs processes)."
+        ),
+    ] = None,
     warehouse_path: WarehouseOpt = None,
     config_dir: ConfigOpt = None,
     verbose: VerboseOpt = False,
@@ -122,21 +131,21 @@ def run(
     """Run the forecast flow: priors, backtests, fits; publish forecasts to the warehouse."""
     workspace = load_workspace(warehouse_path, config_dir)
     try:
-        request = RunRequest.resolve(workspace, day(as_of), brand, pooling.value, n_jobs)
+        request = RunRequest.resolve(workspace, day(as_of), brand, pooling.value, n_jobs, cluster)
         check_launches(request.brands, warehouse.first_sales(workspace.warehouse))
         check_something_to_forecast(request.brands, request.as_of)
     except (RequestError, InputProblem) as exc:
         fail(str(exc), getattr(exc, "code", 2))
     except warehouse.WarehouseError as exc:
         fail(str(exc))
-    with console.status("Forecasting (estimate → pool → backtest → fit → publish)…"):
-        summary = run_flow(
-            "flows.forecast:forecast_flow",
-            "run failed",
-            workspace.warehouse,
-            verbose,
-            **request.parameters(),
-        )
+    summary = run_flow(
+        "flows.forecast:forecast_flow",
+        "run failed",
+        workspace.warehouse,
+        verbose,
+        request.parameters(),
+        bars=True,
+    )
     colour = {"succeeded": "green", "partial": "yellow"}.get(summary.status, "red")
     console.print(
         f"[{colour}]run {summary.run_id} {summary.status}[/]: {summary.brands} brands, "
@@ -180,12 +189,14 @@ def ingest(
         "nothing loaded",
         workspace.warehouse,
         verbose,
-        **workspace.flow_paths(),
-        path=str(file),
-        mapping=mapping,
-        as_of=day(as_of),
-        date_format=date_format,
-        encoding=encoding,
+        {
+            **workspace.flow_paths(),
+            "path": str(file),
+            "mapping": mapping,
+            "as_of": day(as_of),
+            "date_format": date_format,
+            "encoding": encoding,
+        },
     )
     console.print(
         f"[green]{escape(str(file))}[/]: {summary['rows']:,} rows read — "
@@ -225,6 +236,7 @@ def demo(
             brand=None,
             pooling=Pooling.partial,
             n_jobs=1,
+            cluster=None,
             warehouse_path=warehouse_path,
             config_dir=config_dir,
             verbose=verbose,
