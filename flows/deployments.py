@@ -2,8 +2,8 @@
 
 | deployment | schedule | parameters |
 |---|---|---|
-| ``forecast/weekly`` | Mondays 06:00 UTC | brands, pooling, n_jobs (as_of: latest sales week) |
-| ``forecast/refresh`` | on demand | as_of (replay the past), brands, pooling, n_jobs |
+| ``forecast/weekly`` | Mondays 06:00 UTC | brands, pooling, n_jobs, cluster (as_of: latest week) |
+| ``forecast/refresh`` | on demand | as_of (replay the past), brands, pooling, n_jobs, cluster |
 | ``ingest/on-demand`` | on demand | path, mapping, as_of, date_format |
 | ``generate-sales/demo`` | on demand | end, start, seed, scale, brands |
 

@@ -245,7 +245,7 @@ def _forecast_group(
     cutoffs = run_cutoffs(request.as_of, configs.values())
     last = cutoffs[-1]
     with task_runner(request.cluster) as runner, _local_workers(request) as pool:
-        brands = _Brands(request, runner, pool, shared, f"{frequency} brands")
+        brands = _Brands(request, runner, pool, shared, frequency)
         own = brands.estimate(configs, cutoffs)
         pools = {b: c.pool for b, c in configs.items()}
         futures = {

@@ -12,6 +12,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.progress import Progress
 from forecast import warehouse
 from forecast.engine.runs import RunSummary
 from forecast.planning.coherent import plan_levels
@@ -100,16 +101,21 @@ def plan_after_run(
     """The planner's loop after a run: levels; a failure is logged, never fails the run."""
     if summary.status == "failed":
         return
+    db = request.workspace.warehouse
+    step = Progress("planning levels", 1, unit="steps")
     try:
         outcome = reconcile_task(request, summary.run_id, engine_backtest)
         print(f"reconciliation: {outcome['path']} ({outcome['reason']})")
         if outcome["path"] is None:
+            step.advance("levels", "skipped")
             return
-        final_task(request.workspace.warehouse, summary.run_id)
-        monitor_task(request.workspace.warehouse)
-        charts_task(request.workspace.warehouse, summary.run_id)
+        final_task(db, summary.run_id)
+        monitor_task(db)
+        charts_task(db, summary.run_id)
+        step.advance("planning", "written")
     except Exception:  # the statistical forecast is published either way
         get_run_logger().exception("planning after run %s failed", summary.run_id)
+        step.advance("planning", "failed (see the Prefect log)")
 
 
 def refresh_final(db: Path, run_id: str) -> dict[str, int]:

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
-# (phase, brands done, brands in the phase, the brand just done and how it ended)
+# (phase, steps done, steps in the phase, the step just done and how it ended)
 Listener = Callable[[str, int, int, str], None]
 _listeners: list[Listener] = []
 
@@ -28,11 +28,14 @@ def listening(listener: Listener) -> Iterator[None]:
 
 
 class Progress:
-    """One phase of a run over its brands (e.g. ``weekly: backtests and fits``)."""
+    """One phase of a run over its brands (e.g. ``weekly brands: backtests and fits``) or
+    other steps (``unit``)."""
 
-    def __init__(self, phase: str, total: int, artifact: str | None = None) -> None:
+    def __init__(
+        self, phase: str, total: int, artifact: str | None = None, unit: str = "brands"
+    ) -> None:
         """Announce the phase (0 done); ``artifact``: key of a progress artifact to keep."""
-        self.phase, self.total, self.done = phase, total, 0
+        self.phase, self.total, self.done, self.unit = phase, total, 0, unit
         self.artifact: UUID | None = None
         if artifact:
             made = create_progress_artifact(0.0, key=artifact, description=phase)
@@ -41,11 +44,11 @@ class Progress:
         self._tell("")
 
     def advance(self, brand: str, status: str) -> None:
-        """One more brand done, ``status`` saying how (``succeeded``, ``failed`` …)."""
+        """One more brand (or step) done, ``status`` saying how (``succeeded``, ``failed`` …)."""
         self.done += 1
         if self.artifact:
             update_progress_artifact(self.artifact, 100.0 * self.done / max(self.total, 1))
-        print(f"{self.phase}: {self.done}/{self.total} brands, {brand} {status}")
+        print(f"{self.phase}: {self.done}/{self.total} {self.unit}, {brand} {status}")
         self._tell(f"{brand} {status}")
 
     def _tell(self, last: str) -> None:
