@@ -72,6 +72,11 @@ class BrandData:
         events = shared.events.filter(pl.col("brand") == brand)
         return cls(sales, shared.holidays, events, shared.master.filter(pl.col("brand") == brand))
 
+    @property
+    def context(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The brand's data besides its sales, for the run's lineage (``data_hash``)."""
+        return self.events, self.master
+
     def calendar(self, brand: BrandConfig) -> pl.DataFrame:
         """The brand's holidays and own events per series (its master places categories)."""
         products = known_products(self.sales.select("brand", "product").unique(), self.master)
@@ -371,7 +376,8 @@ def _staged(
         warehouse.stage(db, attempt_id, "forecasts", brand.brand, fc)
         warehouse.stage(db, attempt_id, "backtest_metrics", brand.brand, result.metrics)
         warehouse.stage(db, attempt_id, "gap_weeks", brand.brand, result.gaps)
-        return BrandOutcome.succeeded(brand, data.sales, result, seconds)
+        return BrandOutcome.succeeded(brand, data.sales, result, seconds, data.context)
     except Exception as exc:
         get_run_logger().exception("brand %s failed", brand.brand)
-        return BrandOutcome.failed(brand, exc, data.sales, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        return BrandOutcome.failed(brand, exc, data.sales, seconds, data.context)

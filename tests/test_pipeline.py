@@ -291,3 +291,19 @@ def test_level_base_is_each_series_chosen_backtest_forecast_one_horizon_back(set
     assert (base["yhat"] >= 0).all() and (base["lo_80"] <= base["hi_80"]).all()
     # at most every forecast series; only those that existed at the cutoff
     assert per_series.height <= result.forecasts["unique_id"].n_unique()
+
+
+def test_lineage_hash_follows_the_brands_events_too() -> None:
+    from forecast.engine.runs import watermark
+
+    sales = pl.DataFrame(
+        {"brand": ["b"] * 2, "ds": [date(2026, 1, 5), date(2026, 1, 12)], "units": [3.0, 4.0]}
+    )
+    events = pl.DataFrame({"brand": ["b"], "name": ["rentree"], "start": [date(2026, 9, 1)]})
+    alone = watermark(sales)
+    assert watermark(sales, events.clear())["data_hash"] == alone["data_hash"]
+    with_events = watermark(sales, events)
+    assert with_events["data_hash"] != alone["data_hash"]
+    assert with_events["data_rows"] == 2 and with_events["data_max_ds"] == date(2026, 1, 12)
+    moved = events.with_columns(start=pl.lit(date(2026, 9, 8)))
+    assert watermark(sales, moved)["data_hash"] != with_events["data_hash"]

@@ -42,7 +42,8 @@ class BrandOutcome:
 
     Attributes:
         status: ``succeeded``, ``failed`` (``error`` says why) or ``skipped``.
-        data_rows, data_max_ds, data_hash: Lineage of the sales the brand was fitted on.
+        data_rows, data_max_ds, data_hash: Lineage of the data the brand was fitted on:
+            sales rows, last sales week, one hash of its sales, events and master rows.
         n_inactive: Series skipped as discontinued.
         n_imputed: Unknown weeks of the forecast series, imputed for the models.
         unknown_share: Share of the forecast series' weeks that are unknown.
@@ -80,9 +81,14 @@ class BrandOutcome:
 
     @classmethod
     def succeeded(
-        cls, brand: BrandConfig, sales: pl.DataFrame, result: BrandResult, seconds: float
+        cls,
+        brand: BrandConfig,
+        sales: pl.DataFrame,
+        result: BrandResult,
+        seconds: float,
+        context: Sequence[pl.DataFrame] = (),
     ) -> BrandOutcome:
-        """A brand that published: its lineage, counts and chosen models."""
+        """A brand that published: its lineage (see :func:`watermark`), counts and models."""
         weights = result.series_weights.select(
             brand=pl.lit(brand.brand),
             series_weight_mean=pl.col("own_weight").mean(),
@@ -92,7 +98,7 @@ class BrandOutcome:
         return cls.start(
             brand,
             "succeeded",
-            **watermark(sales),
+            **watermark(sales, *context),
             n_series=result.n_series,
             n_inactive=result.n_inactive,
             n_imputed=result.gaps.height,
@@ -107,10 +113,15 @@ class BrandOutcome:
 
     @classmethod
     def failed(
-        cls, brand: BrandConfig, error: Exception, sales: pl.DataFrame | None, seconds: float
+        cls,
+        brand: BrandConfig,
+        error: Exception,
+        sales: pl.DataFrame | None,
+        seconds: float,
+        context: Sequence[pl.DataFrame] = (),
     ) -> BrandOutcome:
-        """A brand whose fit raised: the error, and the lineage of the sales it had read."""
-        lineage = watermark(sales) if sales is not None else {}
+        """A brand whose fit raised: the error, and the lineage of the data it had read."""
+        lineage = watermark(sales, *context) if sales is not None else {}
         message = f"{type(error).__name__}: {error}"
         return cls.start(brand, "failed", **lineage, seconds=round(seconds, 3), error=message)
 
@@ -153,9 +164,11 @@ def level_base_rows(outcomes: Sequence[BrandOutcome]) -> pl.DataFrame | None:
     return pl.concat(frames) if frames else None
 
 
-def watermark(sales: pl.DataFrame) -> dict[str, Any]:
-    """Lineage of the data a brand was fitted on: rows, last week, content hash."""
-    digest = sales.hash_rows(seed=0).sum() if sales.height else 0
+def watermark(sales: pl.DataFrame, *context: pl.DataFrame) -> dict[str, Any]:
+    """Lineage of the data a brand was fitted on: sales rows, last week, and one content
+    hash of the sales and the ``context`` frames (its events, its product master rows)."""
+    frames = [sales, *(f for f in context if f.height)]
+    digest = sum(f.hash_rows(seed=i).sum() for i, f in enumerate(frames) if f.height)
     return {
         "data_rows": sales.height,
         "data_max_ds": sales["ds"].max() if sales.height else None,
