@@ -184,3 +184,16 @@ def test_sql_allows_what_analysts_need(db: Path) -> None:
     ):
         out = runner.invoke(app, ["sql", text, "--warehouse", str(db), "--format", "csv"])
         assert out.exit_code == 0, (text, out.stderr)
+
+
+def test_a_cluster_that_does_not_answer_exits_2_before_any_write(tmp_path: Path) -> None:
+    configs = tmp_path / "brands"
+    configs.mkdir()
+    (configs / "x.toml").write_text(brand_toml("x", "wines_spirits"))
+    db = tmp_path / "forecast.duckdb"
+    where = ["--config-dir", str(configs), "--warehouse", str(db), "--as-of", "2024-06-03"]
+    out = runner.invoke(app, ["run", *where, "--cluster", "tcp://127.0.0.1:9"])
+    assert out.exit_code == 2
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("cluster tcp://127.0.0.1:9: no Dask scheduler answers there")
+    assert not db.exists()
