@@ -74,7 +74,8 @@ def ingest_flow(
     print(json.dumps(summary))
     if checked.accepted.is_empty():
         first = "; ".join(
-            f"row {n}: {r}"
+            # Rows refused after summing per market (a product not in the master) have no number.
+            (f"row {n}: {r}" if n is not None else r)
             for n, r in checked.rejected.head(3).select("row_number", "reason").iter_rows()
         )
         raise IngestError(
