@@ -255,3 +255,26 @@ def test_check_file_finds_problems_before_any_load(tmp_path: Path) -> None:
     check_file(path, {"ds": "week", "brand": "maison"})
     with pytest.raises(IngestError, match="not a known text encoding"):
         check_file(path, {}, "klingon")
+
+
+def test_revenue_gives_the_price_and_unreadable_amounts_are_refused(
+    tmp_path: Path, config_dir: Path
+) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text(
+        "brand,region,product,ds,units,net_sales,price\n"
+        "wines_a,europe,c,2024-06-03,4,480,\n"  # revenue only: price 120
+        "wines_a,europe,c,2024-06-10,2,500,90\n"  # the file's price wins
+        "wines_a,europe,c,2024-06-17,0,0,\n"  # no sale: no price
+        "wines_a,europe,c,2024-06-24,3,,abc\n"
+        "wines_a,europe,c,2024-07-01,3,-5,\n"
+        "wines_a,europe,c,2024-07-08,3,,\n"
+    )
+    raw = rename_columns(read_table(path), {"revenue": "net_sales"}, str(path))
+    out = validate_sales(raw, load_brands(config_dir))
+    assert dict(out.rejected.select("row_number", "reason").iter_rows()) == {
+        4: "price 'abc' is not a number ≥ 0",
+        5: "revenue '-5' is not a number ≥ 0",
+    }
+    prices = out.accepted.sort("ds")["price"].to_list()
+    assert prices == [120.0, 90.0, None, None]

@@ -1,6 +1,7 @@
 """Real sales in: read a file as text, validate every row, accept it or refuse it with a reason.
 
-Input is long format ``brand, market, product, ds, units`` (optionally ``price, promo``;
+Input is long format ``brand, market, product, ds, units`` (optionally ``price``, ``revenue``
+— the period's revenue, giving the price where none is given — and ``promo``;
 ``region``, the earlier name of ``market``, is still read), as text so nothing is lost to
 type inference. A row's market may be one of its brand's markets or a country one of them
 holds (``FR`` in a brand selling in ``europe``): rows of one series and period from several
@@ -39,7 +40,8 @@ from forecast.inputs.refusals import Check, last_row_wins, refusal_reasons
 from forecast.vocabulary import SERIES_KEYS
 
 REQUIRED = ("brand", "market", "product", "ds", "units")
-OPTIONAL = ("price", "promo")
+OPTIONAL = ("price", "revenue", "promo")
+_AMOUNTS = ("price", "revenue")  # optional: average selling price, or the week's revenue
 EARLIER_NAMES = {"region": "market"}  # columns of earlier file layouts, still read
 MAX_UNITS = 1e9  # one series, one week: more is a typo or an overflow, not a sale
 RETURN_WINDOW_WEEKS = 52  # a return may not exceed what its series sold in this many weeks
@@ -201,8 +203,11 @@ def rename_columns(raw: pl.DataFrame, mapping: Mapping[str, str], source: str) -
         IngestError: Naming the file and every required column it lacks.
     """
     renamed = mapped_columns(raw, mapping, source, REQUIRED, EARLIER_NAMES)
-    keep = [c for c in (*REQUIRED, *OPTIONAL) if c in renamed.columns]
-    text = renamed.select(pl.col(c).cast(pl.String) for c in keep)
+    absent = pl.lit(None, pl.String)  # an optional column the file lacks: empty on every row
+    text = renamed.select(
+        (pl.col(c).cast(pl.String) if c in renamed.columns else absent).alias(c)
+        for c in (*REQUIRED, *OPTIONAL)
+    )
     return text.with_row_index("row_number", offset=1)
 
 
@@ -246,6 +251,7 @@ def validate_sales(
         product=pl.col("product").str.strip_chars(),
         ds_value=pl.col("ds").str.strip_chars().str.to_date(date_format or _ISO, strict=False),
         units_value=pl.col("units").str.strip_chars().cast(pl.Float64, strict=False),
+        **{f"{c}_value": _amount(c) for c in _AMOUNTS},
     )
     held = {b: c.markets for b, c in brands.items()}
     resolved = resolve_markets(markets or shipped_markets(), held, typed)
@@ -307,6 +313,11 @@ def _oversized_returns(accepted: pl.DataFrame, stored: pl.DataFrame | None) -> p
     )
 
 
+def _given(column: str) -> pl.Expr:
+    """The row has a value in the optional ``column`` (a file without it has it empty)."""
+    return pl.col(column).str.strip_chars().fill_null("") != ""
+
+
 def _row_checks(brands: Mapping[str, BrandConfig], date_format: str | None) -> list[Check]:
     """(refused when, reason) pairs over the typed columns, in the order reasons are listed."""
     strict = [b for b, c in brands.items() if c.sales.returns == "refuse"]
@@ -343,6 +354,13 @@ def _row_checks(brands: Mapping[str, BrandConfig], date_format: str | None) -> l
                 "units_value",
                 "brand",
             ),
+        ),
+        *(
+            (
+                _given(c) & (pl.col(f"{c}_value").is_null() | ~(pl.col(f"{c}_value") >= 0)),
+                pl.format(f"{c} '{{}}' is not a number ≥ 0", pl.col(c).fill_null("")),
+            )
+            for c in _AMOUNTS
         ),
         (
             pl.col("units_value").abs() > MAX_UNITS,
@@ -407,23 +425,27 @@ def _monthly_looking(typed: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _amount(column: str) -> pl.Expr:
+    """An optional money column as a number (null where the row leaves it empty)."""
+    return pl.col(column).str.strip_chars().replace("", None).cast(pl.Float64, strict=False)
+
+
 def _typed(rows: pl.DataFrame) -> pl.DataFrame:
+    # A revenue column gives the average price where the file gives no price.
+    from_revenue = pl.when(pl.col("units_value") > 0).then(
+        pl.col("revenue_value") / pl.col("units_value")
+    )
     cols = [
         "brand",
         pl.col("resolved").alias("market"),
         "product",
         pl.col("ds_value").alias("ds"),
         pl.col("units_value").alias("units"),
+        pl.coalesce(pl.col("price_value"), from_revenue).alias("price"),
     ]
-    if "price" in rows.columns:
-        cols.append(pl.col("price").str.strip_chars().cast(pl.Float64, strict=False))
-    else:
-        cols.append(pl.lit(None, pl.Float64).alias("price"))
-    if "promo" in rows.columns:
-        flag = pl.col("promo").str.strip_chars().str.to_lowercase()
-        cols.append(flag.is_in(["1", "true", "yes", "y", "t"]).alias("promo"))
-    else:
-        cols.append(pl.lit(None, pl.Boolean).alias("promo"))
+    flag = pl.col("promo").str.strip_chars().str.to_lowercase()
+    given = flag.fill_null("") != ""
+    cols.append(pl.when(given).then(flag.is_in(["1", "true", "yes", "y", "t"])).alias("promo"))
     return rows.select(cols)
 
 
