@@ -197,3 +197,18 @@ def test_a_cluster_that_does_not_answer_exits_2_before_any_write(tmp_path: Path)
     (line,) = out.stderr.strip().splitlines()
     assert line.startswith("cluster tcp://127.0.0.1:9: no Dask scheduler answers there")
     assert not db.exists()
+
+
+def test_demo_generates_forecasts_and_plans_in_one_command(
+    tmp_path: Path, prefect_harness: None
+) -> None:
+    from tests.conftest import write_brands
+
+    configs, db = write_brands(tmp_path / "brands"), tmp_path / "forecast.duckdb"
+    out = runner.invoke(app, ["demo", "--config-dir", str(configs), "--warehouse", str(db)])
+    assert out.exit_code == 0, out.output
+    assert "sales written" in out.stdout and "latest_forecasts by sector" in out.stdout
+    assert "succeeded: 6 brands" in out.stdout
+    final = wh.query(db, "SELECT count(*) AS n FROM final_forecasts")["n"][0]
+    overrides = wh.query(db, "SELECT count(*) AS n FROM overrides")["n"][0]
+    assert final > 0 and overrides > 0

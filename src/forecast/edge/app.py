@@ -8,7 +8,8 @@ own log goes to ``<PREFECT_HOME>/forecast.log`` unless ``--verbose``.
 from __future__ import annotations
 
 import importlib
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -130,6 +131,16 @@ def run_flow(
         reason = str(summary) if isinstance(summary, known) else repr(summary)
         fail(f"{failure}: {reason}" + ("" if verbose else f" (Prefect log: {log})"))
     return summary
+
+
+@contextmanager
+def one_api(db: Path) -> Iterator[None]:
+    """One Prefect API for every flow the block runs (alone, each flow starts its own)."""
+    try:
+        with prefect_env.flow_api(prefect_env.configure(db)):
+            yield
+    except prefect_env.PrefectUnavailable as exc:
+        fail(str(exc))
 
 
 def read(fn: Any, *args: Any) -> Any:

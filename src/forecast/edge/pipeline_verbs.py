@@ -31,6 +31,7 @@ from forecast.edge.app import (
     last_complete_week,
     load_workspace,
     mapping_of,
+    one_api,
     print_frame,
     read,
     run_flow,
@@ -219,32 +220,32 @@ def demo(
     verbose: VerboseOpt = False,
 ) -> None:
     """Generate synthetic sales, then forecast every brand: the whole product in one go."""
-    generate(
-        end=None,
-        start=datetime(2023, 1, 2),
-        seed=0,
-        scale=1.0,
-        brand=None,
-        replace_real=False,
-        warehouse_path=warehouse_path,
-        config_dir=config_dir,
-        verbose=verbose,
-    )
-    try:
-        run(
-            as_of=None,
-            brand=None,
-            pooling=Pooling.partial,
-            n_jobs=1,
-            cluster=None,
-            warehouse_path=warehouse_path,
-            config_dir=config_dir,
-            verbose=verbose,
-        )
-    except typer.Exit as done:
-        if done.exit_code:
-            raise
     db = settings_for(warehouse_path, config_dir).warehouse
+    paths = {"warehouse_path": warehouse_path, "config_dir": config_dir}
+    with one_api(db):
+        generate(
+            end=None,
+            start=datetime(2023, 1, 2),
+            seed=0,
+            scale=1.0,
+            brand=None,
+            replace_real=False,
+            verbose=verbose,
+            **paths,
+        )
+        try:
+            run(
+                as_of=None,
+                brand=None,
+                pooling=Pooling.partial,
+                n_jobs=1,
+                cluster=None,
+                verbose=verbose,
+                **paths,
+            )
+        except typer.Exit as done:
+            if done.exit_code:
+                raise
     demo_planner(load_workspace(warehouse_path, config_dir))
     print_frame(warehouse.latest_by_sector(db), "latest_forecasts by sector")
     console.print(f'Next: forecast sql "SELECT * FROM accuracy_by_sector"  (file: {db})')
