@@ -13,10 +13,9 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from forecast import warehouse
+from forecast.inputs.files import IngestError, read_table
 from forecast.inputs.ingest import (
-    IngestError,
     ValidatedSales,
-    read_table,
     rename_columns,
     returned_series,
     validate_sales,

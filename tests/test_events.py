@@ -17,7 +17,7 @@ from forecast.engine.pipeline import estimate_brand, run_brand
 from forecast.engine.pooling import pool_priors
 from forecast.inputs.config import BrandConfig
 from forecast.inputs.events import event_columns, validate_events
-from forecast.inputs.ingest import read_table
+from forecast.inputs.files import read_table
 from forecast.inputs.markets import shipped_markets
 from forecast.vocabulary import SECTORS
 from tests.conftest import holidays_of

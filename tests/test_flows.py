@@ -9,7 +9,7 @@ import pytest
 
 from forecast import warehouse as wh
 from forecast.inputs.config import ConfigError
-from forecast.inputs.ingest import IngestError
+from forecast.inputs.files import IngestError
 from tests.conftest import END, START, brand_toml, write_brands
 
 pytestmark = pytest.mark.flow

@@ -9,15 +9,9 @@ import polars as pl
 import pytest
 
 from forecast.inputs.config import load_brands
+from forecast.inputs.files import IngestError, check_date_format, read_table
 from forecast.inputs.ingest import REQUIRED as REQUIRED_COLUMNS
-from forecast.inputs.ingest import (
-    IngestError,
-    check_date_format,
-    check_file,
-    read_table,
-    rename_columns,
-    validate_sales,
-)
+from forecast.inputs.ingest import check_file, rename_columns, validate_sales
 
 CSV = """brand,region,product,ds,units,promo
 wines_a,europe,cognac_001,2024-06-03,12,false

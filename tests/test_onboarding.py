@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from forecast import warehouse as wh
-from forecast.inputs.ingest import IngestError
+from forecast.inputs.files import IngestError
 
 pytestmark = pytest.mark.flow
 

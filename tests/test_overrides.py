@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from forecast.inputs.ingest import read_table
+from forecast.inputs.files import read_table
 from forecast.planning.final import final_forecasts
 from forecast.planning.overrides import (
     OverrideFileError,

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from forecast import warehouse as wh
 from forecast.edge.cli import app
 from forecast.inputs.config import load_brands
-from forecast.inputs.ingest import ValidatedSales, read_table
+from forecast.inputs.files import read_table
+from forecast.inputs.ingest import ValidatedSales
 from forecast.planning.products import (
     ProductFileError,
     empty_master,

@@ -26,7 +26,7 @@ from forecast.edge import prefect_env
 from forecast.edge.progress_bars import phase_bars
 from forecast.inputs.calendar import week_start
 from forecast.inputs.config import ConfigError
-from forecast.inputs.ingest import IngestError
+from forecast.inputs.files import IngestError
 from forecast.request import Workspace, settings_for
 
 app = typer.Typer(

@@ -39,7 +39,8 @@ from forecast.edge.app import (
 from forecast.edge.checks import InputProblem, check_launches, check_something_to_forecast
 from forecast.edge.planning_verbs import demo_planner
 from forecast.inputs.config import brand_json_schema
-from forecast.inputs.ingest import IngestError, check_date_format, check_file
+from forecast.inputs.files import IngestError, check_date_format
+from forecast.inputs.ingest import check_file
 from forecast.request import RequestError, RunRequest, settings_for, synthetic_brands
 
 

@@ -25,7 +25,7 @@ from forecast.edge.app import (
     print_frame,
 )
 from forecast.inputs.events import event_columns, validate_events
-from forecast.inputs.ingest import IngestError, check_date_format, read_table
+from forecast.inputs.files import IngestError, check_date_format, read_table
 from forecast.planning.monitoring import movers, series_label
 from forecast.planning.overrides import OverrideFileError, validate_overrides
 from forecast.planning.products import ProductFileError, known_products, validate_products

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from forecast.inputs.config import BrandConfig
-from forecast.inputs.ingest import mapped_columns
+from forecast.inputs.files import mapped_columns
 from forecast.inputs.markets import Markets, resolve_markets
 from forecast.inputs.refusals import Check, last_row_wins, refusal_reasons
 from forecast.vocabulary import BRAND_EVENT_TYPES
@@ -48,7 +48,7 @@ def event_columns(raw: pl.DataFrame, mapping: Mapping[str, str], source: str) ->
     """The file's columns mapped onto ours (``mapping``: ours → theirs), as text.
 
     Raises:
-        forecast.inputs.ingest.IngestError: Naming the file and every required column it lacks.
+        forecast.inputs.files.IngestError: Naming the file and every required column it lacks.
     """
     renamed = mapped_columns(raw, mapping, source, REQUIRED)
     text = renamed.select(

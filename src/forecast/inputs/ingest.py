@@ -1,4 +1,4 @@
-"""Real sales in: read a file as text, validate every row, accept it or refuse it with a reason.
+"""Real sales in: every row of a sales file (read as text, see inputs.files) accepted or refused.
 
 Input is long format ``brand, market, product, ds, units`` (optionally ``price``, ``revenue``
 — the period's revenue, giving the price where none is given — and ``promo``;
@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 
 from forecast.inputs.calendar import month_start, week_start
 from forecast.inputs.config import BrandConfig
+from forecast.inputs.files import ISO, PROBE_DAYS, IngestError, check_path, mapped_columns
 from forecast.inputs.markets import Markets, resolve_markets, shipped_markets
 from forecast.inputs.refusals import Check, last_row_wins, refusal_reasons
 from forecast.vocabulary import SERIES_KEYS
@@ -45,12 +45,6 @@ _AMOUNTS = ("price", "revenue")  # optional: average selling price, or the week'
 EARLIER_NAMES = {"region": "market"}  # columns of earlier file layouts, still read
 MAX_UNITS = 1e9  # one series, one week: more is a typo or an overflow, not a sale
 RETURN_WINDOW_WEEKS = 52  # a return may not exceed what its series sold in this many weeks
-_ISO = "%Y-%m-%d"
-_PROBE_DAYS = (date(2024, 6, 3), date(2025, 11, 17))  # day ≠ month, both > 12 apart
-
-
-class IngestError(ValueError):
-    """The file cannot be read as sales at all (missing column, unreadable format)."""
 
 
 @dataclass(frozen=True)
@@ -61,31 +55,13 @@ class ValidatedSales:
     rejected: pl.DataFrame
 
 
-def read_table(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
-    """A CSV or Parquet file as text columns (nothing lost to type inference).
-
-    Raises:
-        IngestError: Naming the file (and the line, when one is at fault) when it is
-            missing, not CSV/Parquet, not text in ``encoding``, or ragged.
-    """
-    _check_path(path)
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return _parquet_as_text(pl.read_parquet(path))
-        return pl.read_csv(io.BytesIO(_csv_bytes(path, encoding)), infer_schema=False)
-    except pl.exceptions.PolarsError as exc:
-        raise IngestError(f"{path}: {_csv_problem(path, encoding, exc)}") from exc
-    except OSError as exc:
-        raise IngestError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-
-
 def check_file(path: Path, mapping: Mapping[str, str], encoding: str = "utf-8") -> None:
     """Cheap checks before a load starts: the file exists, reads, and has every column.
 
     Raises:
         IngestError: Naming the file and what is wrong with it.
     """
-    _check_path(path)
+    check_path(path)
     try:
         codecs.lookup(encoding)
     except LookupError:
@@ -100,100 +76,6 @@ def check_file(path: Path, mapping: Mapping[str, str], encoding: str = "utf-8") 
             columns = next(csv.reader(fh), [])
         columns = [c.lstrip("\ufeff") for c in columns]
     rename_columns(pl.DataFrame(schema=dict.fromkeys(columns, pl.String)), mapping, str(path))
-
-
-def check_date_format(date_format: str | None) -> None:
-    """A ``--date-format`` must read back the dates it writes (year, month and day).
-
-    Raises:
-        IngestError: Naming the format and giving an example of a valid one.
-    """
-    if date_format is None:
-        return
-    written = [d.strftime(date_format) for d in _PROBE_DAYS]
-    read = pl.Series(written).str.to_date(date_format, strict=False).to_list()
-    if read != list(_PROBE_DAYS):
-        raise IngestError(
-            f"--date-format {date_format!r} does not give year, month and day of a date "
-            "(e.g. %d/%m/%Y or %m/%d/%Y)"
-        )
-
-
-def _check_path(path: Path) -> None:
-    if path.is_dir():
-        raise IngestError(f"{path}: is a folder, not a CSV or Parquet file")
-    if not path.is_file():
-        raise IngestError(f"{path}: no such file")
-
-
-def _csv_bytes(path: Path, encoding: str) -> bytes:
-    """The file as UTF-8 bytes; a byte that is not ``encoding`` text names its line."""
-    data = path.read_bytes()
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise IngestError(
-            f"{path}: line {line} is not {encoding} text (byte {data[exc.start]:#04x}); "
-            "give the file's encoding, e.g. --encoding latin-1"
-        ) from None
-    except LookupError:
-        raise IngestError(f"--encoding {encoding!r} is not a known text encoding") from None
-    return text.lstrip("\ufeff").encode("utf-8")
-
-
-def _csv_problem(path: Path, encoding: str, exc: Exception) -> str:
-    """What is wrong with a CSV polars refused, in the user's terms (line, fields)."""
-    with open(path, encoding=encoding, errors="replace", newline="") as fh:
-        rows = csv.reader(fh)
-        width = len(next(rows, []))
-        for line, row in enumerate(rows, start=2):
-            if row and len(row) != width:
-                return f"line {line} has {len(row)} fields, the header has {width}"
-    return f"cannot read as CSV: {str(exc).splitlines()[0]}"
-
-
-def _parquet_as_text(frame: pl.DataFrame) -> pl.DataFrame:
-    """Every column as text; a timestamp at midnight is its date (how many tools store dates)."""
-    out = []
-    for name, dtype in frame.schema.items():
-        col = pl.col(name)
-        if dtype.is_temporal() and isinstance(dtype, pl.Datetime):
-            at_midnight = col.dt.time() == time(0)
-            col = (
-                pl.when(at_midnight)
-                .then(col.dt.date().cast(pl.String))
-                .otherwise(col.cast(pl.String))
-            )
-        out.append(col.cast(pl.String).alias(name))
-    return frame.select(out)
-
-
-def mapped_columns(
-    raw: pl.DataFrame,
-    mapping: Mapping[str, str],
-    source: str,
-    required: Sequence[str],
-    earlier: Mapping[str, str] | None = None,
-) -> pl.DataFrame:
-    """``raw`` with the file's column names mapped onto ours (``mapping``: ours → file's),
-    and ``earlier`` names (earlier name → ours) read as ours when ours is absent.
-
-    Raises:
-        IngestError: Naming the file and every ``required`` column it lacks.
-    """
-    renamed = raw.rename({src: ours for ours, src in mapping.items() if src in raw.columns})
-    if earlier and not set(earlier.values()) & set(renamed.columns):
-        renamed = renamed.rename(
-            {old: new for old, new in earlier.items() if old in renamed.columns}
-        )
-    missing = [c for c in required if c not in renamed.columns]
-    if missing:
-        hint = ", ".join(f"--map {c}=<column>" for c in missing)
-        raise IngestError(
-            f"{source}: missing column(s) {missing}; found {raw.columns}. Map them with {hint}"
-        )
-    return renamed
 
 
 def rename_columns(raw: pl.DataFrame, mapping: Mapping[str, str], source: str) -> pl.DataFrame:
@@ -249,7 +131,7 @@ def validate_sales(
         brand=pl.col("brand").str.strip_chars(),
         market=pl.col("market").str.strip_chars(),
         product=pl.col("product").str.strip_chars(),
-        ds_value=pl.col("ds").str.strip_chars().str.to_date(date_format or _ISO, strict=False),
+        ds_value=pl.col("ds").str.strip_chars().str.to_date(date_format or ISO, strict=False),
         units_value=pl.col("units").str.strip_chars().cast(pl.Float64, strict=False),
         **{f"{c}_value": _amount(c) for c in _AMOUNTS},
     )
@@ -339,7 +221,7 @@ def _row_checks(brands: Mapping[str, BrandConfig], date_format: str | None) -> l
         (
             pl.col("ds_value").is_null() & ~(day_month & pl.lit(date_format is None)),
             pl.format(
-                f"ds '{{}}' is not a date like {_PROBE_DAYS[0].strftime(date_format or _ISO)}",
+                f"ds '{{}}' is not a date like {PROBE_DAYS[0].strftime(date_format or ISO)}",
                 "ds",
             ),
         ),

@@ -60,7 +60,7 @@ def validate_overrides(
     """Check an override file against the latest forecast.
 
     Args:
-        raw: The file as text (see ``inputs.ingest.read_table``).
+        raw: The file as text (see ``inputs.files.read_table``).
         keys: ``brand, market, category, product`` of every series of the latest forecast.
         first_week: Its first forecast week: a period ending before it is in the past.
         active: Active overrides (``override_id, level, brand, …, period_start, period_end,

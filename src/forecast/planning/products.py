@@ -69,7 +69,7 @@ def validate_products(
     sold: pl.DataFrame,
     source: str,
 ) -> ValidatedProducts:
-    """Split a product file (text columns, see ``inputs.ingest.read_table``) into rows.
+    """Split a product file (text columns, see ``inputs.files.read_table``) into rows.
 
     Args:
         raw: The file as text; ``brand, product, category`` required.
