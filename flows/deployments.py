@@ -4,7 +4,7 @@
 |---|---|---|
 | ``forecast/weekly`` | Mondays 06:00 UTC | brands, pooling, n_jobs, cluster (as_of: latest week) |
 | ``forecast/refresh`` | on demand | as_of (replay the past), brands, pooling, n_jobs, cluster |
-| ``ingest/on-demand`` | on demand | path, mapping, as_of, date_format |
+| ``ingest/on-demand`` | on demand | path, mapping, as_of, date_format, week_label |
 | ``generate-sales/demo`` | on demand | end, start, seed, scale, brands |
 
 Every deployment runs one flow run at a time (``concurrency_limit=1``); warehouse writes are

@@ -22,6 +22,7 @@ from forecast.inputs.ingest import (
 )
 from forecast.planning.products import refuse_unmastered
 from forecast.request import Workspace
+from forecast.vocabulary import WeekLabel
 
 
 @task(name="write-sales", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
@@ -35,6 +36,7 @@ def ingest_flow(
     mapping: dict[str, str] | None = None,
     as_of: date | None = None,
     date_format: str | None = None,
+    week_label: WeekLabel = "monday",
     warehouse_path: str | None = None,
     config_dir: str | None = None,
     encoding: str = "utf-8",
@@ -46,6 +48,8 @@ def ingest_flow(
         mapping: Our column name → the file's, for other layouts.
         as_of: Rows dated after it are refused.
         date_format: strftime format of the ``ds`` column (ISO by default).
+        week_label: How a weekly brand's ``ds`` dates its week: ``monday``, or its first
+            (``start``) or last (``end``) day, any weekday.
         encoding: Text encoding of a CSV file.
 
     Raises:
@@ -59,7 +63,7 @@ def ingest_flow(
     # Returns are bounded by what their series sold before: read those series' stored sales.
     stored = warehouse.read_series_sales(workspace.warehouse, returned_series(raw))
     checked = validate_sales(
-        raw, workspace.brands, as_of, date_format, latest, workspace.markets, stored
+        raw, workspace.brands, as_of, date_format, latest, workspace.markets, stored, week_label
     )
     checked = refuse_unmastered(checked, warehouse.read_products(workspace.warehouse))
     counts = write_task(workspace.warehouse, checked, source)

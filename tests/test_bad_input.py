@@ -256,7 +256,8 @@ def test_serving_beyond_loopback_warns(url: str, warns: bool) -> None:
         assert "reachable from the network" in warning and "no authentication" in warning
 
 
-def test_the_pooling_option_lists_the_vocabulary() -> None:
-    from forecast.vocabulary import POOLINGS
+def test_the_pooling_and_week_label_options_list_the_vocabulary() -> None:
+    from forecast.vocabulary import POOLINGS, WEEK_LABELS
 
     assert tuple(p.value for p in cli_app.Pooling) == POOLINGS
+    assert tuple(w.value for w in cli_app.WeekLabel) == WEEK_LABELS

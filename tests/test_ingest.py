@@ -42,7 +42,8 @@ def test_every_row_is_accepted_or_refused_with_its_reason(checked) -> None:  # t
     reasons = dict(checked.rejected.select("row_number", "reason").iter_rows())
     assert reasons[3] == "unknown brand 'nobody'"
     assert reasons[4] == "market 'japan' is not one of brand 'wines_a' markets (europe, china)"
-    assert reasons[5] == "ds 2024-06-05 is not a Monday (weeks start on Monday)"
+    assert reasons[5].startswith("ds 2024-06-05 is not a Monday (weeks start on Monday; ")
+    assert "--week-label end or start" in reasons[5]
     assert reasons[6] == "ds 'next week' is not a date like 2024-06-03"
     assert reasons[7] == "units 'ten' is not a number"
     assert 8 not in reasons  # a return (net sales), within what the series sold before
@@ -173,11 +174,8 @@ def test_day_month_order_is_never_guessed(tmp_path: Path, config_dir: Path) -> N
         2: "ds '13/06/2024' is ambiguous (day/month or month/day?): give --date-format, "
         "e.g. %d/%m/%Y",
     }
-    assert _reasons(tmp_path, config_dir, body, date_format="%d/%m/%Y") == {
-        2: "ds 13/06/2024 is not a Monday (weeks start on Monday)".replace(
-            "13/06/2024", "2024-06-13"
-        )
-    }
+    refused = _reasons(tmp_path, config_dir, body, date_format="%d/%m/%Y")
+    assert list(refused) == [2] and refused[2].startswith("ds 2024-06-13 is not a Monday")
 
 
 def test_a_date_format_must_read_back_year_month_and_day() -> None:
@@ -272,3 +270,39 @@ def test_revenue_gives_the_price_and_unreadable_amounts_are_refused(
     }
     prices = out.accepted.sort("ds")["price"].to_list()
     assert prices == [120.0, 90.0, None, None]
+
+
+def test_weeks_dated_by_their_last_or_first_day_are_placed_on_their_monday(
+    tmp_path: Path, config_dir: Path
+) -> None:
+    ending_sunday = "wines_a,europe,c,2024-06-09,5\nwines_a,europe,c,2024-06-16,6\n"
+    path = tmp_path / "in.csv"
+    path.write_text(
+        "brand,region,product,ds,units\n"
+        + ending_sunday
+        + "wines_a,europe,c,2024-06-19,7\n"  # a Wednesday among Sundays
+        + "wines_a,europe,c,2024-06-23,8\n"
+    )
+    raw = rename_columns(read_table(path), {}, str(path))
+    brands = load_brands(config_dir)
+    by_end = validate_sales(raw, brands, week_label="end")
+    assert by_end.accepted["ds"].to_list() == [
+        date(2024, 6, 3),
+        date(2024, 6, 10),
+        date(2024, 6, 17),
+    ]
+    assert by_end.accepted["units"].to_list() == [5.0, 6.0, 8.0]
+    (reason,) = by_end.rejected["reason"].to_list()
+    assert reason == (
+        "ds 2024-06-19 is a Wednesday; brand 'wines_a' dates its other weeks in this file by "
+        "Sundays"
+    )
+    # The same Sundays as US week starts (Sunday to Saturday): six of seven days in the next week.
+    by_start = validate_sales(raw, brands, week_label="start")
+    assert by_start.accepted["ds"].to_list() == [
+        date(2024, 6, 10),
+        date(2024, 6, 17),
+        date(2024, 6, 24),
+    ]
+    # Without a label, nothing is guessed: every Sunday is refused.
+    assert validate_sales(raw, brands).accepted.is_empty()

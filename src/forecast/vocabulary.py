@@ -49,6 +49,10 @@ STOCKOUT: BrandEventType = "stockout"
 Frequency = Literal["weekly", "monthly", "quarterly"]
 BrandFrequency = Literal["weekly", "monthly"]  # what a brand's sales may come in
 BRAND_FREQUENCIES: tuple[BrandFrequency, ...] = get_args(BrandFrequency)
+# How a weekly sales file dates its weeks: by their Monday (the default), or by any first
+# or last day (weeks ending on Saturday or Sunday, weeks starting on Sunday).
+WeekLabel = Literal["monday", "start", "end"]
+WEEK_LABELS: tuple[WeekLabel, ...] = get_args(WeekLabel)
 SEASON_LENGTH: dict[Frequency, int] = {"weekly": 52, "monthly": 12, "quarterly": 4}
 POLARS_INTERVAL: dict[Frequency, str] = {"weekly": "1w", "monthly": "1mo", "quarterly": "1q"}
 # Weeks in one period: ages (history_weeks, the 26 / 104-week limits) are counted in weeks.

@@ -46,6 +46,14 @@ class Pooling(StrEnum):
     full = "full"
 
 
+class WeekLabel(StrEnum):
+    """``--week-label``: the vocabulary's ways a file dates its weeks (a test keeps them equal)."""
+
+    monday = "monday"
+    start = "start"
+    end = "end"
+
+
 class Format(StrEnum):
     table = "table"
     csv = "csv"

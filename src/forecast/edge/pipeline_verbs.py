@@ -23,6 +23,7 @@ from forecast.edge.app import (
     Pooling,
     VerboseOpt,
     WarehouseOpt,
+    WeekLabel,
     app,
     console,
     day,
@@ -174,6 +175,13 @@ def ingest(
     encoding: Annotated[
         str, typer.Option(help="Text encoding of a CSV file, e.g. latin-1.")
     ] = "utf-8",
+    week_label: Annotated[
+        WeekLabel,
+        typer.Option(
+            help="How ds dates a week: its Monday, or its first or last day (any weekday: "
+            "weeks ending on Sunday or Saturday, weeks starting on Sunday)."
+        ),
+    ] = WeekLabel.monday,
     warehouse_path: WarehouseOpt = None,
     config_dir: ConfigOpt = None,
     verbose: VerboseOpt = False,
@@ -198,6 +206,7 @@ def ingest(
             "as_of": day(as_of),
             "date_format": date_format,
             "encoding": encoding,
+            "week_label": week_label.value,
         },
     )
     console.print(

@@ -14,7 +14,7 @@ import polars as pl
 from forecast.inputs.config import BrandConfig
 from forecast.inputs.holidays import event_calendar
 from forecast.inputs.markets import Markets
-from forecast.vocabulary import BrandFrequency, Frequency
+from forecast.vocabulary import BrandFrequency, Frequency, WeekLabel
 
 
 def season_position(ds: pl.Expr, frequency: Frequency = "weekly") -> pl.Expr:
@@ -36,6 +36,18 @@ def week_start(day: date) -> date:
     Frames use the same rule as ``pl.col("ds").dt.truncate("1w")``.
     """
     return day - timedelta(days=day.weekday())
+
+
+def labelled_week(ds: pl.Expr, label: WeekLabel) -> pl.Expr:
+    """The Monday of the week a file's date stands for (``label``: see ``WeekLabel``).
+
+    A seven-day week that does not start on Monday (Sunday to Saturday) counts in the
+    Monday week holding most of its days (Monday to Saturday, six of its seven).
+    """
+    if label == "monday":
+        return ds
+    first = ds if label == "start" else ds - pl.duration(days=6)
+    return (first + pl.duration(days=3)).dt.truncate("1w")
 
 
 def month_start(day: date) -> date:

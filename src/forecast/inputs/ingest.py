@@ -32,12 +32,12 @@ from pathlib import Path
 
 import polars as pl
 
-from forecast.inputs.calendar import month_start, week_start
+from forecast.inputs.calendar import labelled_week, month_start, week_start
 from forecast.inputs.config import BrandConfig
 from forecast.inputs.files import ISO, PROBE_DAYS, IngestError, check_path, mapped_columns
 from forecast.inputs.markets import Markets, resolve_markets, shipped_markets
 from forecast.inputs.refusals import Check, last_row_wins, refusal_reasons
-from forecast.vocabulary import SERIES_KEYS
+from forecast.vocabulary import SERIES_KEYS, WeekLabel
 
 REQUIRED = ("brand", "market", "product", "ds", "units")
 OPTIONAL = ("price", "revenue", "promo")
@@ -109,6 +109,7 @@ def validate_sales(
     latest: date | None = None,
     markets: Markets | None = None,
     stored: pl.DataFrame | None = None,
+    week_label: WeekLabel = "monday",
 ) -> ValidatedSales:
     """Split text rows (see :func:`rename_columns`) into accepted and refused.
 
@@ -122,6 +123,9 @@ def validate_sales(
         markets: The markets file (groups and their countries; default: the shipped one).
         stored: ``brand, market, product, ds, units`` already loaded for the series with
             returns (see :func:`returned_series`); a file row replaces a stored one.
+        week_label: How weekly brands' dates stand for their weeks: ``monday`` (each is
+            its week's Monday), ``start`` or ``end`` (its first or last day, any weekday,
+            one weekday per brand in the file; see ``calendar.labelled_week``).
 
     Returns:
         Accepted rows keyed by the brand's market (rows of one group's countries summed),
@@ -138,8 +142,13 @@ def validate_sales(
     held = {b: c.markets for b, c in brands.items()}
     resolved = resolve_markets(markets or shipped_markets(), held, typed)
     typed = typed.join(resolved, on=["brand", "market"], how="left")
-    typed = typed.join(_monthly_looking(typed), on="brand", how="left")
-    checks = _row_checks(brands, date_format) + _period_checks(brands)
+    typed = typed.join(_file_dating(typed), on="brand", how="left").with_columns(
+        file_day=pl.col("ds_value").dt.strftime("%A"),
+        ds_value=pl.when(_is_weekly(brands))
+        .then(labelled_week(pl.col("ds_value"), week_label))
+        .otherwise(pl.col("ds_value")),
+    )
+    checks = _row_checks(brands, date_format) + _period_checks(brands, week_label)
     for limit, why in (
         (as_of, "is after the as-of date"),
         (latest, f"is in the future (after {latest})"),
@@ -260,8 +269,13 @@ _FED_MONTHLY = pl.format(
 )
 
 
-def _period_checks(brands: Mapping[str, BrandConfig]) -> list[Check]:
-    """A row is dated by the start of one of its brand's periods, not before its launch."""
+def _is_weekly(brands: Mapping[str, BrandConfig]) -> pl.Expr:
+    return pl.col("brand").is_in([b for b, c in brands.items() if c.frequency == "weekly"])
+
+
+def _period_checks(brands: Mapping[str, BrandConfig], week_label: WeekLabel) -> list[Check]:
+    """A row is dated by the start of one of its brand's periods (or, with a ``week_label``,
+    by the weekday its brand's other weeks in the file are), not before its launch."""
     frequency = pl.col("brand").replace_strict(
         {b: c.frequency for b, c in brands.items()}, default=None, return_dtype=pl.String
     )
@@ -275,7 +289,24 @@ def _period_checks(brands: Mapping[str, BrandConfig]) -> list[Check]:
         (weekly & pl.col("monthly_looking"), _FED_MONTHLY),
         (
             weekly & ~pl.col("monthly_looking") & (pl.col("ds_value").dt.weekday() != 1),
-            pl.format("ds {} is not a Monday (weeks start on Monday)", "ds_value"),
+            pl.format(
+                "ds {} is not a Monday (weeks start on Monday; a file that dates each week by "
+                "its last or first day says so with --week-label end or start)",
+                "ds_value",
+            ),
+        ),
+        (
+            weekly
+            & ~pl.col("monthly_looking")
+            & pl.lit(week_label != "monday")
+            & (pl.col("file_day") != pl.col("usual_day")),
+            pl.format(
+                "ds {} is a {}; brand '{}' dates its other weeks in this file by {}s",
+                pl.col("ds").str.strip_chars(),
+                "file_day",
+                "brand",
+                "usual_day",
+            ),
         ),
         (
             monthly & (pl.col("ds_value").dt.day() != 1),
@@ -299,11 +330,13 @@ def _period_checks(brands: Mapping[str, BrandConfig]) -> list[Check]:
     ]
 
 
-def _monthly_looking(typed: pl.DataFrame) -> pl.DataFrame:
-    """``brand, monthly_looking``: at least three dates in the file, all first days of months."""
+def _file_dating(typed: pl.DataFrame) -> pl.DataFrame:
+    """How each brand's dates in the file look: ``monthly_looking`` (at least three dates,
+    all first days of months) and ``usual_day``, the weekday most of them fall on."""
     dated = pl.col("ds_value").drop_nulls()
     return typed.group_by("brand").agg(
-        monthly_looking=(dated.n_unique() >= 3) & (dated.dt.day() == 1).all()
+        monthly_looking=(dated.n_unique() >= 3) & (dated.dt.day() == 1).all(),
+        usual_day=dated.dt.strftime("%A").mode().sort().first(),
     )
 
 
