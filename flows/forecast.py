@@ -155,8 +155,11 @@ def _forecast_brands(request: RunRequest, attempt_id: str) -> list[BrandOutcome]
     """Per frequency: estimate → pool per origin → fit per brand; stage priors, weights and
     brand rows. Weekly and monthly brands share the run but never a pool."""
     db, configs = request.workspace.warehouse, request.brands
-    years = (request.as_of.year - 14, request.as_of.year + 3)  # backtests a year back, horizons
-    holidays = run_calendars(request.workspace.markets, configs.values(), *years)
+    # From the first launch (no sale is older: ingest refuses those) to past every horizon.
+    first = min(c.launch_date.year for c in configs.values())
+    holidays = run_calendars(
+        request.workspace.markets, configs.values(), first, request.as_of.year + 3
+    )
     events, master = warehouse.read_events(db, list(configs)), warehouse.read_products(db)
     outcomes, priors, weights = [], [], []
     for frequency in BRAND_FREQUENCIES:
