@@ -150,8 +150,15 @@ class BrandPhases:
         held: dict[str, tuple[BrandData, float]] = {}
         out = {}
 
-        def start(b: str) -> PrefectFuture[tuple[BrandResult, float]]:
-            held[b] = (self.read(b, as_of), time.perf_counter())
+        def start(b: str) -> PrefectFuture[tuple[BrandResult, float]] | None:
+            started = time.perf_counter()
+            try:
+                held[b] = (self.read(b, as_of), started)
+            except Exception as exc:  # one brand's failed read must not stop the others
+                get_run_logger().exception("brand %s: reading its data failed", b)
+                out[b] = BrandOutcome.failed(configs[b], exc, None, time.perf_counter() - started)
+                progress.advance(b, "failed")
+                return None
             mine = {c: priors[c] for c in brand_origins(as_of, configs[b])}
             return submit(
                 self.runner,

@@ -53,16 +53,18 @@ def submit(runner: TaskRunner[Any], task: Task[..., R], **parameters: Any) -> Pr
 
 
 def bounded(
-    jobs: Iterable[tuple[K, Callable[[], PrefectFuture[R]]]], limit: int
+    jobs: Iterable[tuple[K, Callable[[], PrefectFuture[R] | None]]], limit: int
 ) -> Iterator[tuple[K, PrefectFuture[R]]]:
     """Start each ``(key, start)`` job, at most ``limit`` unfinished at a time; yield
     ``(key, future)`` as each finishes. A job's inputs are made by ``start`` only when a
-    slot is free, so no more than ``limit`` brands' data are held at once."""
+    slot is free, so no more than ``limit`` brands' data are held at once; a ``start``
+    that returns None started nothing (it dealt with its job itself)."""
     running: dict[PrefectFuture[R], K] = {}
     for key, start in jobs:
         if len(running) >= limit:
             done = next(as_completed(list(running)))
             yield running.pop(done), done
-        running[start()] = key
+        if (future := start()) is not None:
+            running[future] = key
     for done in as_completed(list(running)):
         yield running.pop(done), done
