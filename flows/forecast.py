@@ -36,7 +36,7 @@ from forecast.inputs.calendar import run_calendars
 from forecast.inputs.config import BrandConfig
 from forecast.report import plot_sector_profiles, run_summary_markdown
 from forecast.request import RunRequest, Workspace
-from forecast.vocabulary import BRAND_FREQUENCIES, SECTORS, BrandFrequency, Pooling
+from forecast.vocabulary import BRAND_FREQUENCIES, HOLIDAYS_FROM, SECTORS, BrandFrequency, Pooling
 
 _PACKAGES = ("maison-forecast", "statsforecast", "polars", "duckdb", "prefect", "numpy")
 
@@ -155,8 +155,9 @@ def _forecast_brands(request: RunRequest, attempt_id: str) -> list[BrandOutcome]
     """Per frequency: estimate → pool per origin → fit per brand; stage priors, weights and
     brand rows. Weekly and monthly brands share the run but never a pool."""
     db, configs = request.workspace.warehouse, request.brands
-    # From the first launch (no sale is older: ingest refuses those) to past every horizon.
-    first = min(c.launch_date.year for c in configs.values())
+    # From the brands' first sales (the holiday rules hold from 1950 on) past every horizon.
+    sold = [d for b, d in warehouse.first_sales(db).items() if b in configs]
+    first = max(min(sold).year if sold else request.as_of.year, HOLIDAYS_FROM)
     holidays = run_calendars(
         request.workspace.markets, configs.values(), first, request.as_of.year + 3
     )

@@ -205,6 +205,8 @@ def test_demo_generates_forecasts_and_plans_in_one_command(
     from tests.conftest import write_brands
 
     configs, db = write_brands(tmp_path / "brands"), tmp_path / "forecast.duckdb"
+    # A house founded long before any holiday rule (the shipped cognac brand: 1852).
+    (configs / "wines_a.toml").write_text(brand_toml("wines_a", "wines_spirits", "1852-01-05"))
     out = runner.invoke(app, ["demo", "--config-dir", str(configs), "--warehouse", str(db)])
     assert out.exit_code == 0, out.output
     assert "sales written" in out.stdout and "latest_forecasts by sector" in out.stdout

@@ -49,6 +49,7 @@ STOCKOUT: BrandEventType = "stockout"
 Frequency = Literal["weekly", "monthly", "quarterly"]
 BrandFrequency = Literal["weekly", "monthly"]  # what a brand's sales may come in
 BRAND_FREQUENCIES: tuple[BrandFrequency, ...] = get_args(BrandFrequency)
+HOLIDAYS_FROM = 1950  # the first year holidays are placed in (their rules hold from then on)
 # How a weekly sales file dates its weeks: by their Monday (the default), or by any first
 # or last day (weeks ending on Saturday or Sunday, weeks starting on Sunday).
 WeekLabel = Literal["monday", "start", "end"]
