@@ -50,7 +50,8 @@ def test_intervals_are_those_of_statsforecasts_own_quantiles() -> None:
 
     cached = run()
     try:
-        sf_utils._quantiles = quantiles._ORIGINAL
+        quantiles.uninstall()
+        assert sf_utils._quantiles is quantiles._ORIGINAL
         own = run()
     finally:
         quantiles.install()

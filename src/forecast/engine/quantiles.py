@@ -38,3 +38,8 @@ def install() -> None:
     """Put :func:`cached_quantiles` in statsforecast's place (idempotent; thread-safe: the
     swap is one attribute assignment and both functions give the same values)."""
     sf_utils._quantiles = cached_quantiles
+
+
+def uninstall() -> None:
+    """Give statsforecast its own function back (a bare statsforecast reference run)."""
+    sf_utils._quantiles = _ORIGINAL
