@@ -2,7 +2,7 @@
 
 statsforecast 2 turns every fitted model's ``level`` into quantiles through a freshly built
 scipy frozen distribution (``statsforecast.utils._quantiles``); building one costs about half
-a millisecond, as much as fitting a damped ETS, and a brand builds thousands. The quantiles
+a millisecond, a quarter of a damped ETS fit, and a brand builds thousands. The quantiles
 of the normal distribution depend on the levels alone, so :func:`install` puts a cached twin
 in its place: the same values, bit for bit, from the same function, computed once per levels.
 Any other distribution, or parameters given, goes to statsforecast's own function.
