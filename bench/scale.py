@@ -97,8 +97,10 @@ def reference(db: Path) -> None:
     from forecast import warehouse
     from forecast.engine.backtest import window_offsets
     from forecast.engine.models import build_models, fallback_model, family_of, seasonal_naive
+    from forecast.engine.quantiles import uninstall
     from forecast.inputs.config import ModelSettings
 
+    uninstall()  # bare statsforecast: its own interval quantiles, not the run's cached ones
     settings, horizon = ModelSettings(), 13
     sales = warehouse.read_sales(db, list(warehouse.first_sales(db)), warehouse.as_of_default(db))
     series = sales.select(

@@ -31,12 +31,14 @@ from forecast.engine.models import (
     scale_of,
     seasonal_naive,
 )
+from forecast.engine.quantiles import install as install_cached_quantiles
 from forecast.vocabulary import BASELINE, POLARS_INTERVAL, SEASON_LENGTH, YOUNG_WEEKS, Frequency
 
 LEVELS = (80, 95)
 _Z = {80: 1.2815515655446004, 95: 1.959963984540054}  # two-sided normal quantiles
 BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
 FORECAST_COLUMNS = ("unique_id", "ds", "model", "yhat", *BOUNDS)
+install_cached_quantiles()
 
 
 def future_frame(

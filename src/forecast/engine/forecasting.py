@@ -65,6 +65,7 @@ def forecast_at(
     pooling: Pooling = "partial",
     n_jobs: int = 1,
     classes: pl.DataFrame | None = None,
+    prepared: tuple[pl.DataFrame, pl.DataFrame] | None = None,
 ) -> BrandForecast:
     """Forecast every active series of a brand from ``as_of`` with the given priors.
 
@@ -72,11 +73,13 @@ def forecast_at(
         calendar: The brand's events per series (see ``events.series_calendar``).
         classes: ``unique_id, demand_class`` to use (backtests reuse the as-of classes so
             each series is judged in the family it will be forecast with); computed if None.
+        prepared: What ``series.prepare_series`` returns for these sales at ``as_of``, when
+            the caller has it already; prepared here if None.
 
     Raises:
         NoSalesError: The brand has no active series up to ``as_of``.
     """
-    series, n_inactive = _active_series(brand, sales, as_of)
+    series, n_inactive = _active_series(brand, sales, as_of, prepared)
     series = mark_stockouts(series, calendar)
     classes = demand_class(series) if classes is None else classes
     series = series.join(classes.select("unique_id"), on="unique_id")
@@ -96,11 +99,16 @@ def forecast_at(
 
 
 def _active_series(
-    brand: BrandConfig, sales: pl.DataFrame, as_of: date
+    brand: BrandConfig,
+    sales: pl.DataFrame,
+    as_of: date,
+    prepared: tuple[pl.DataFrame, pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, int]:
     """The brand's active series up to ``as_of`` and how many were inactive; NoSalesError
     saying why when none is active."""
-    series, inactive = prepare_series(sales, as_of, brand.sales, brand.frequency)
+    if prepared is None:
+        prepared = prepare_series(sales, as_of, brand.sales, brand.frequency)
+    series, inactive = prepared
     if series.is_empty():
         why = (
             f"all {inactive.height} series have sold nothing in their last "

@@ -113,10 +113,11 @@ def run_brand(
         priors: Pooled priors per origin (see ``backtest.origins``); the last one is as-of.
     """
     *cutoffs, last = sorted(priors)
-    share = check_known(
-        brand.brand, prepare_series(sales, last, brand.sales, brand.frequency)[0], last
+    prepared = prepare_series(sales, last, brand.sales, brand.frequency)
+    share = check_known(brand.brand, prepared[0], last)
+    final = forecast_at(
+        brand, sales, last, priors[last], calendar, pooling, n_jobs, prepared=prepared
     )
-    final = forecast_at(brand, sales, last, priors[last], calendar, pooling, n_jobs)
     classes = final.forecasts.select("unique_id", "demand_class").unique()
     actuals = final.history.select("unique_id", "ds", "y")
     tested = backtest(brand, sales, cutoffs, priors, calendar, classes, actuals, pooling, n_jobs)
