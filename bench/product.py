@@ -4,9 +4,8 @@
 benchmark panels are monthly or quarterly and have no brand configs, so this module walks
 the same steps with the same library functions: own estimates and pooled priors at every
 origin, every candidate of :class:`ModelSettings` fitted by :func:`forecast_series`, the
-backtest windows of :func:`window_offsets`, model choice per segment and per series
-(:func:`choose_models`, :func:`choose_per_series`), and intervals calibrated on the
-backtest errors.
+backtest windows of :func:`window_offsets`, model choice per segment
+(:func:`choose_models`), and intervals calibrated on the backtest errors.
 """
 
 from __future__ import annotations
@@ -22,13 +21,7 @@ from forecast.engine.events import empty_calendar
 from forecast.engine.forecasting import FitPlan, forecast_series
 from forecast.engine.pooling import Pooling, pool_priors
 from forecast.engine.priors import own_estimates
-from forecast.engine.selection import (
-    COLD_START_MODEL,
-    choose_models,
-    choose_per_series,
-    is_chosen,
-    segment,
-)
+from forecast.engine.selection import COLD_START_MODEL, choose_models, is_chosen
 from forecast.engine.series import demand_class
 from forecast.inputs.config import ModelSettings
 
@@ -59,10 +52,8 @@ def forecast(
         folds.append(fold(fit_all(panel, history, settings, pooling, classes), history, cutoff))
     tested = score_folds(folds, train.select("unique_id", "ds", "y"), classes)
     chosen = choose_models(tested.scores, settings)
-    own = choose_per_series(tested.scores, chosen, final.select("unique_id", segment()).unique())
     calibrated = apply_calibration(final, calibrate(tested.points), noise_scale(train))
-    selected = is_chosen(chosen, own).fill_null(False)
-    return calibrated.with_columns(is_selected=selected), chosen | {"per_series": str(len(own))}
+    return calibrated.with_columns(is_selected=is_chosen(chosen).fill_null(False)), chosen
 
 
 def fit_all(

@@ -20,7 +20,7 @@ from forecast.engine.forecasting import forecast_at
 from forecast.engine.metrics import summarise
 from forecast.engine.pooling import Pooling, Priors
 from forecast.engine.priors import OwnEstimates, own_estimates
-from forecast.engine.selection import choose_models, choose_per_series, is_chosen, segment
+from forecast.engine.selection import choose_models, is_chosen, segment
 from forecast.engine.series import prepare_series, series_id
 from forecast.inputs.config import BrandConfig
 from forecast.vocabulary import GAP_REASONS, MAX_UNKNOWN_SHARE, SELECTED, SERIES_KEYS
@@ -122,38 +122,34 @@ def run_brand(
     tested = backtest(brand, sales, cutoffs, priors, calendar, classes, actuals, pooling, n_jobs)
     per_series = tested.scores
     chosen = choose_models(per_series, brand.model)
-    segments = final.forecasts.select("unique_id", segment()).unique()
-    own = choose_per_series(per_series, chosen, segments)
     calibrated = apply_calibration(
         final.forecasts, calibrate(tested.points), noise_scale(final.history)
     )
+    segments = sorted(final.forecasts.select(segment())["segment"].unique())
     return BrandResult(
-        forecasts=calibrated.with_columns(is_selected=is_chosen(chosen, own).fill_null(False)),
-        metrics=segment_metrics(per_series, chosen, own).with_columns(
+        forecasts=calibrated.with_columns(is_selected=is_chosen(chosen).fill_null(False)),
+        metrics=segment_metrics(per_series, chosen).with_columns(
             brand=pl.lit(brand.brand), sector=pl.lit(brand.sector)
         ),
         series_weights=final.series_weights,
         n_series=final.history["unique_id"].n_unique(),
         n_inactive=final.n_inactive,
-        selected_model=", ".join(f"{k}: {chosen[k]}" for k in sorted(segments["segment"].unique())),
+        selected_model=", ".join(f"{k}: {chosen[k]}" for k in segments),
         gaps=gap_rows(final.history, final.imputed, sales),
         unknown_share=share,
         n_returns=sales.filter(pl.col("units") < 0, pl.col("ds") <= last).height,
-        level_base=chosen_backtest(tested.latest, chosen, own),
+        level_base=chosen_backtest(tested.latest, chosen),
     )
 
 
-def chosen_backtest(
-    latest: pl.DataFrame | None, chosen: dict[str, str], own: dict[str, str] | None = None
-) -> pl.DataFrame:
+def chosen_backtest(latest: pl.DataFrame | None, chosen: dict[str, str]) -> pl.DataFrame:
     """``brand, market, product, cutoff, ds, yhat`` and bounds: each series' chosen model
-    (``own``: per-series choices, see ``selection.choose_per_series``) in a backtest fold
-    (see :func:`forecast.engine.backtest.fold`)."""
+    in a backtest fold (see :func:`forecast.engine.backtest.fold`)."""
     keys = dict.fromkeys(SERIES_KEYS, pl.String) | {"cutoff": pl.Date, "ds": pl.Date}
     schema = keys | dict.fromkeys(("yhat", *BOUNDS), pl.Float64)
     if latest is None:
         return pl.DataFrame(schema=schema)
-    return latest.filter(is_chosen(chosen, own).fill_null(False)).select(list(schema))
+    return latest.filter(is_chosen(chosen).fill_null(False)).select(list(schema))
 
 
 def gap_rows(history: pl.DataFrame, imputed: pl.DataFrame, sales: pl.DataFrame) -> pl.DataFrame:
@@ -167,17 +163,15 @@ def gap_rows(history: pl.DataFrame, imputed: pl.DataFrame, sales: pl.DataFrame) 
     )
 
 
-def segment_metrics(
-    per_series: pl.DataFrame, chosen: dict[str, str], own: dict[str, str] | None = None
-) -> pl.DataFrame:
+def segment_metrics(per_series: pl.DataFrame, chosen: dict[str, str]) -> pl.DataFrame:
     """Rows of ``backtest_metrics``: per cutoff, segment and model, each point counted once.
 
     Every model gets one row per segment it was scored in (the baseline too); ``selected``
     repeats, per segment, the row of the model chosen there, so summing any one model over
-    segments counts each backtest point once; it follows the per-series choices ``own``.
+    segments counts each backtest point once.
     """
     scored = per_series.with_columns(segment())
-    picked = scored.filter(is_chosen(chosen, own)).with_columns(model=pl.lit(SELECTED))
+    picked = scored.filter(is_chosen(chosen)).with_columns(model=pl.lit(SELECTED))
     rows = summarise(pl.concat([scored, picked]), ["cutoff", "segment", "demand_class", "model"])
     flag = (pl.col("model") == SELECTED) | (
         pl.col("model") == pl.col("segment").replace_strict(chosen, default=None)
