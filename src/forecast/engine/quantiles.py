@@ -10,23 +10,27 @@ Any other distribution, or parameters given, goes to statsforecast's own functio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from statsforecast import utils as sf_utils
 
-_ORIGINAL = sf_utils._quantiles
+# A private function: a statsforecast without it keeps its own way (install does nothing).
+_ORIGINAL: Callable[..., Any] | None = getattr(sf_utils, "_quantiles", None)
 
 
 @lru_cache(maxsize=32)
 def _normal(levels: tuple[float, ...]) -> np.ndarray:
+    assert _ORIGINAL is not None  # installed only where statsforecast has it
     return np.asarray(_ORIGINAL(np.asarray(levels)))
 
 
 def cached_quantiles(level: Any, *args: Any, **kwargs: Any) -> np.ndarray:
     """``statsforecast.utils._quantiles``, cached for the normal distribution without
     parameters; every other call is passed through unchanged."""
+    assert _ORIGINAL is not None  # installed only where statsforecast has it
     normal = not args and all(v in (None, "normal") for v in kwargs.values())
     levels = np.asarray(level, dtype=float)
     if not normal or levels.ndim != 1:
@@ -37,9 +41,11 @@ def cached_quantiles(level: Any, *args: Any, **kwargs: Any) -> np.ndarray:
 def install() -> None:
     """Put :func:`cached_quantiles` in statsforecast's place (idempotent; thread-safe: the
     swap is one attribute assignment and both functions give the same values)."""
-    sf_utils._quantiles = cached_quantiles
+    if _ORIGINAL is not None:
+        sf_utils._quantiles = cached_quantiles
 
 
 def uninstall() -> None:
     """Give statsforecast its own function back (a bare statsforecast reference run)."""
-    sf_utils._quantiles = _ORIGINAL
+    if _ORIGINAL is not None:
+        sf_utils._quantiles = _ORIGINAL
