@@ -359,8 +359,8 @@ def _typed(rows: pl.DataFrame) -> pl.DataFrame:
         pl.coalesce(pl.col("price_value"), from_revenue).alias("price"),
     ]
     flag = pl.col("promo").str.strip_chars().str.to_lowercase()
-    given = flag.fill_null("") != ""
-    cols.append(pl.when(given).then(flag.is_in(["1", "true", "yes", "y", "t"])).alias("promo"))
+    on = flag.is_in(["1", "true", "yes", "y", "t"])
+    cols.append(pl.when(_given("promo")).then(on).alias("promo"))
     return rows.select(cols)
 
 
