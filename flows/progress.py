@@ -14,6 +14,8 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
 # (phase, steps done, steps in the phase, the step just done and how it ended)
 Listener = Callable[[str, int, int, str], None]
+# Process-wide on purpose: a flow's parameters must be data, so a caller in this process
+# cannot hand the flow a callback; it registers one here for the block (``listening``).
 _listeners: list[Listener] = []
 
 
@@ -28,8 +30,8 @@ def listening(listener: Listener) -> Iterator[None]:
 
 
 class Progress:
-    """One phase of a run over its brands (e.g. ``weekly brands: backtests and fits``) or
-    other steps (``unit``)."""
+    """One phase of a run over its brands (e.g. ``weekly: backtests and fits``) or other
+    steps (``unit``)."""
 
     def __init__(
         self, phase: str, total: int, artifact: str | None = None, unit: str = "brands"
