@@ -189,3 +189,18 @@ def test_a_run_is_coherent_in_weeks_months_and_quarters() -> None:
     got = run.scales.filter(pl.col("level") == "group")["scale"][0]
     assert got == pytest.approx(expected)
     assert naive_scale(group)["scale"][0] == pytest.approx(expected)
+
+
+def test_a_hierarchy_too_large_for_the_machine_is_not_reconciled() -> None:
+    from forecast.planning.hierarchy import too_large_to_reconcile
+
+    gb = 10**9
+    assert too_large_to_reconcile(9_870, 24 * gb) is None  # 8.8 GB of 24: reconciled
+    assert too_large_to_reconcile(9_870, None) is None
+    small = too_large_to_reconcile(9_870, 16 * gb)
+    assert small == (
+        "9,870 bottom series: reconciling them would hold ~9 GB, more than half of this "
+        "machine's 16 GB"
+    )
+    huge = too_large_to_reconcile(20_000, 1000 * gb)
+    assert huge is not None and "above the 15,000 reconciled at most" in huge

@@ -34,7 +34,12 @@ from hierarchicalforecast.methods import BottomUp, MinTrace
 from hierarchicalforecast.utils import aggregate
 
 from forecast.planning.intervals import has_projection_form, reconciled_sigma
-from forecast.vocabulary import HIERARCHY_KEYS, LEVEL_KEYS
+from forecast.vocabulary import (
+    HIERARCHY_KEYS,
+    LEVEL_KEYS,
+    MAX_RECONCILED_SERIES,
+    RECONCILE_BYTES_PER_PAIR,
+)
 
 BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
 LEVELS = (80, 95)
@@ -120,6 +125,22 @@ def _keys(frame: pl.DataFrame, levels: Mapping[str, tuple[str, ...]]) -> pl.Data
             rows.with_columns(*above, level=pl.lit(name)).select("unique_id", "level", *all_cols)
         )
     return pl.concat(parts)
+
+
+def too_large_to_reconcile(n_bottom: int, memory: int | None) -> str | None:
+    """Why ``n_bottom`` series are not reconciled on a machine of ``memory`` bytes, or None.
+
+    The dense matrices need ``RECONCILE_BYTES_PER_PAIR · n²`` bytes at their peak; more than
+    ``MAX_RECONCILED_SERIES`` series, or more than half the memory, is refused.
+    """
+    need = RECONCILE_BYTES_PER_PAIR * n_bottom**2
+    if n_bottom > MAX_RECONCILED_SERIES:
+        limit = f"above the {MAX_RECONCILED_SERIES:,} reconciled at most"
+    elif memory is not None and need > memory / 2:
+        limit = f"more than half of this machine's {memory / 1e9:,.0f} GB"
+    else:
+        return None
+    return f"{n_bottom:,} bottom series: reconciling them would hold ~{need / 1e9:,.0f} GB, {limit}"
 
 
 # MinTrace methods in the order tried; the reconciled bottom may move at most this share of
