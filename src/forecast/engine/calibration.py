@@ -66,7 +66,11 @@ def calibrate(points: pl.DataFrame) -> pl.DataFrame:
         tail = (100 - level) / 200
         quantiles[f"q_lo_{level}"] = pl.col("score").quantile(tail, "lower")
         quantiles[f"q_hi_{level}"] = pl.col("score").quantile(1 - tail, "higher")
-    table = spread.group_by("segment", "model", "step").agg(**quantiles, n_points=pl.len())
+    table = (
+        spread.group_by("segment", "model", "step")
+        .agg(**quantiles, n_points=pl.len())
+        .sort("segment", "model", "step")
+    )
     return table.join(steps, on=["segment", "model", "step"]).filter(
         pl.col("n_points") >= MIN_POINTS
     )

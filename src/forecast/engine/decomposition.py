@@ -180,6 +180,7 @@ def _slope_variance(rows: pl.DataFrame, m: int) -> pl.DataFrame:
         rows.filter(pl.col("use"))
         .group_by("unique_id", "pos")
         .agg(sxx=(t * t).sum() - t.sum() ** 2 / pl.len())
+        .sort("unique_id", "pos")  # group_by order is random: fix the order summed next
         .group_by("unique_id")
         .agg(pl.col("sxx").sum())
     )
@@ -203,6 +204,7 @@ def _position_means(rows: pl.DataFrame, weight: pl.Expr) -> pl.DataFrame:
             sw2=(pl.col("w") ** 2).sum(),
             full=pl.col("full").first(),
         )
+        .sort("unique_id", "pos")  # centring and pooling sum over these rows in order
         .rename({"pos": "key"})
     )
 

@@ -68,7 +68,8 @@ def calendar_of(
 
     See :func:`series_calendar` for the rest.
     """
-    keys = sales.select("brand", "market", "product").unique().with_columns(series_id())
+    keys = sales.select("brand", "market", "product").unique().sort("brand", "market", "product")
+    keys = keys.with_columns(series_id())
     if categories is not None:
         keys = keys.join(categories, on=["brand", "product"], how="left")
     events = empty_brand_events() if brand_events is None else brand_events
@@ -100,7 +101,10 @@ def series_calendar(
         ),
         _brand_rows(keys, brand_events, frequency),
     ]
-    return pl.concat(parts).select(list(CALENDAR_SCHEMA)).sort("unique_id", "ds", "event")
+    # Every column sorts: rows tied on the first three would follow the random order of
+    # the keys, and the event uplifts sum over these rows in order.
+    calendar = pl.concat(parts).select(list(CALENDAR_SCHEMA))
+    return calendar.sort(list(CALENDAR_SCHEMA), nulls_last=True)
 
 
 def _brand_rows(keys: pl.DataFrame, events: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:

@@ -93,7 +93,13 @@ def forecast_at(
         applied_events(calendar), on=["unique_id", "ds"], how="left"
     )
     if forecasts["yhat"].null_count():
-        bad = forecasts.filter(pl.col("yhat").is_null())["unique_id"].unique().head(5).to_list()
+        bad = (
+            forecasts.filter(pl.col("yhat").is_null())["unique_id"]
+            .unique()
+            .sort()
+            .head(5)
+            .to_list()
+        )
         raise ValueError(f"brand {brand.brand!r}: models returned no value for series {bad}")
     return BrandForecast(forecasts, weights, n_inactive, series, imputed)
 
@@ -182,7 +188,9 @@ def forecast_series(
             forecast_baseline(history, plan.horizon, freq),
         ]
     )
-    long = add_combinations(long, list(plan.smooth), smooth["unique_id"].unique())
+    long = add_combinations(
+        long, list(plan.smooth), smooth["unique_id"].unique(maintain_order=True)
+    )
     forecasts = long.join(future.select("unique_id", "ds", "step"), on=["unique_id", "ds"])
     imputed = history.filter(pl.col("is_imputed")).select("unique_id", "ds", "y")
     return SeriesForecast(forecasts.join(classes, on="unique_id"), weights, imputed)
@@ -202,7 +210,9 @@ def _with_offsets(
     # Series that have not seen every position yet are aligned to the profile they borrow.
     reference = profile.select("key", ref="shrunk")
     resid, _, per_series = series_estimates(series, calendar, plan.frequency, reference)
-    profiles, weights = shrink_series(per_series, profile, series["unique_id"].unique(), pooling)
+    # In a fixed order: the spread between series sums over them in this order.
+    ids = series["unique_id"].unique(maintain_order=True)
+    profiles, weights = shrink_series(per_series, profile, ids, pooling)
     freq = plan.frequency
     history = _cleaned(seasonal_offsets(series, profiles, events, calendar, freq), resid)
     future = seasonal_offsets(

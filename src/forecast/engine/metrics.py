@@ -56,11 +56,15 @@ def score_series(cv: pl.DataFrame, train: pl.DataFrame, seasonality: int = 1) ->
         .with_columns(pl.col("metric").replace(_NAMES))
         .pivot(on="metric", index=_KEYS, values="value")
     )
-    sums = cv.group_by(_KEYS).agg(
-        abs_err=(pl.col("y") - pl.col("yhat")).abs().sum(),
-        abs_y=pl.col("y").abs().sum(),
-        n=pl.len(),
-    )
+    sums = (
+        cv.group_by(_KEYS)
+        .agg(
+            abs_err=(pl.col("y") - pl.col("yhat")).abs().sum(),
+            abs_y=pl.col("y").abs().sum(),
+            n=pl.len(),
+        )
+        .sort(_KEYS)
+    )  # group_by order is random: means over these rows must sum in one order
     out = sums.join(per_metric, on=_KEYS, how="left")
     missing = [pl.lit(None, pl.Float64).alias(c) for c in SCORES if c not in out.columns]
     return out.with_columns(missing).select(*empty_scores().columns)
@@ -108,10 +112,14 @@ def empty_scores() -> pl.DataFrame:
 def summarise(per_series: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     """Mean of finite per-series scores, WAPE from summed errors, and counts, per group."""
     finite = {s: pl.col(s).filter(pl.col(s).is_finite()).mean() for s in SCORES}
-    return per_series.group_by(by).agg(
-        **finite,
-        wape=pl.col("abs_err").sum() / pl.col("abs_y").sum(),
-        sum_actual=pl.col("abs_y").sum(),
-        n_series=pl.col("unique_id").n_unique(),
-        n_points=pl.col("n").sum(),
+    return (
+        per_series.group_by(by)
+        .agg(
+            **finite,
+            wape=pl.col("abs_err").sum() / pl.col("abs_y").sum(),
+            sum_actual=pl.col("abs_y").sum(),
+            n_series=pl.col("unique_id").n_unique(),
+            n_points=pl.col("n").sum(),
+        )
+        .sort(by)
     )

@@ -53,13 +53,17 @@ def between_variance(est: pl.DataFrame, by: str) -> pl.DataFrame:
         ``<by>, tau2, n_members`` (``tau2`` null when fewer than two members).
     """
     w = 1.0 / pl.col("var")
-    per_key = est.group_by(by, "key").agg(
-        sw=w.sum(),
-        sw2=(w * w).sum(),
-        swv=(w * pl.col("own")).sum(),
-        swv2=(w * pl.col("own") ** 2).sum(),
-        n=pl.len(),
-    )
+    per_key = (
+        est.group_by(by, "key")
+        .agg(
+            sw=w.sum(),
+            sw2=(w * w).sum(),
+            swv=(w * pl.col("own")).sum(),
+            swv2=(w * pl.col("own") ** 2).sum(),
+            n=pl.len(),
+        )
+        .sort(by, "key")
+    )  # group_by order is random: the sums over keys below follow it
     q = pl.col("swv2") - pl.col("swv") ** 2 / pl.col("sw")
     c = pl.col("sw") - pl.col("sw2") / pl.col("sw")
     totals = per_key.group_by(by).agg(Q=q.sum(), df=(pl.col("n") - 1).sum(), C=c.sum())
@@ -95,6 +99,7 @@ def combine(est: pl.DataFrame, by: str, tau2: pl.DataFrame) -> pl.DataFrame:
         est.join(tau2.select(by, "tau2"), on=by)
         .group_by(by, "key")
         .agg(pooled=(w * pl.col("own")).sum() / w.sum(), pooled_var=1.0 / w.sum())
+        .sort(by, "key")
     )
 
 
@@ -130,6 +135,7 @@ def shrink(
             noise_var=pl.col("var").mean(),
             distance=((pl.col("own") - pl.col("pooled")) ** 2).mean(),
         )
+        .sort("member")
     )
     tau = tau2.select(by, "tau2")
     between = pl.max_horizontal(
@@ -302,6 +308,7 @@ def _member_weights(rows: pl.DataFrame, member: str, level: str, pool: pl.Expr) 
         rows.with_columns(pool.alias("_pool"))
         .group_by(member, "_pool")
         .agg(pl.col("own_weight", "noise_var", "between_var").max())
+        .sort(member, "_pool")
         .select(
             level=pl.lit(level),
             name=member,
@@ -342,5 +349,7 @@ def shrink_series(
     target = positions.with_columns(brand=pl.lit("b"))
     out = shrink(est, target, tau, "brand", pooling)
     profiles = out.select(unique_id="member", pos="key", season="shrunk")
-    weights = out.group_by("member").agg(pl.col("own_weight").max()).rename({"member": "unique_id"})
+    weights = (out.group_by("member").agg(pl.col("own_weight").max()).sort("member")).rename(
+        {"member": "unique_id"}
+    )
     return profiles, weights

@@ -173,8 +173,11 @@ def _brand_events(
         .filter(pl.col("r").is_not_null(), pl.col("season").is_not_null())
     )
     w, e = pl.col("weight"), pl.col("r") - pl.col("season")
-    uplift = rows.group_by("unique_id", "event").agg(
-        u=(w * e).sum() / (w * w).sum(), sw2=(w * w).sum()
+    # group_by order is random: sorted, so the means over series sum in one order
+    uplift = (
+        rows.group_by("unique_id", "event")
+        .agg(u=(w * e).sum() / (w * w).sum(), sw2=(w * w).sum())
+        .sort("unique_id", "event")
     )
     noise = per_series.group_by("unique_id").agg(sigma2=(pl.col("var")).mean())
     out = (
@@ -186,6 +189,7 @@ def _brand_events(
             spread=pl.col("u").var(),
             floor=(pl.col("sigma2") / pl.col("sw2")).mean(),
         )
+        .sort("event")
     )
     var = pl.when(pl.col("n") >= 2).then(pl.col("spread") / pl.col("n")).otherwise(pl.col("floor"))
     return out.select(
@@ -206,11 +210,15 @@ def _smooth_and_centre(est: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
     spread_rows = est.join(kernel, how="cross").with_columns(
         key=((pl.col("key") + pl.col("off")) % m).cast(pl.Int16)
     )
-    smooth = spread_rows.group_by("unique_id", "key").agg(
-        own=(pl.col("k") * pl.col("own")).sum() / pl.col("k").sum(),
-        var=(pl.col("k") ** 2 * pl.col("var")).sum() / pl.col("k").sum() ** 2,
-        full=pl.col("full").first(),
-    )
+    smooth = (
+        spread_rows.group_by("unique_id", "key")
+        .agg(
+            own=(pl.col("k") * pl.col("own")).sum() / pl.col("k").sum(),
+            var=(pl.col("k") ** 2 * pl.col("var")).sum() / pl.col("k").sum() ** 2,
+            full=pl.col("full").first(),
+        )
+        .sort("unique_id", "key")
+    )  # the centring mean sums in row order
     mean = pl.col("own").mean().over("unique_id")
     centred = pl.when(pl.col("full")).then(pl.col("own") - mean).otherwise(pl.col("own"))
     return smooth.with_columns(own=centred).drop("full")

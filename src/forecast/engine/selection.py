@@ -12,6 +12,9 @@ MIN_SERIES_TO_CHOOSE = 5
 # A combination is the robust default: a single model replaces it only when its backtest
 # MASE is lower by more than this share (two windows rank close models at random).
 COMBINATION_MARGIN = 0.02
+# Models within this relative distance of the best rank tie (candidates that reduce to the
+# same forecast on short histories differ only by float rounding): the first name wins.
+TIE_TOLERANCE = 1e-9
 
 
 def segment() -> pl.Expr:
@@ -61,7 +64,8 @@ def choose_models(per_series: pl.DataFrame, settings: ModelSettings) -> dict[str
 
     A segment with fewer than five backtested series keeps its default (see
     :func:`default_models`); where the default is a combination, another model must beat
-    it by more than ``COMBINATION_MARGIN``.
+    it by more than ``COMBINATION_MARGIN``. Models within ``TIE_TOLERANCE`` of the best
+    tie, and the first by name wins.
     """
     chosen = default_models(settings)
     means = (
@@ -72,11 +76,12 @@ def choose_models(per_series: pl.DataFrame, settings: ModelSettings) -> dict[str
         .filter(pl.col("n") >= MIN_SERIES_TO_CHOOSE)
     )
     robust = _is_combination() & (pl.col("model") == _segment_model(chosen))
+    rank = pl.col("mase") * pl.when(robust).then(1 - COMBINATION_MARGIN).otherwise(1.0)
+    best = pl.col("rank").min().over("segment")
     ranked = (
-        means.with_columns(
-            rank=pl.col("mase") * pl.when(robust).then(1 - COMBINATION_MARGIN).otherwise(1.0)
-        )
-        .sort("segment", "rank", "model")
+        means.with_columns(rank=rank)
+        .filter(pl.col("rank") <= best + TIE_TOLERANCE * best.abs())
+        .sort("segment", "model")
         .unique("segment", keep="first", maintain_order=True)
     )
     chosen.update({row["segment"]: row["model"] for row in ranked.iter_rows(named=True)})
