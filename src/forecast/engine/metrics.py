@@ -56,6 +56,7 @@ def score_series(cv: pl.DataFrame, train: pl.DataFrame, seasonality: int = 1) ->
         .with_columns(pl.col("metric").replace(_NAMES))
         .pivot(on="metric", index=_KEYS, values="value")
     )
+    # group_by order is random: sorted, so means over these rows sum in one order
     sums = (
         cv.group_by(_KEYS)
         .agg(
@@ -64,7 +65,7 @@ def score_series(cv: pl.DataFrame, train: pl.DataFrame, seasonality: int = 1) ->
             n=pl.len(),
         )
         .sort(_KEYS)
-    )  # group_by order is random: means over these rows must sum in one order
+    )
     out = sums.join(per_metric, on=_KEYS, how="left")
     missing = [pl.lit(None, pl.Float64).alias(c) for c in SCORES if c not in out.columns]
     return out.with_columns(missing).select(*empty_scores().columns)

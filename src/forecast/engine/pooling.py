@@ -53,6 +53,7 @@ def between_variance(est: pl.DataFrame, by: str) -> pl.DataFrame:
         ``<by>, tau2, n_members`` (``tau2`` null when fewer than two members).
     """
     w = 1.0 / pl.col("var")
+    # group_by order is random: sorted, so the sums over keys below run in one order
     per_key = (
         est.group_by(by, "key")
         .agg(
@@ -63,7 +64,7 @@ def between_variance(est: pl.DataFrame, by: str) -> pl.DataFrame:
             n=pl.len(),
         )
         .sort(by, "key")
-    )  # group_by order is random: the sums over keys below follow it
+    )
     q = pl.col("swv2") - pl.col("swv") ** 2 / pl.col("sw")
     c = pl.col("sw") - pl.col("sw2") / pl.col("sw")
     totals = per_key.group_by(by).agg(Q=q.sum(), df=(pl.col("n") - 1).sum(), C=c.sum())

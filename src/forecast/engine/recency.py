@@ -50,13 +50,14 @@ def choose_half_life(rows: pl.DataFrame, m: int) -> float:
     flat = f"h{HALF_LIVES.index(math.inf)}"
     clusters = errors.n_unique(["unique_id", "b"])
     by = ["unique_id", "b"] if clusters >= MIN_CLUSTERS else ["unique_id", "b", "pos", "t"]
+    # group_by order is random: sorted, so the mean and sd of the gains sum in one order
     gains = (
         errors.group_by(by)
         .agg(
             [(pl.col(flat) - pl.col(k)).sum().alias(k) for k in errors.columns if k.startswith("h")]
         )
         .sort(by)
-    )  # group_by order is random: the mean and sd of the gains sum in row order
+    )
     flat_sse = float(errors[flat].sum())
     best, best_sse = math.inf, flat_sse
     for i, h in enumerate(HALF_LIVES):
