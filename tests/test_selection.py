@@ -45,3 +45,13 @@ def test_without_a_combination_the_lowest_mase_wins_and_small_segments_keep_defa
     assert choose_models(scores, plain)["smooth"] == "theta"
     few = _scores({"ets": 1.0, "theta": 0.5}, n=4)
     assert choose_models(few, plain)["smooth"] == "ets"
+
+
+def test_models_tied_but_for_rounding_are_told_apart_by_name() -> None:
+    # Candidates that reduce to one forecast (two quarters of history) score the same up to
+    # float rounding: the first name wins, whichever rounding came out lower.
+    tied = {"theta": 0.7, "ses": 0.7 + 1e-15, "ets": 0.7 + 2e-15}
+    assert choose_models(_scores(tied, weeks=60), WITH_MEDIAN)["smooth"] == "ets"
+    assert choose_models(_scores(tied, weeks=10), WITH_MEDIAN)["smooth/young"] == "ets"
+    apart = {"theta": 0.7, "ets": 0.7 * (1 + 1e-6)}
+    assert choose_models(_scores(apart), WITH_MEDIAN)["smooth"] == "theta"
