@@ -162,3 +162,33 @@ def holidays_of(markets: list[str], first_year: int, last_year: int) -> pl.DataF
     from forecast.inputs.markets import shipped_markets
 
     return event_calendar(shipped_markets(), markets, first_year, last_year)
+
+
+def group_run(folder: Path) -> tuple[dict[str, Any], pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """The six brands of :func:`write_brands` as a run sees them at ``END``, two origins:
+    ``(brands, sales, calendar, own)`` (``own``: brand → origin → own estimates)."""
+    from forecast.engine.backtest import origins
+    from forecast.engine.events import calendar_of
+    from forecast.engine.pipeline import estimate_brand
+    from forecast.inputs.config import load_brands
+    from forecast.inputs.synthetic import generate_sales
+
+    brands = load_brands(write_brands(folder))
+    sales = generate_sales(brands, START, END).sales
+    cal = calendar_of(sales, holidays_of(["europe", "china", "americas"], 2021, 2026))
+    cutoffs = origins(END, 13, 2)
+    own = {
+        b: estimate_brand(c, sales.filter(pl.col("brand") == b), cutoffs, cal)
+        for b, c in brands.items()
+    }
+    return brands, sales, cal, own
+
+
+def pooled(brands: dict[str, Any], own: dict[str, Any]) -> dict[date, Any]:
+    """Priors per origin pooled from the brands' own estimates (see :func:`group_run`)."""
+    from forecast.engine.pooling import pool_priors
+    from forecast.vocabulary import SECTORS
+
+    pools = {b: c.pool for b, c in brands.items()}
+    cutoffs = next(iter(own.values()))
+    return {c: pool_priors([own[b][c] for b in brands], pools, list(SECTORS)) for c in cutoffs}

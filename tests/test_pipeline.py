@@ -8,29 +8,18 @@ import polars as pl
 import pytest
 
 from forecast.engine.backtest import origins
-from forecast.engine.events import calendar_of, empty_calendar
+from forecast.engine.events import empty_calendar
 from forecast.engine.forecasting import NoSalesError
-from forecast.engine.pipeline import estimate_brand, run_brand
+from forecast.engine.pipeline import run_brand
 from forecast.engine.pooling import pool_priors
-from forecast.inputs.config import load_brands
-from forecast.inputs.synthetic import generate_sales
 from forecast.vocabulary import SECTORS
-from tests.conftest import END, START, holidays_of, write_brands
+from tests.conftest import END, START, group_run, pooled
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    brands = load_brands(write_brands(tmp_path_factory.mktemp("brands")))
-    sales = generate_sales(brands, START, END).sales
-    cal = calendar_of(sales, holidays_of(["europe", "china", "americas"], 2021, 2026))
-    cutoffs = origins(END, 13, 2)
-    own = {
-        b: estimate_brand(c, sales.filter(pl.col("brand") == b), cutoffs, cal)
-        for b, c in brands.items()
-    }
-    pools = {b: c.pool for b, c in brands.items()}
-    priors = {c: pool_priors([own[b][c] for b in brands], pools, list(SECTORS)) for c in cutoffs}
-    return brands, sales, cal, priors
+    brands, sales, cal, own = group_run(tmp_path_factory.mktemp("brands"))
+    return brands, sales, cal, pooled(brands, own)
 
 
 def test_origins_keep_one_window_a_year_before_the_forecast() -> None:
