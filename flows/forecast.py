@@ -95,7 +95,7 @@ def forecast_flow(
     as_of: date | None = None,
     brands: list[str] | None = None,
     pooling: Pooling = "partial",
-    n_jobs: int = 1,
+    n_jobs: int = -1,
     cluster: str | None = None,
     warehouse_path: str | None = None,
     config_dir: str | None = None,

@@ -182,7 +182,7 @@ class RunRequest:
         as_of: date | None = None,
         brands: Sequence[str] | None = None,
         pooling: Pooling = "partial",
-        n_jobs: int = 1,
+        n_jobs: int = -1,
         cluster: str | None = None,
     ) -> RunRequest:
         """Check the options and fill in the defaults (``cluster``: the workspace's).

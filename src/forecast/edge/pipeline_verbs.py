@@ -118,8 +118,10 @@ def run(
     ),
     n_jobs: Annotated[
         int,
-        typer.Option(min=-1, max=64, help="Processes brands are fitted in (-1: every core)."),
-    ] = 1,
+        typer.Option(
+            min=-1, max=64, help="Processes brands are fitted in (-1: every core; 1: this one)."
+        ),
+    ] = -1,
     cluster: Annotated[
         str | None,
         typer.Option(
@@ -248,7 +250,7 @@ def demo(
                 as_of=None,
                 brand=None,
                 pooling=Pooling.partial,
-                n_jobs=1,
+                n_jobs=-1,
                 cluster=None,
                 verbose=verbose,
                 **paths,
