@@ -96,7 +96,7 @@ def rename_columns(raw: pl.DataFrame, mapping: Mapping[str, str], source: str) -
 def returned_series(raw: pl.DataFrame) -> pl.DataFrame:
     """``brand, market, product`` of the text rows with negative units: the series whose
     stored sales :func:`validate_sales` needs to bound their returns."""
-    units = pl.col("units").str.strip_chars().cast(pl.Float64, strict=False)
+    units = _number("units")
     keys = [pl.col(k).str.strip_chars() for k in SERIES_KEYS]
     return raw.filter(units < 0).select(keys).unique()
 
@@ -136,8 +136,8 @@ def validate_sales(
         market=pl.col("market").str.strip_chars(),
         product=pl.col("product").str.strip_chars(),
         ds_value=pl.col("ds").str.strip_chars().str.to_date(date_format or ISO, strict=False),
-        units_value=pl.col("units").str.strip_chars().cast(pl.Float64, strict=False),
-        **{f"{c}_value": _amount(c) for c in _AMOUNTS},
+        units_value=_number("units"),
+        **{f"{c}_value": _number(c) for c in _AMOUNTS},
     )
     held = {b: c.markets for b, c in brands.items()}
     resolved = resolve_markets(markets or shipped_markets(), held, typed)
@@ -340,9 +340,9 @@ def _file_dating(typed: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _amount(column: str) -> pl.Expr:
-    """An optional money column as a number (null where the row leaves it empty)."""
-    return pl.col(column).str.strip_chars().replace("", None).cast(pl.Float64, strict=False)
+def _number(column: str) -> pl.Expr:
+    """A text column as a number: null where it is empty or not a number."""
+    return pl.col(column).str.strip_chars().cast(pl.Float64, strict=False)
 
 
 def _typed(rows: pl.DataFrame) -> pl.DataFrame:
