@@ -46,6 +46,21 @@ warnings.filterwarnings("ignore", message="Too few residuals after burn-in", cat
 
 
 @dataclass(frozen=True)
+class RunData:
+    """What a run reads once for all its brands of one frequency."""
+
+    holidays: pl.DataFrame
+    events: pl.DataFrame
+    master: pl.DataFrame
+
+    def read(self, db: Path, brand: str, as_of: date) -> BrandData:
+        """The brand's sales up to ``as_of``; its rows of the run's events and master."""
+        mine = pl.col("brand") == brand
+        sales = warehouse.read_sales(db, [brand], as_of)
+        return BrandData(sales, self.holidays, self.events.filter(mine), self.master.filter(mine))
+
+
+@dataclass(frozen=True)
 class BrandData:
     """What a brand's tasks need, as data (a cluster worker never opens the warehouse)."""
 
@@ -53,13 +68,6 @@ class BrandData:
     holidays: pl.DataFrame
     events: pl.DataFrame
     master: pl.DataFrame
-
-    @classmethod
-    def read(cls, db: Path, brand: str, as_of: date, shared: BrandData) -> BrandData:
-        """The brand's sales up to ``as_of``; its rows of the run's events and master."""
-        sales = warehouse.read_sales(db, [brand], as_of)
-        events = shared.events.filter(pl.col("brand") == brand)
-        return cls(sales, shared.holidays, events, shared.master.filter(pl.col("brand") == brand))
 
     @property
     def context(self) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -107,7 +115,7 @@ class BrandPhases:
     request: RunRequest
     runner: TaskRunner[Any]
     pool: Executor | None
-    shared: BrandData
+    shared: RunData
     label: str
 
     @property
@@ -116,7 +124,7 @@ class BrandPhases:
         return parallelism(self.runner, self.request.n_jobs) + 1
 
     def read(self, brand: str, as_of: date) -> BrandData:
-        return BrandData.read(self.request.workspace.warehouse, brand, as_of, self.shared)
+        return self.shared.read(self.request.workspace.warehouse, brand, as_of)
 
     def estimate(
         self, configs: dict[str, BrandConfig], cutoffs: list[date]

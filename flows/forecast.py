@@ -16,7 +16,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.brands import BrandData, BrandPhases, local_workers
+from flows.brands import BrandPhases, RunData, local_workers
 from flows.dispatch import submit, task_runner
 from flows.planning import plan_after_run
 from forecast import warehouse
@@ -167,7 +167,7 @@ def _forecast_brands(request: RunRequest, attempt_id: str) -> list[BrandOutcome]
         group = {b: c for b, c in configs.items() if c.frequency == frequency}
         if not group:
             continue
-        shared = BrandData(pl.DataFrame(), holidays[frequency], events, master)
+        shared = RunData(holidays[frequency], events, master)
         done, tables = _forecast_group(request, attempt_id, group, shared)
         outcomes += done
         priors.append(tables[0])
@@ -182,7 +182,7 @@ def _forecast_brands(request: RunRequest, attempt_id: str) -> list[BrandOutcome]
 
 
 def _forecast_group(
-    request: RunRequest, attempt_id: str, configs: dict[str, BrandConfig], shared: BrandData
+    request: RunRequest, attempt_id: str, configs: dict[str, BrandConfig], shared: RunData
 ) -> tuple[list[BrandOutcome], tuple[pl.DataFrame, pl.DataFrame]]:
     """Brands of one frequency: their outcomes, and their ``priors`` / ``prior_weights`` rows."""
     frequency = next(iter(configs.values())).frequency
