@@ -114,9 +114,12 @@ def judged(per_series: pl.DataFrame, season: int) -> pl.DataFrame:
     combinations that take it do not judge them; in a segment where most scores are of
     such origins, those models are not judged at all (the few longer series are not the
     segment the forecast will face) and the segment's priors-based candidates compete.
+    Young segments are exempt where a season is longer than ``YOUNG_WEEKS``: their series
+    are still below a season at the forecast, where naive is what those models make.
     """
     baseline = [name for name in (*MODELS, BASELINE) if rests_on_baseline(name)]
-    short = pl.col("history_weeks") < season
+    young = pl.col("segment").str.ends_with("/young") & pl.lit(season > YOUNG_WEEKS)
+    short = (pl.col("history_weeks") < season) & ~young
     seasonless = short.cast(pl.Float64).mean().over("segment") > 0.5
     drop = pl.col("model").is_in(baseline) & (short | seasonless)
     finite = per_series.filter(pl.col("mase").is_finite()).with_columns(segment())
