@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
 from forecast.engine.selection import (
@@ -19,6 +21,7 @@ def _scores(mase: dict[str, float], weeks: int = 60, n: int = 6) -> pl.DataFrame
     rows = [
         {
             "unique_id": f"s{i}",
+            "cutoff": date(2026, 8, 17),
             "model": model,
             "mase": value,
             "demand_class": "smooth",
@@ -87,3 +90,25 @@ def test_a_few_series_with_a_season_do_not_judge_a_segment_mostly_without() -> N
     mostly_long = pl.concat([few_long, _scores({"median": 1.0}, weeks=40, n=4)])
     kept = judged(mostly_long, 52).filter(pl.col("model") == "median_seasonal")
     assert kept["history_weeks"].to_list() == [60] * 6
+
+
+def _paired(default: list[float], other: list[float]) -> pl.DataFrame:
+    """Backtest scores of ``ses`` and ``ets`` per young series, one origin, in this order."""
+    rows = [
+        {"unique_id": f"s{i}", "model": model, "mase": value}
+        for model, values in (("ses", default), ("ets", other))
+        for i, value in enumerate(values)
+    ]
+    shape = {"cutoff": pl.lit(date(2026, 8, 17)), "demand_class": pl.lit("smooth")}
+    return pl.DataFrame(rows).with_columns(**shape, history_weeks=pl.lit(10, pl.Int16))
+
+
+def test_a_lower_mean_within_the_noise_of_the_series_keeps_the_default() -> None:
+    # ets is lower on average, but its gaps to ses swing both ways by more than the mean
+    # gap: within one standard error, ses (the young default) stays; the same mean gap
+    # seen on every series replaces it.
+    base = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    noisy = [0.2, 1.6, 0.4, 1.5, 0.6, 1.5]  # mean 0.967
+    assert choose_models(_paired(base, noisy), WITH_MEDIAN)["smooth/young"] == "ses"
+    steady = [0.967] * 6
+    assert choose_models(_paired(base, steady), WITH_MEDIAN)["smooth/young"] == "ets"

@@ -86,13 +86,17 @@ def choose_models(
         season: One season in the unit of ``history_weeks``.
     """
     chosen = default_models(settings)
+    scores = judged(per_series, season)
     means = (
-        judged(per_series, season)
-        .group_by("segment", "model")
+        scores.group_by("segment", "model")
         .agg(pl.col("mase").mean(), n=pl.col("unique_id").n_unique())
         .filter(pl.col("n") >= MIN_SERIES_TO_CHOOSE)
+        .join(beats_default(scores, chosen), on=["segment", "model"], how="left")
     )
     default = pl.col("model") == _segment_model(chosen)
+    # Without a score of the default in the segment there is nothing to pair with.
+    unpaired = pl.col("clear").is_null().all().over("segment")
+    means = means.filter(default | pl.col("clear").fill_null(False) | unpaired)
     robust = _is_combination() & default
     rank = pl.col("mase") * pl.when(robust).then(1 - COMBINATION_MARGIN).otherwise(1.0)
     best = pl.col("rank").min().over("segment")
@@ -104,6 +108,24 @@ def choose_models(
     )
     chosen.update({row["segment"]: row["model"] for row in ranked.iter_rows(named=True)})
     return chosen
+
+
+def beats_default(scores: pl.DataFrame, chosen: dict[str, str]) -> pl.DataFrame:
+    """``segment, model, clear``: whether a model beats its segment's default beyond the
+    noise of the windows — the one-standard-error rule of cross-validation, on paired
+    gaps: per series, its mean MASE gap to the default over the origins both were scored
+    at; ``clear`` where the mean gap plus its standard error over series is below zero.
+    """
+    keys = ["segment", "unique_id", "cutoff"]
+    base = scores.filter(pl.col("model") == _segment_model(chosen)).select(*keys, base="mase")
+    gaps = (
+        scores.join(base, on=keys)
+        .group_by("segment", "model", "unique_id")
+        .agg(gap=(pl.col("mase") - pl.col("base")).mean())
+    )
+    se = pl.col("gap").std() / pl.len().sqrt()
+    stats = gaps.group_by("segment", "model").agg(upper=pl.col("gap").mean() + se)
+    return stats.select("segment", "model", clear=pl.col("upper").fill_null(0.0) < 0)
 
 
 def judged(per_series: pl.DataFrame, season: int) -> pl.DataFrame:
