@@ -75,10 +75,11 @@ def choose_models(
 
     A segment with fewer than five backtested series keeps its default (see
     :func:`default_models`); where the default is a combination, another model must beat
-    it by more than ``COMBINATION_MARGIN``. Models within ``TIE_TOLERANCE`` of the best
-    tie: the default wins a tie it is in, else the first by name. Seasonal naive and the
-    combinations that take it are judged only where the series had a season of history
-    (see :func:`judged`).
+    it by more than ``COMBINATION_MARGIN``, and any model must beat it beyond the noise
+    of the windows (see :func:`beats_default`). Models within ``TIE_TOLERANCE`` of the
+    best tie: the default wins a tie it is in, else the first by name. Seasonal naive and
+    the combinations that take it are judged only where the series had a season of
+    history (see :func:`judged`).
 
     Args:
         per_series: Backtest scores with ``unique_id, model, mase, demand_class`` and
@@ -118,9 +119,11 @@ def beats_default(scores: pl.DataFrame, chosen: dict[str, str]) -> pl.DataFrame:
     """
     keys = ["segment", "unique_id", "cutoff"]
     base = scores.filter(pl.col("model") == _segment_model(chosen)).select(*keys, base="mase")
+    # Sorted: the sums below follow the row order, and runs must repeat to the last bit.
     gaps = (
         scores.join(base, on=keys)
-        .group_by("segment", "model", "unique_id")
+        .sort("segment", "model", "unique_id", "cutoff")
+        .group_by("segment", "model", "unique_id", maintain_order=True)
         .agg(gap=(pl.col("mase") - pl.col("base")).mean())
     )
     se = pl.col("gap").std() / pl.len().sqrt()
