@@ -51,7 +51,8 @@ def forecast(
         history = train.filter(pl.col("ds") <= cutoff)
         folds.append(fold(fit_all(panel, history, settings, pooling, classes), history, cutoff))
     tested = score_folds(folds, train.select("unique_id", "ds", "y"), classes)
-    chosen = choose_models(tested.scores, settings)
+    # Ages here count periods: one season is the panel's season length.
+    chosen = choose_models(tested.scores, settings, panel.season_length)
     calibrated = apply_calibration(final, calibrate(tested.points), noise_scale(train))
     return calibrated.with_columns(is_selected=is_chosen(chosen).fill_null(False)), chosen
 

@@ -11,6 +11,7 @@ from polars.testing import assert_frame_equal
 
 from forecast.engine.combination import add_combinations, combine
 from forecast.engine.fitting import forecast_baseline, forecast_smooth, future_frame
+from forecast.engine.models import rests_on_baseline
 from tests.conftest import panel
 
 DAY = date(2025, 1, 6)
@@ -79,3 +80,23 @@ def test_combinations_only_cover_the_series_asked_for() -> None:
     members = pl.concat([_member("ets", [3.0], uid="x"), _member("ets", [1.0], "y")])
     out = add_combinations(members, ["ets", "median"], pl.Series(["y"]))
     assert out.filter(pl.col("model") == "median")["unique_id"].to_list() == ["y"]
+
+
+def test_below_a_season_the_combination_with_seasonal_naive_is_naive() -> None:
+    # Why model choice cannot judge median_seasonal from an origin with less than a season:
+    # there its only member is the baseline, which falls back to the last value.
+    history = panel(n_series=2, weeks=30, season=0.4, level=60.0).with_columns(offset=0.0)
+    future = future_frame(history, 13).with_columns(offset=pl.lit(0.0))
+    names = ["ets", "theta", "median", "median_seasonal"]
+    fits = pl.concat([forecast_smooth(history, future, names), forecast_baseline(history, 13)])
+    fc = add_combinations(fits, names, history["unique_id"].unique())
+    last = history.sort("ds").group_by("unique_id").agg(pl.col("y").last())
+    got = fc.filter(pl.col("model") == "median_seasonal").join(last, on="unique_id")
+    assert got.height == 2 * 13
+    assert_allclose(got["yhat"].to_numpy(), got["y"].clip(0).to_numpy())
+    assert [rests_on_baseline(n) for n in ("snaive", "median_seasonal", "median", "ets")] == [
+        True,
+        True,
+        False,
+        False,
+    ]

@@ -113,6 +113,13 @@ def members_of(name: str) -> list[str]:
     return names + ([BASELINE] if "baseline" in families else [])
 
 
+def rests_on_baseline(name: str) -> bool:
+    """Whether a model's forecast is, or takes the median with, seasonal naive: from less
+    than one season of history that baseline is plain naive (see ``fitting``), so a
+    backtest there measures another forecast than the one the model will make."""
+    return name == BASELINE or (name in MODELS and "baseline" in MODELS[name].members)
+
+
 def scale_of(name: str) -> Scale:
     """The scale a registered model fits."""
     return MODELS[name].scale
