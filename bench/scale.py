@@ -12,11 +12,11 @@ process tree: synthetic sales are generated into a fresh warehouse (not timed), 
 
 ``--n-jobs`` is passed to ``forecast run`` (default -1, the product's default: every
 core); ``--no-reference`` times the pipeline only. Each is a child process; wall, CPU (the
-child and everything it waited for) and peak RSS of its whole process tree (sampled from
-``/proc``) are measured, with the run's own split: brands' phases and planning. Prints and writes
-``bench/out/scale.json`` and ``bench/out/scale.md``: ms per series and the ratios of the
-issue-10 targets (pipeline ≤ 0.6× reference; 100k wall per series ≤ 1.2× and peak RSS ≤ 2×
-the 10k figures).
+child and everything it waited for) and peak memory of its whole process tree (PSS,
+sampled from ``/proc``) are measured, with the run's own split: brands' phases and
+planning. Prints and writes ``bench/out/scale.json`` and ``bench/out/scale.md``: ms per
+series and the ratios of the issue-10 targets (pipeline ≤ 0.6× reference; 100k wall per
+series ≤ 1.2× and peak memory ≤ 2× the 10k figures).
 """
 
 from __future__ import annotations
@@ -41,31 +41,40 @@ FORECAST = Path(sys.executable).with_name("forecast")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and every descendant (Linux ``/proc``)."""
+def tree_memory(pid: int) -> int:
+    """Bytes of memory held by ``pid`` and every descendant (Linux ``/proc``): the sum of
+    their proportional set sizes, so pages a forked child shares with its parent count once
+    (summed RSS counts them in every process: a run whose planning step forks two fit
+    workers from a 3 GB parent showed 10 GB). RSS where ``smaps_rollup`` is unreadable."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
-            statm = Path(f"/proc/{entry}/statm").read_text()
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-        rss[int(entry)] = int(statm.split()[1]) * _PAGE
+        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
-        total += rss.get(p, 0)
+        total += _process_memory(p)
         todo.extend(children.get(p, []))
     return total
 
 
+def _process_memory(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0  # the process ended between listing and reading
+
+
 def measure(cmd: list[str], log: Path) -> dict[str, Any]:
-    """Run ``cmd``; wall seconds, CPU seconds and peak tree RSS (MB); raises on failure."""
+    """Run ``cmd``; wall seconds, CPU seconds and peak tree memory (MB); raises on failure."""
     started = time.perf_counter()
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -74,7 +83,7 @@ def measure(cmd: list[str], log: Path) -> dict[str, Any]:
     def sample() -> None:
         nonlocal peak
         while not done.wait(0.2):
-            peak = max(peak, tree_rss(proc.pid))
+            peak = max(peak, tree_memory(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -87,7 +96,7 @@ def measure(cmd: list[str], log: Path) -> dict[str, Any]:
     return {
         "wall_s": round(time.perf_counter() - started, 1),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
-        "peak_rss_mb": round(peak / 2**20),
+        "peak_mem_mb": round(peak / 2**20),
     }
 
 
@@ -201,31 +210,31 @@ def _phases(db: Path) -> dict[str, Any]:
 def markdown(results: list[dict[str, Any]]) -> str:
     """The results as the table of bench/RESULTS.md."""
     head = (
-        "| series | --n-jobs | load (before/after) | pipeline wall / CPU / peak RSS | "
-        "brands / planning | ms/series | reference wall / CPU / peak RSS | ms/series | "
+        "| series | --n-jobs | load (before/after) | pipeline wall / CPU / peak memory | "
+        "brands / planning | ms/series | reference wall / CPU / peak memory | ms/series | "
         "pipeline ÷ reference (wall / CPU) |\n|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = []
     for r in results:
         p, f = r["pipeline"], r.get("reference")
         ref = (
-            f"{f['wall_s']} s / {f['cpu_s']} s / {f['peak_rss_mb']} MB | "
+            f"{f['wall_s']} s / {f['cpu_s']} s / {f['peak_mem_mb']} MB | "
             f"{r['reference_ms_per_series']} | {r['ratio_wall']} / {r['ratio_cpu']}"
             if f
             else "not run | | "
         )
         rows.append(
             f"| {r['series']:,} | {r['n_jobs']} | {r['load_before']} / {r['load_after']} | "
-            f"{p['wall_s']} s / {p['cpu_s']} s / {p['peak_rss_mb']} MB | "
+            f"{p['wall_s']} s / {p['cpu_s']} s / {p['peak_mem_mb']} MB | "
             f"{p['brands_s']} s / {p['planning_s']} s | {r['pipeline_ms_per_series']} | {ref} |"
         )
     text = head + "\n".join(rows) + "\n"
     if len(results) == 2:
         small, big = results
         per = big["pipeline_ms_per_series"] / small["pipeline_ms_per_series"]
-        rss = big["pipeline"]["peak_rss_mb"] / small["pipeline"]["peak_rss_mb"]
+        rss = big["pipeline"]["peak_mem_mb"] / small["pipeline"]["peak_mem_mb"]
         text += f"\n{big['series']:,} vs {small['series']:,} series: wall per series "
-        text += f"{per:.2f}×, peak RSS {rss:.2f}× (targets ≤ 1.2× and ≤ 2×)\n"
+        text += f"{per:.2f}×, peak memory {rss:.2f}× (targets ≤ 1.2× and ≤ 2×)\n"
     return text
 
 
