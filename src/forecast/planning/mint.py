@@ -97,12 +97,9 @@ class MinT:
         Raises:
             numpy.linalg.LinAlgError: C is not positive definite.
         """
-        n_a = s_a.shape[0]
-        d_a, d_b = w.diagonal[:n_a], w.diagonal[n_a:]
         v = _ut(s_a, w.factor)
-        c = (s_a @ sparse.diags(d_b) @ s_a.T).toarray() + np.diag(d_a) + v @ v.T
         try:
-            chol = linalg.cho_factor(c, lower=True)
+            chol = linalg.cho_factor(_inner(s_a, w.diagonal, v), lower=True)
         except linalg.LinAlgError as exc:
             raise np.linalg.LinAlgError(f"C = UᵀWU is not positive definite ({exc})") from exc
         return cls(s_a, w, chol, v)
@@ -113,23 +110,19 @@ class MinT:
 
     def sd(self, sigma: np.ndarray) -> np.ndarray:
         """Standard deviations of the reconciled forecasts (n × h) from base σ (n × h)."""
-        w, n_a = self.w, self.s_a.shape[0]
-        root = np.sqrt(w.variances())
-        c_inv = linalg.cho_solve(self.chol, np.eye(n_a))
-        pairs_c = _ancestor_sums(self.s_a, c_inv)
-        fv = w.factor, linalg.cho_solve(self.chol, self.v)
+        root = np.sqrt(self.w.variances())
+        c_inv = linalg.cho_solve(self.chol, np.eye(self.s_a.shape[0]))
+        pairs_c = _ancestor_sums(self.s_a, c_inv)  # step-free parts of every step's sum
+        c_inv_v = linalg.cho_solve(self.chol, self.v)
         out = np.empty_like(sigma, dtype=np.float64)
         for step in range(sigma.shape[1]):
             e = sigma[:, step] / root
-            out[:, step] = np.sqrt(np.maximum(self._variance(e, pairs_c, fv), 0.0))
+            out[:, step] = np.sqrt(np.maximum(self._variance(e, pairs_c, c_inv_v), 0.0))
         return out
 
-    def _variance(
-        self, e: np.ndarray, pairs_c: np.ndarray, fv: tuple[np.ndarray, np.ndarray]
-    ) -> np.ndarray:
+    def _variance(self, e: np.ndarray, pairs_c: np.ndarray, c_inv_v: np.ndarray) -> np.ndarray:
         """diag(M G Mᵀ) for G = diag(e) W diag(e) = diag(g) + H Hᵀ (see the module)."""
-        s_a, d = self.s_a, self.w.diagonal
-        F, c_inv_v = fv
+        s_a, d, F = self.s_a, self.w.diagonal, self.w.factor
         g, H = e**2 * d, e[:, None] * F
         v_h = _ut(s_a, H)
         c_inv_vh = linalg.cho_solve(self.chol, v_h)
@@ -141,8 +134,7 @@ class MinT:
             + _rowdot(F @ (self.v.T @ c_inv_vh), H)
         )
         # + diag(W U N Uᵀ W), N = C⁻¹ (Uᵀ G U) C⁻¹
-        n_a = s_a.shape[0]
-        k = (s_a @ sparse.diags(g[n_a:]) @ s_a.T).toarray() + np.diag(g[:n_a]) + v_h @ v_h.T
+        k = _inner(s_a, g, v_h)
         N = linalg.cho_solve(self.chol, linalg.cho_solve(self.chol, k).T)
         n_v = N @ self.v
         back = (
@@ -166,6 +158,13 @@ def _ut(s_a: sparse.csr_matrix, x: np.ndarray) -> np.ndarray:
 def _u(s_a: sparse.csr_matrix, x: np.ndarray) -> np.ndarray:
     """U x = [x; −S_aᵀ x] (x: n_a × k)."""
     return np.vstack([x, -(s_a.T @ x)])
+
+
+def _inner(s_a: sparse.csr_matrix, diagonal: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Uᵀ (diag(``diagonal``) + F Fᵀ) U for ``v`` = Uᵀ F: D_a + S_a D_b S_aᵀ + v vᵀ."""
+    n_a = s_a.shape[0]
+    spread = (s_a @ sparse.diags(diagonal[n_a:]) @ s_a.T).toarray()
+    return spread + np.diag(diagonal[:n_a]) + v @ v.T
 
 
 def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
