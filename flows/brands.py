@@ -10,7 +10,6 @@ its results as it ends.
 from __future__ import annotations
 
 import time
-import warnings
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -39,10 +38,6 @@ from forecast.inputs.config import BrandConfig
 from forecast.planning.products import known_products
 from forecast.request import RunRequest
 from forecast.vocabulary import Pooling
-
-# Theta on a few weeks of history says so once per series (here and on a cluster's
-# workers, which import this module); the fit is still used.
-warnings.filterwarnings("ignore", message="Too few residuals after burn-in", category=UserWarning)
 
 
 @dataclass(frozen=True)

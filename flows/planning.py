@@ -15,14 +15,11 @@ from prefect.cache_policies import NO_CACHE
 from flows.progress import Progress
 from forecast import warehouse
 from forecast.engine.runs import RunSummary
-from forecast.engine.workers import physical_memory
 from forecast.planning.coherent import plan_levels
 from forecast.planning.final import final_forecasts
-from forecast.planning.hierarchy import too_large_to_reconcile
 from forecast.planning.monitoring import monitor_markdown, movers
 from forecast.report import fan_chart, fva_chart
 from forecast.request import RunRequest
-from forecast.vocabulary import SERIES_KEYS
 
 
 @task(name="reconcile-levels", cache_policy=NO_CACHE)
@@ -40,9 +37,6 @@ def reconcile_task(
     statistical = warehouse.read_run_forecasts(db, run_id).filter(pl.col("brand").is_in(weekly))
     if statistical.is_empty():
         return {"path": None, "reason": "no published forecast of a weekly brand"}
-    n_bottom = statistical.filter(pl.col("is_selected")).select(SERIES_KEYS).n_unique()
-    if why := too_large_to_reconcile(n_bottom, physical_memory()):
-        return {"path": None, "reason": why}
     brands = sorted(statistical["brand"].unique())
     sales = warehouse.read_sales(db, brands, request.as_of)
     sectors = {b: c.sector for b, c in request.brands.items()}

@@ -1,4 +1,4 @@
-"""Reconciliation through hierarchicalforecast: coherent, non-negative, the path recorded."""
+"""Reconciliation by MinT: coherent, non-negative, the path recorded."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def test_when_every_mintrace_fails_bottom_up_is_taken_with_the_reasons(
     monkeypatch.setattr(hierarchy, "METHODS", ("no_such_method",))
     base = fit_levels(history, 4)
     rec = reconcile(base, history, structure)
-    assert rec.path == "bottom_up" and rec.reason.startswith("no_such_method: Unknown method")
+    assert rec.path == "bottom_up" and rec.reason.startswith("no_such_method: unknown MinT method")
     out = rec.forecasts.join(structure.keys, on="unique_id")
     assert_coherent(out)
     bottom = out.filter(pl.col("level") == "product_market")
@@ -191,16 +191,15 @@ def test_a_run_is_coherent_in_weeks_months_and_quarters() -> None:
     assert naive_scale(group)["scale"][0] == pytest.approx(expected)
 
 
-def test_a_hierarchy_too_large_for_the_machine_is_not_reconciled() -> None:
-    from forecast.planning.hierarchy import too_large_to_reconcile
-
-    gb = 10**9
-    assert too_large_to_reconcile(9_870, 24 * gb) is None  # 8.8 GB of 24: reconciled
-    assert too_large_to_reconcile(9_870, None) is None
-    small = too_large_to_reconcile(9_870, 16 * gb)
-    assert small == (
-        "9,870 bottom series: reconciling them would hold ~9 GB, more than half of this "
-        "machine's 16 GB"
-    )
-    huge = too_large_to_reconcile(20_000, 1000 * gb)
-    assert huge is not None and "above the 15,000 reconciled at most" in huge
+def test_a_hierarchy_with_more_aggregates_than_mint_holds_is_summed_bottom_up(
+    levels, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    history, structure = levels
+    n_a = structure.s_a.shape[0]
+    base = fit_levels(history, 4)
+    assert reconcile(base, history, structure).path.startswith("mint_shrink")
+    monkeypatch.setattr(hierarchy, "MAX_MINT_AGGREGATES", n_a - 1)
+    rec = reconcile(base, history, structure)
+    assert rec.path == "bottom_up"
+    assert rec.reason.startswith(f"{n_a} aggregate series: MinT would hold ~0 GB, above the ")
+    assert_coherent(rec.forecasts.join(structure.keys, on="unique_id"))

@@ -122,12 +122,11 @@ LEVEL_KEYS: dict[Level, tuple[str, ...]] = {
     "product_market": ("sector", "brand", "market", "category", "product"),
 }
 HIERARCHY_KEYS = LEVEL_KEYS["product_market"]
-# Reconciliation holds dense series × series matrices (S, W, P and hierarchicalforecast's
-# copies): measured ~90 n² bytes at its peak (8.4 GB at 9,870 bottom series). Above this
-# many bottom series, or where that would pass half the machine's memory, a run publishes
-# no level forecasts.
-MAX_RECONCILED_SERIES = 15_000
-RECONCILE_BYTES_PER_PAIR = 90
+# MinT holds a few dense aggregates × aggregates matrices (planning.mint; ~48 bytes per
+# pair, 4.8 GB at 10,000 aggregate series) and memory linear in the series; above this
+# many aggregate series the levels are summed bottom-up instead.
+MAX_MINT_AGGREGATES = 10_000
+MINT_BYTES_PER_PAIR = 48
 Granularity = Literal["week", "month", "quarter"]
 GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
 PriceBand = Literal["entry", "core", "premium", "prestige"]

@@ -155,7 +155,7 @@ def run(
     console.print(
         f"[{colour}]run {summary.run_id} {summary.status}[/]: {summary.brands} brands, "
         f"{summary.n_series:,} series, {summary.rows['forecasts']:,} forecast rows "
-        f"in {summary.seconds:.1f} s"
+        f"published in {summary.seconds:.1f} s"
     )
     if summary.message:
         err.print(f"{escape(summary.message)} — see `forecast status`")

@@ -112,15 +112,7 @@ def _brand_rows(keys: pl.DataFrame, events: pl.DataFrame, frequency: Frequency) 
     if events.is_empty():
         return empty_calendar()
     keyed = keys if "category" in keys.columns else keys.with_columns(category=pl.lit(None))
-    scoped = (
-        events.join(keyed, on="brand", suffix="_series")
-        .filter(
-            _in_scope("market"),
-            _in_scope("category"),
-            _in_scope("product"),
-        )
-        .with_columns(period=_period_start(pl.col("start"), frequency))
-    )
+    scoped = _in_scope(events, keyed).with_columns(period=_period_start(pl.col("start"), frequency))
     periods = scoped.with_columns(
         ds=pl.date_ranges(
             "period", _period_start(pl.col("end"), frequency), interval=POLARS_INTERVAL[frequency]
@@ -140,9 +132,23 @@ def _brand_rows(keys: pl.DataFrame, events: pl.DataFrame, frequency: Frequency) 
     )
 
 
-def _in_scope(column: str) -> pl.Expr:
-    """An event's scope column is empty (every series) or equals the series'."""
-    return pl.col(column).is_null() | (pl.col(column) == pl.col(f"{column}_series"))
+_SCOPE = ("market", "category", "product")
+
+
+def _in_scope(events: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """Each event with the ``unique_id`` of every series in its scope: the brand's series
+    whose market, category and product equal the event's where it names one (an empty
+    scope column spans all). Joined on the columns each event names, never event × series
+    of the brand: a large brand with years of events would hold billions of rows."""
+    named = [pl.col(c).is_not_null().alias(f"named_{c}") for c in _SCOPE]
+    parts = []
+    for pattern, group in events.with_columns(named).group_by(
+        [f"named_{c}" for c in _SCOPE], maintain_order=True
+    ):
+        on = ["brand", *(c for c, used in zip(_SCOPE, pattern, strict=True) if used)]
+        series = keys.select(*on, "unique_id")
+        parts.append(group.select(list(BRAND_EVENT_SCHEMA)).join(series, on=on))
+    return pl.concat(parts)  # events is not empty: one part at least
 
 
 def _period_start(day: pl.Expr, frequency: Frequency) -> pl.Expr:

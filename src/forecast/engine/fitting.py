@@ -13,6 +13,7 @@ the shrunk priors), so this module knows nothing of pooling:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,10 @@ LEVELS = (80, 95)
 _Z = {80: 1.2815515655446004, 95: 1.959963984540054}  # two-sided normal quantiles
 BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
 FORECAST_COLUMNS = ("unique_id", "ds", "model", "yhat", *BOUNDS)
+
+# Theta on a few weeks of history says so once per series, in whichever process fits it (a
+# worker process or a cluster's worker prints straight to the console); the fit is still used.
+warnings.filterwarnings("ignore", message="Too few residuals after burn-in", category=UserWarning)
 install_cached_quantiles()
 
 

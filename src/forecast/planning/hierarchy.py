@@ -1,17 +1,18 @@
-"""Coherent forecasts at every level of the product hierarchy, reconciled by hierarchicalforecast.
+"""Coherent forecasts at every level of the product hierarchy: MinT reconciliation.
 
 Levels, top to bottom (``vocabulary.LEVELS``): group → sector → brand → brand × market →
 category × market → product × market (the forecast series). Every series of a level is
 identified by ``unique_id`` = its key columns joined by ``/`` (``group/<sector>/<brand>/…``,
-hierarchicalforecast's ``aggregate`` convention).
+hierarchicalforecast's ``aggregate`` convention, which builds the levels and a sparse S).
 
-Reconciliation path, recorded per run:
+Reconciliation path, recorded per run (the estimators of hierarchicalforecast's
+``MinTrace``, computed by :mod:`forecast.planning.mint` without its dense n × n matrices):
 
-* ``mint_shrink`` — ``MinTrace(method="mint_shrink")`` (unconstrained; W from in-sample
-  one-step errors with Schäfer–Strimmer shrinkage), when no bottom cell comes out negative;
+* ``mint_shrink`` — W from in-sample one-step errors with Schäfer–Strimmer shrinkage
+  (unconstrained), when no bottom cell comes out negative;
 * ``mint_shrink+clip`` — the same, then negative bottom cells set to 0 and every level
-  re-summed by ``BottomUp`` (non-negative and still coherent). ``nonnegative=True`` is not
-  used: on a real weekly retail panel it was refused as ill-conditioned (STACK_NOTES);
+  re-summed (non-negative and still coherent). hierarchicalforecast's ``nonnegative=True``
+  is not used: on a real weekly retail panel it was refused as ill-conditioned (STACK_NOTES);
 * ``wls_var`` (``+clip``) — diagonal W, when shrinkage fails or is unstable (zero-heavy or
   very short series can make the full W near-singular);
 * ``bottom_up`` — when both fail: the bottom base forecasts summed up, the errors as reason.
@@ -25,20 +26,18 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import polars as pl
-from hierarchicalforecast.core import HierarchicalReconciliation
-from hierarchicalforecast.methods import BottomUp, MinTrace
-from hierarchicalforecast.utils import aggregate
+from hierarchicalforecast.utils import SMatrix, aggregate
+from scipy import sparse
 
-from forecast.planning.intervals import has_projection_form, reconciled_sigma
+from forecast.planning.mint import MinT, covariance
 from forecast.vocabulary import (
     HIERARCHY_KEYS,
     LEVEL_KEYS,
-    MAX_RECONCILED_SERIES,
-    RECONCILE_BYTES_PER_PAIR,
+    MAX_MINT_AGGREGATES,
+    MINT_BYTES_PER_PAIR,
 )
 
 BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
@@ -52,19 +51,25 @@ class Structure:
     """A hierarchy: its summing matrix, level tags and each series' key columns.
 
     Attributes:
-        summing: hierarchicalforecast ``S_df`` (``unique_id`` + one column per bottom series).
+        ids: ``unique_id`` of every series in S's row order: aggregates, then the bottom.
+        s_a: S's aggregate rows (sparse, aggregates × bottom); its bottom rows are I.
         tags: Level name → ``unique_id`` values of that level.
         keys: ``unique_id, level`` and the key columns (null above their level).
     """
 
-    summing: pl.DataFrame
+    ids: list[str]
+    s_a: sparse.csr_matrix
     tags: dict[str, np.ndarray]
     keys: pl.DataFrame
 
     @property
     def bottom(self) -> list[str]:
         """``unique_id`` of the bottom series, in S's column order."""
-        return [c for c in self.summing.columns if c != "unique_id"]
+        return self.ids[self.s_a.shape[0] :]
+
+    def sum_up(self, bottom: np.ndarray) -> np.ndarray:
+        """S x: every series' sum of bottom values ``bottom`` (n_bottom × k)."""
+        return np.vstack([self.s_a @ bottom, bottom])
 
 
 @dataclass(frozen=True)
@@ -108,9 +113,23 @@ def to_levels(
     spec = [[_TOP, *cols] for cols in levels.values()]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        summed, summing, tags = aggregate(frame, spec, time_col=time_col, target_cols=values)
+        summed, summing, tags = aggregate(
+            frame, spec, time_col=time_col, target_cols=values, sparse_s=True
+        )
     names = {"/".join(s): name for s, name in zip(spec, levels, strict=True)}
-    return summed, Structure(summing, {names[k]: v for k, v in tags.items()}, _keys(frame, levels))
+    ids, s_a = _aggregate_rows(summing)
+    tags = {names[k]: v for k, v in tags.items()}
+    return summed, Structure(ids, s_a, tags, _keys(frame, levels))
+
+
+def _aggregate_rows(summing: SMatrix) -> tuple[list[str], sparse.csr_matrix]:
+    """Row ids (aggregates first, then the bottom in column order) and S's aggregate rows."""
+    rows = [str(r) for r in summing.row_labels]
+    bottom = [str(c) for c in summing.col_labels]
+    is_bottom = set(bottom)
+    aggregates = [i for i, r in enumerate(rows) if r not in is_bottom]
+    s_a = sparse.csr_matrix(summing.to_csr()[aggregates], dtype=np.float64)
+    return [rows[i] for i in aggregates] + bottom, s_a
 
 
 def _keys(frame: pl.DataFrame, levels: Mapping[str, tuple[str, ...]]) -> pl.DataFrame:
@@ -125,22 +144,6 @@ def _keys(frame: pl.DataFrame, levels: Mapping[str, tuple[str, ...]]) -> pl.Data
             rows.with_columns(*above, level=pl.lit(name)).select("unique_id", "level", *all_cols)
         )
     return pl.concat(parts)
-
-
-def too_large_to_reconcile(n_bottom: int, memory: int | None) -> str | None:
-    """Why ``n_bottom`` series are not reconciled on a machine of ``memory`` bytes, or None.
-
-    The dense matrices need ``RECONCILE_BYTES_PER_PAIR · n²`` bytes at their peak; more than
-    ``MAX_RECONCILED_SERIES`` series, or more than half the memory, is refused.
-    """
-    need = RECONCILE_BYTES_PER_PAIR * n_bottom**2
-    if n_bottom > MAX_RECONCILED_SERIES:
-        limit = f"above the {MAX_RECONCILED_SERIES:,} reconciled at most"
-    elif memory is not None and need > memory / 2:
-        limit = f"more than half of this machine's {memory / 1e9:,.0f} GB"
-    else:
-        return None
-    return f"{n_bottom:,} bottom series: reconciling them would hold ~{need / 1e9:,.0f} GB, {limit}"
 
 
 # MinTrace methods in the order tried; the reconciled bottom may move at most this share of
@@ -170,19 +173,40 @@ def reconcile(
         insample: ``unique_id, ds, y, yhat`` fitted values to take W from instead of the
             naive errors (benchmarks compare the two).
     """
-    hat = _to_hf(base)
+    if why := _too_large_for_mint(structure):
+        return Reconciled(bottom_up(base, structure, intervals), "bottom_up", why, 0)
     y_df = naive_insample(history) if insample is None else insample
+    errors = _matrix(y_df.with_columns(e=pl.col("y") - pl.col("yhat")), structure, "e")
+    hat = _Base.of(base, structure)
     problems: list[str] = []
     for method in METHODS:
         try:
-            out = _run(MinTrace(method=method), hat, y_df, structure, intervals)
-            fc = out.select("unique_id", "ds", *_cols(f"yhat/MinTrace_method-{method}", intervals))
+            fc = _reconciled(method, hat, errors, structure, intervals)
             _check_stable(fc, base, structure)
         except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
             problems.append(f"{method}: {exc}")
             continue
         return _non_negative(fc, base, structure, method, problems)
-    return Reconciled(bottom_up(base, structure), "bottom_up", "; ".join(problems), 0)
+    return Reconciled(bottom_up(base, structure, intervals), "bottom_up", "; ".join(problems), 0)
+
+
+def _too_large_for_mint(structure: Structure) -> str | None:
+    """Why MinT is not tried on this hierarchy (its aggregates × aggregates matrices), or None."""
+    n_a = structure.s_a.shape[0]
+    if n_a <= MAX_MINT_AGGREGATES:
+        return None
+    need = MINT_BYTES_PER_PAIR * n_a**2 / 1e9
+    limit = f"above the {MAX_MINT_AGGREGATES:,} it reconciles"
+    return f"{n_a:,} aggregate series: MinT would hold ~{need:,.0f} GB, {limit}; summed bottom-up"
+
+
+def _reconciled(
+    method: str, hat: _Base, errors: np.ndarray, structure: Structure, intervals: bool
+) -> pl.DataFrame:
+    """``unique_id, ds, yhat`` and bounds of every series, reconciled by MinT ``method``."""
+    mint = MinT.fit(structure.s_a, covariance(method, errors))
+    points = mint.reconcile(hat.yhat)
+    return hat.frame(points, mint.sd(hat.sigma) if intervals else None)
 
 
 def naive_insample(history: pl.DataFrame) -> pl.DataFrame:
@@ -227,90 +251,77 @@ def _non_negative(
 
 
 def bottom_up(base: pl.DataFrame, structure: Structure, intervals: bool = True) -> pl.DataFrame:
-    """hierarchicalforecast's ``BottomUp`` of the base forecasts (bounds by ``normality``)."""
-    out = _run(BottomUp(), _to_hf(base), None, structure, intervals)
-    return _finish(out.select("unique_id", "ds", *_cols("yhat/BottomUp", intervals)), base)
+    """The bottom base forecasts summed to every level; bounds by ``normality`` (independent
+    bottom errors: σ² summed), as hierarchicalforecast's ``BottomUp``."""
+    hat = _Base.of(base, structure)
+    n_a = structure.s_a.shape[0]
+    points = structure.sum_up(hat.yhat[n_a:])
+    sd = np.sqrt(structure.sum_up(hat.sigma[n_a:] ** 2)) if intervals else None
+    return _finish(hat.frame(points, sd), base)
 
 
-def _to_hf(frame: pl.DataFrame) -> pl.DataFrame:
-    """Our bounds as hierarchicalforecast's ``yhat-lo-80`` … columns."""
-    names = {b: f"yhat-{b.split('_')[0]}-{b.split('_')[1]}" for b in BOUNDS}
-    return frame.select("unique_id", "ds", "yhat", *[pl.col(b).alias(n) for b, n in names.items()])
+@dataclass(frozen=True)
+class _Base:
+    """Base forecasts as (series × step) matrices in the structure's row order."""
 
+    ids: np.ndarray
+    ds: pl.Series
+    yhat: np.ndarray
+    sigma: np.ndarray  # from the base bounds: the mean over 80/95 % of (hi − lo) / 2z
 
-def _cols(model: str, intervals: bool = True) -> list[pl.Expr]:
-    """A reconciler's output columns renamed back to ``yhat`` and our bounds (or nulls)."""
-    out = [pl.col(model).alias("yhat")]
-    for b in BOUNDS:
-        side, level = b.split("_")
-        bound = pl.col(f"{model}-{side}-{level}") if intervals else pl.lit(None, pl.Float64)
-        out.append(bound.alias(b))
-    return out
-
-
-def _run(
-    method: Any,
-    hat: pl.DataFrame,
-    y_df: pl.DataFrame | None,
-    structure: Structure,
-    intervals: bool = True,
-) -> pl.DataFrame:
-    """hierarchicalforecast's reconciliation; ``normality`` bounds from :mod:`.intervals`
-    (the same numbers, without its dense n³ products), or its own where P has another form."""
-    points = _reconcile_hf(method, hat, y_df, structure, intervals=False)
-    if not intervals:
-        return points
-    summing = structure.summing.drop("unique_id").to_numpy()
-    if not has_projection_form(method.P, summing):
-        return _reconcile_hf(method, hat, y_df, structure, intervals=True)
-    ids = structure.summing.select("unique_id")
-    base = ids.join(hat, on="unique_id", how="left", maintain_order="left").sort(
-        pl.col("unique_id").cast(pl.Enum(ids["unique_id"])), "ds"
-    )
-    horizon = base["ds"].n_unique()
-    spread = [
-        (base[f"yhat-hi-{lv}"] - base[f"yhat-lo-{lv}"]).to_numpy() / (2 * _Z[lv]) for lv in LEVELS
-    ]
-    sigma = np.maximum(np.mean(spread, axis=0), 0).reshape(-1, horizon)
-    sd = reconciled_sigma(summing, method.P, getattr(method, "W", None), sigma)
-    name = next(c for c in points.columns if c.startswith("yhat/"))
-    scale = base.select("unique_id", "ds").with_columns(sd=pl.Series(sd.ravel()))
-    out = points.join(scale, on=["unique_id", "ds"], how="left")
-    bounds = {}
-    for lv in LEVELS:
-        bounds[f"{name}-lo-{lv}"] = pl.col(name) - _Z[lv] * pl.col("sd")
-        bounds[f"{name}-hi-{lv}"] = pl.col(name) + _Z[lv] * pl.col("sd")
-    return out.with_columns(**bounds).drop("sd")
-
-
-def _reconcile_hf(
-    method: object,
-    hat: pl.DataFrame,
-    y_df: pl.DataFrame | None,
-    structure: Structure,
-    intervals: bool,
-) -> pl.DataFrame:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return HierarchicalReconciliation(reconcilers=[method]).reconcile(
-            Y_hat_df=hat,
-            Y_df=y_df,
-            S_df=structure.summing,
-            tags=structure.tags,
-            level=list(LEVELS) if intervals else None,
-            intervals_method="normality",
-            is_balanced=y_df is not None,
+    @classmethod
+    def of(cls, base: pl.DataFrame, structure: Structure) -> _Base:
+        spread = [(pl.col(f"hi_{lv}") - pl.col(f"lo_{lv}")) / (2 * _Z[lv]) for lv in LEVELS]
+        frame = base.with_columns(sigma=pl.max_horizontal(pl.mean_horizontal(spread), 0.0))
+        ds = frame["ds"].unique().sort()
+        return cls(
+            np.asarray(structure.ids),
+            ds,
+            _matrix(frame, structure, "yhat"),
+            _matrix(frame, structure, "sigma"),
         )
+
+    def frame(self, points: np.ndarray, sd: np.ndarray | None) -> pl.DataFrame:
+        """``unique_id, ds, yhat`` and bounds (null without ``sd``) of every series."""
+        out = _long(self.ids, self.ds, points)
+        spread = pl.Series(sd.ravel()) if sd is not None else pl.lit(None, pl.Float64)
+        bounds = {}
+        for lv in LEVELS:
+            bounds[f"lo_{lv}"] = pl.col("yhat") - _Z[lv] * spread
+            bounds[f"hi_{lv}"] = pl.col("yhat") + _Z[lv] * spread
+        return out.with_columns(**{b: bounds[b] for b in BOUNDS})
+
+
+def _matrix(frame: pl.DataFrame, structure: Structure, value: str) -> np.ndarray:
+    """``unique_id, ds, <value>`` rows as a (series × period) matrix in S's row order; a
+    missing cell is NaN (and refused downstream as non-finite)."""
+    ids = pl.DataFrame({"unique_id": structure.ids}).with_row_index("row")
+    periods = frame["ds"].unique().sort()
+    grid = ids.join(pl.DataFrame({"ds": periods}), how="cross")
+    cells = grid.join(frame.select("unique_id", "ds", value), on=["unique_id", "ds"], how="left")
+    cells = cells.sort("row", "ds")
+    return cells[value].fill_null(np.nan).to_numpy().reshape(len(structure.ids), len(periods))
 
 
 def _clip_and_resum(mint: pl.DataFrame, structure: Structure) -> pl.DataFrame:
-    """Bottom cells clipped at 0, every level re-summed by BottomUp; MinT's bounds kept."""
-    clipped = mint.with_columns(pl.col("yhat").clip(0))
-    hat = clipped.select("unique_id", "ds", "yhat")
-    summed = _run(BottomUp(), hat, None, structure, intervals=False).select(
-        "unique_id", "ds", yhat=pl.col("yhat/BottomUp")
+    """Bottom cells clipped at 0, every level re-summed; MinT's bounds kept."""
+    n_a = structure.s_a.shape[0]
+    points = _matrix(mint, structure, "yhat")
+    summed = structure.sum_up(np.clip(points[n_a:], 0, None))
+    resummed = _long(np.asarray(structure.ids), mint["ds"].unique().sort(), summed)
+    return mint.drop("yhat").join(resummed, on=["unique_id", "ds"])
+
+
+def _long(ids: np.ndarray, ds: pl.Series, values: np.ndarray) -> pl.DataFrame:
+    """``unique_id, ds, yhat`` from a (series × period) matrix."""
+    n, h = values.shape
+    return pl.DataFrame(
+        {
+            "unique_id": np.repeat(ids, h),
+            "ds": ds.gather(np.tile(np.arange(h), n)),
+            "yhat": values.ravel(),
+        }
     )
-    return mint.drop("yhat").join(summed, on=["unique_id", "ds"])
 
 
 def _finish(fc: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
