@@ -15,11 +15,13 @@ from prefect.cache_policies import NO_CACHE
 from flows.progress import Progress
 from forecast import warehouse
 from forecast.engine.runs import RunSummary
-from forecast.planning.coherent import plan_levels
+from forecast.engine.workers import physical_memory
+from forecast.planning.coherent import plan_levels, too_large_to_plan
 from forecast.planning.final import final_forecasts
 from forecast.planning.monitoring import monitor_markdown, movers
 from forecast.report import fan_chart, fva_chart
 from forecast.request import RunRequest
+from forecast.vocabulary import SERIES_KEYS
 
 
 @task(name="reconcile-levels", cache_policy=NO_CACHE)
@@ -38,6 +40,11 @@ def reconcile_task(
     if statistical.is_empty():
         return {"path": None, "reason": "no published forecast of a weekly brand"}
     brands = sorted(statistical["brand"].unique())
+    n_bottom = statistical.filter(pl.col("is_selected")).select(SERIES_KEYS).n_unique()
+    first = min(d for b, d in warehouse.first_sales(db).items() if b in brands)
+    weeks = (request.as_of - first).days // 7 + 1
+    if why := too_large_to_plan(n_bottom, weeks, physical_memory()):
+        return {"path": None, "reason": why}
     sales = warehouse.read_sales(db, brands, request.as_of)
     sectors = {b: c.sector for b, c in request.brands.items()}
     master = warehouse.read_products(db)

@@ -203,3 +203,16 @@ def test_a_hierarchy_with_more_aggregates_than_mint_holds_is_summed_bottom_up(
     assert rec.path == "bottom_up"
     assert rec.reason.startswith(f"{n_a} aggregate series: MinT would hold ~0 GB, above the ")
     assert_coherent(rec.forecasts.join(structure.keys, on="unique_id"))
+
+
+def test_a_group_too_large_for_the_machine_is_not_planned() -> None:
+    from forecast.planning.coherent import too_large_to_plan
+
+    gb = 10**9
+    assert too_large_to_plan(9_870, 204, 24 * gb) is None  # ~2.4 GB of 24: planned
+    assert too_large_to_plan(98_567, 204, None) is None  # memory unknown: tried
+    assert too_large_to_plan(98_567, 204, 24 * gb) == (
+        "98,567 bottom series × 204 weeks: planning them would hold ~24 GB, more than half "
+        "of this machine's 24 GB"
+    )
+    assert too_large_to_plan(98_567, 204, 64 * gb) is None

@@ -127,6 +127,11 @@ HIERARCHY_KEYS = LEVEL_KEYS["product_market"]
 # many aggregate series the levels are summed bottom-up instead.
 MAX_MINT_AGGREGATES = 10_000
 MINT_BYTES_PER_PAIR = 48
+# The planning step holds each bottom series' weekly history at every level, as polars
+# frames with string keys: measured ~1.2 KB per (bottom series, week) at its peak (3.1 GB at
+# 9,870 series × 204 weeks; 98,567 × 204 passed 24 GB). A run whose estimate passes half
+# the machine's memory publishes its statistical forecasts and no level forecasts.
+PLANNING_BYTES_PER_CELL = 1_200
 Granularity = Literal["week", "month", "quarter"]
 GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
 PriceBand = Literal["entry", "core", "premium", "prestige"]

@@ -27,6 +27,14 @@ _PR_SET_PDEATHSIG = 1
 _WORKER_ENV = {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
+def physical_memory() -> int | None:
+    """Bytes of memory of this machine (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def worker_count(n_jobs: int) -> int:
     """Processes for ``n_jobs``: ``-1`` means every core of this machine."""
     return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs

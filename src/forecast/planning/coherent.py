@@ -22,7 +22,7 @@ from forecast.planning.hierarchy import Reconciled, Structure, bottom_up, reconc
 from forecast.planning.levels import BOUNDS, fit_levels, naive_scale
 from forecast.planning.products import hierarchy_of
 from forecast.planning.temporal import to_periods
-from forecast.vocabulary import HIERARCHY_KEYS, Granularity
+from forecast.vocabulary import HIERARCHY_KEYS, PLANNING_BYTES_PER_CELL, Granularity
 
 KEY_COLUMNS = ["level", *HIERARCHY_KEYS]
 _SERIES = ["brand", "market", "product"]
@@ -71,6 +71,19 @@ class LevelRun:
         if self.hierarchy is not None:
             tables["series_hierarchy"] = self.hierarchy
         return tables
+
+
+def too_large_to_plan(n_bottom: int, weeks: int, memory: int | None) -> str | None:
+    """Why ``n_bottom`` series of ``weeks`` weeks of history are not planned on a machine of
+    ``memory`` bytes (``PLANNING_BYTES_PER_CELL`` per series and week, more than half of
+    it), or None."""
+    need = PLANNING_BYTES_PER_CELL * n_bottom * weeks
+    if memory is None or need <= memory / 2:
+        return None
+    return (
+        f"{n_bottom:,} bottom series × {weeks} weeks: planning them would hold ~"
+        f"{need / 1e9:,.0f} GB, more than half of this machine's {memory / 1e9:,.0f} GB"
+    )
 
 
 def plan_levels(
