@@ -122,9 +122,10 @@ LEVEL_KEYS: dict[Level, tuple[str, ...]] = {
     "product_market": ("sector", "brand", "market", "category", "product"),
 }
 HIERARCHY_KEYS = LEVEL_KEYS["product_market"]
-# MinT holds a few dense aggregates × aggregates matrices (planning.mint; ~48 bytes per
-# pair, 4.8 GB at 10,000 aggregate series) and memory linear in the series; above this
-# many aggregate series the levels are summed bottom-up instead.
+# MinT holds about six dense aggregates × aggregates float64 matrices at once (planning.mint:
+# C, its factor and inverse, a step's K and N) — ~48 bytes per pair by count, not measured;
+# 4.8 GB at 10,000 aggregate series — and memory linear in the series; above this many
+# aggregate series the levels are summed bottom-up instead.
 MAX_MINT_AGGREGATES = 10_000
 MINT_BYTES_PER_PAIR = 48
 # The planning step holds each bottom series' weekly history at every level, as polars
