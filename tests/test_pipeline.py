@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 
 from forecast.engine.backtest import origins
-from forecast.engine.events import empty_calendar
+from forecast.engine.events import calendar_of, empty_calendar
 from forecast.engine.forecasting import NoSalesError
 from forecast.engine.pipeline import run_brand
 from forecast.engine.pooling import pool_priors
@@ -217,7 +218,10 @@ def test_a_chain_wide_spike_changes_neither_profile_nor_level() -> None:
         fc = forecast_series(frame, classes, priors.brands, cal, plan).forecasts
         out.append(fc.filter(pl.col("model") == "ets").sort("unique_id", "ds")["yhat"].to_numpy())
     ratio = out[1] / out[0]
-    assert ratio.min() > 0.9 and ratio.max() < 1.1, ratio
+    # The spike week counts as what its neighbours imply; the profile keeps weeks that
+    # stand out from their neighbours, so where the clean year had a dip there by chance
+    # the two profiles differ by that dip (up to ~20 %). A spike let in: ×5 at its week.
+    assert ratio.min() > 0.8 and ratio.max() < 1.25, ratio
 
 
 def test_unknown_weeks_are_imputed_listed_and_never_scored(setup) -> None:  # type: ignore[no-untyped-def]
@@ -296,3 +300,69 @@ def test_lineage_hash_follows_the_brands_events_too() -> None:
     assert with_events["data_rows"] == 2 and with_events["data_max_ds"] == date(2026, 1, 12)
     moved = events.with_columns(start=pl.lit(date(2026, 9, 8)))
     assert watermark(sales, moved)["data_hash"] != with_events["data_hash"]
+
+
+def _december(pooled_christmas: float | None = None) -> pl.DataFrame:
+    """Forecasts (damped ETS, 13 weeks from 2025-11-17) of three series whose December
+    peak Christmas, its lead week and New Year cover every year: ``unique_id, ds, pos,
+    yhat``; ``pooled_christmas`` replaces the learned Christmas uplift, as a pool would."""
+    from forecast.engine.forecasting import FitPlan, forecast_series
+    from forecast.engine.priors import own_estimates
+    from forecast.inputs.calendar import season_position
+    from tests.conftest import holidays_of, panel
+
+    series = panel(n_series=3, weeks=150, seed=8, season=0.0, start=date(2023, 1, 2))
+    pos = season_position(pl.col("ds"))
+    lift = pl.col("pos").replace_strict(DECEMBER, default=0.0, return_dtype=pl.Float64)
+    # Week 0 is high where it holds New Year's Eve (every year but the panel's first week,
+    # 2023-01-02, a plain January week).
+    first = pl.col("ds") == date(2023, 1, 2)
+    lift = pl.when(first).then(JANUARY).otherwise(lift)
+    series = series.with_columns(pos=pos).with_columns(y=pl.col("y") * lift.exp()).drop("pos")
+    cal = calendar_of(series.drop("unique_id", "y").unique(), holidays_of(["europe"], 2022, 2026))
+    priors = pool_priors(
+        [own_estimates("b", series, cal)], {"b": "perfumes_cosmetics"}, list(SECTORS)
+    )
+    brand = priors.brands
+    if pooled_christmas is not None:
+        brand = brand.with_columns(
+            shrunk=pl.when(pl.col("key") == "christmas")
+            .then(pooled_christmas)
+            .otherwise(pl.col("shrunk"))
+        )
+    classes = series.select("unique_id").unique().with_columns(demand_class=pl.lit("smooth"))
+    fc = forecast_series(series, classes, brand, cal, FitPlan(13, ("ets",), (), "weekly"))
+    return fc.forecasts.filter(pl.col("model") == "ets").with_columns(pos=pos)
+
+
+DECEMBER = {47: 0.2, 48: 0.45, 49: 0.7, 50: 0.9, 51: 0.9, 0: 0.3, 1: -0.3, 2: -0.2}
+JANUARY = -0.6
+
+
+def test_a_december_peak_the_holidays_cover_every_year_is_forecast_week_by_week() -> None:
+    # Christmas (weeks 50, 51), its lead week and New Year (week 0) touch the same weeks of
+    # every series and year; only the panel's first week (2023-01-02), a plain January
+    # week, escapes them. The forecast must put the peak, and the January drop after it,
+    # where the history had them: a Christmas uplift measured against a profile
+    # interpolated from that one week moved the peak into the lead week.
+    log = pl.col("yhat").log()
+    fc = _december().with_columns(lift=log - log.filter(pl.col("pos").is_between(3, 46)).mean())
+    by_pos = fc.group_by("pos").agg(pl.col("lift").mean())
+    for p, lift in by_pos.filter(pl.col("pos").is_in(list(DECEMBER))).rows():
+        assert abs(lift - DECEMBER[p]) < (0.1 if p in (50, 51, 0, 1) else 0.2), (p, lift)
+
+
+def test_a_pooled_uplift_adds_nothing_where_the_profile_carries_the_event() -> None:
+    # Christmas week (51) is Christmas in every year of every series: the profile carries
+    # it. An uplift the pool learned from brands that could tell Christmas apart must not
+    # be added there; at the lead week (50), where this brand told it apart, it applies.
+    own, lent = _december(), _december(pooled_christmas=1.0)
+    ratio = (
+        own.join(lent, on=["unique_id", "ds"], suffix="_lent")
+        .group_by("pos")
+        .agg(r=(pl.col("yhat_lent") / pl.col("yhat")).mean())
+    )
+    r = dict(ratio.rows())
+    quiet = np.mean([r[p] for p in r if p not in DECEMBER])
+    assert abs(r[51] / quiet - 1) < 0.02 and abs(r[0] / quiet - 1) < 0.02
+    assert r[50] / quiet > 1.1

@@ -11,6 +11,7 @@ from numpy.testing import assert_allclose
 from forecast.engine.events import calendar_of, empty_calendar
 from forecast.engine.priors import own_estimates, series_estimates
 from forecast.engine.series import prepare_series
+from forecast.inputs.calendar import season_position
 from tests.conftest import END, holidays_of, panel
 
 NO_EVENTS = empty_calendar()
@@ -84,6 +85,19 @@ def test_event_weeks_are_explained_by_their_uplift_not_the_profile() -> None:
     uplift = est.events.filter(pl.col("key") == "valentines")["own"][0]
     assert 0.8 < uplift < 1.3  # log(3) ≈ 1.1 on the event week
     assert est.season["own"].abs().max() < 0.15  # flat profile: the lift stayed out of it
+
+
+def test_a_sharp_recurring_week_keeps_its_height_while_noise_is_smoothed() -> None:
+    flat = panel(n_series=4, weeks=156, seed=9, season=0.0)
+    sharp = flat.with_columns(
+        y=pl.when(season_position(pl.col("ds")) == 30).then(pl.col("y") * np.e).otherwise("y")
+    )
+    profile = own_estimates("b", sharp, NO_EVENTS).season.sort(pl.col("key").cast(pl.Int16))
+    own = profile["own"].to_numpy()
+    assert own[30] - np.delete(own, [29, 30, 31]).mean() > 0.85  # the kernel alone: ~0.5
+    noise = own_estimates("b", flat, NO_EVENTS).season["own"].to_numpy()
+    raw = series_estimates(flat, NO_EVENTS)[0].group_by("pos").agg(pl.col("r").mean())
+    assert noise.std() < 0.8 * raw["r"].std()  # within noise of its neighbours: smoothed
 
 
 def test_an_event_in_the_same_month_of_every_series_and_year_stays_in_the_profile() -> None:

@@ -26,6 +26,7 @@ from forecast.engine.imputation import impute_unknown
 from forecast.engine.pooling import Pooling, Priors, shrink_series
 from forecast.engine.priors import seasonal_offsets, series_estimates
 from forecast.engine.series import demand_class, prepare_series
+from forecast.inputs.calendar import season_position
 from forecast.inputs.config import BrandConfig
 from forecast.vocabulary import COLD_START_MODEL, DEMAND_CLASSES, WEEKS_PER_PERIOD, Frequency
 
@@ -209,7 +210,8 @@ def _with_offsets(
     events = priors.filter(pl.col("kind") == "event").select("key", "shrunk")
     # Series that have not seen every position yet are aligned to the profile they borrow.
     reference = profile.select("key", ref="shrunk")
-    resid, _, per_series = series_estimates(series, calendar, plan.frequency, reference)
+    resid, told_apart, per_series = series_estimates(series, calendar, plan.frequency, reference)
+    calendar = _without_carried(series, calendar, told_apart, plan.frequency)
     # In a fixed order: the spread between series sums over them in this order.
     ids = series["unique_id"].unique(maintain_order=True)
     profiles, weights = shrink_series(per_series, profile, ids, pooling)
@@ -219,6 +221,29 @@ def _with_offsets(
         future_frame(series, plan.horizon, freq), profiles, events, calendar, freq, planned=True
     )
     return history, future, weights
+
+
+def _without_carried(
+    series: pl.DataFrame, calendar: pl.DataFrame, told_apart: pl.DataFrame, frequency: Frequency
+) -> pl.DataFrame:
+    """The calendar less the learned events at positions where the history held them but
+    could not tell them from the season (see ``priors.series_estimates``).
+
+    The profile carries them there, so an uplift — measured at the event's other positions,
+    or learned by the pool from other brands — would count them twice. A planned magnitude
+    stays: it is what the planner said the period will do.
+    """
+    pos = season_position(pl.col("ds"), frequency).cast(pl.Int16)
+    held = calendar.join(series.select("unique_id", "ds"), on=["unique_id", "ds"], how="semi")
+    carried = (
+        held.select("event", pos=pos)
+        .unique()
+        .join(told_apart.select("event", pos=pos).unique(), on=["event", "pos"], how="anti")
+    )
+    learned = pl.col("planned").is_null() if "planned" in calendar.columns else pl.lit(True)
+    drop = calendar.with_columns(pos=pos).join(carried, on=["event", "pos"], how="semi")
+    drop = drop.filter(learned).select("unique_id", "ds", "event")
+    return calendar.join(drop, on=["unique_id", "ds", "event"], how="anti")
 
 
 def _cleaned(history: pl.DataFrame, resid: pl.DataFrame) -> pl.DataFrame:

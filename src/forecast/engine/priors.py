@@ -20,6 +20,9 @@ from forecast.vocabulary import SEASON_LENGTH, STOCKOUT, WEEKS_PER_PERIOD, Frequ
 
 # Adjacent-week smoothing before pooling: a week-of-year mean from 2-3 years is noisy.
 _KERNEL = {"weekly": (0.25, 0.5, 0.25), "monthly": (0.0, 1.0, 0.0), "quarterly": (0.0, 1.0, 0.0)}
+# A week is kept as it is, not smoothed, by how far beyond √SHARP (3) standard errors it stands
+# from its neighbours' mean.
+SHARP = 3.0
 
 
 @dataclass(frozen=True)
@@ -113,27 +116,36 @@ def _identified(
 ) -> pl.DataFrame:
     """Event rows at positions the profile can still be estimated at without them.
 
-    A position is estimable when some series of the frame saw it (or, weekly, a position
-    beside it: the profile is smoothed over adjacent weeks) without an event. An event
-    every series has at the same month every year (Christmas in December) cannot be told
-    from the season: its rows stay in the profile, which carries it, and it gets no uplift
-    of its own (the forecast offset is then the profile alone).
+    A position is estimable when some series of the frame saw it without an event, or
+    (weekly: the profile is smoothed over adjacent weeks) when a position beside it was
+    mostly seen without one — in at least half of its weeks, so the interpolated profile
+    rests on the typical week there, not on one week that happened to escape (the panel's
+    first January week beside a Christmas and New Year that cover weeks 50, 51 and 0 of
+    every other year: the uplift measured against it moved the December peak into the
+    lead week). Rows at a position that is not estimable cannot be told from the season
+    (Christmas in December, by month, or Christmas week itself, weekly, when every series
+    has it there every year): they stay in the profile, which carries them, and neither
+    measure nor receive an uplift there (``forecasting`` leaves the uplift out where the
+    history could not tell it apart).
     """
     m = SEASON_LENGTH[frequency]
-    pos = season_position(pl.col("ds"), frequency)
-    touched = event_rows.select("unique_id", "ds").unique()
-    spread = [off for off, k in zip((-1, 0, 1), _KERNEL[frequency], strict=True) if k > 0]
-    clean = (
+    touched = event_rows.select("unique_id", "ds").unique().with_columns(touched=pl.lit(True))
+    seen = (
         series.filter(pl.col("y").is_not_null())
-        .join(touched, on=["unique_id", "ds"], how="anti")
-        .select(pos=pos)
-        .unique()
-        .join(pl.DataFrame({"off": spread}), how="cross")
-        .select(pos=((pl.col("pos") + pl.col("off")) % m).cast(pl.Int16))
-        .unique()
+        .join(touched, on=["unique_id", "ds"], how="left")
+        .group_by(pos=season_position(pl.col("ds"), frequency).cast(pl.Int16))
+        .agg(clean=pl.col("touched").is_null().mean())
     )
-    with_pos = event_rows.with_columns(pos=pos.cast(pl.Int16))
-    return with_pos.join(clean, on="pos", how="semi").drop("pos")
+    itself = seen.filter(pl.col("clean") > 0).select("pos")
+    offsets = [off for off, k in zip((-1, 1), _KERNEL[frequency][::2], strict=True) if k > 0]
+    beside = (
+        seen.filter(pl.col("clean") >= 0.5)
+        .join(pl.DataFrame({"off": offsets}, schema={"off": pl.Int16}), how="cross")
+        .select(pos=((pl.col("pos") + pl.col("off")) % m).cast(pl.Int16))
+    )
+    estimable = pl.concat([itself, beside]).unique()
+    rows = event_rows.with_columns(pos=season_position(pl.col("ds"), frequency).cast(pl.Int16))
+    return rows.join(estimable, on="pos", how="semi").drop("pos")
 
 
 def _brand_profile(per_series: pl.DataFrame) -> pl.DataFrame:
@@ -198,30 +210,81 @@ def _brand_events(
 
 
 def _smooth_and_centre(est: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
-    """Circular adjacent-position smoothing, then mean zero where every position was seen.
+    """Adjacent-position smoothing that keeps sharp weeks, then mean zero where every
+    position was seen.
 
-    Series that have not seen every position stay aligned to their reference (no
-    centring); smoothing spreads what they saw into adjacent unseen positions.
+    Each position moves toward the kernel mean of itself and its neighbours by how little
+    it stands out from them: ``w = 1 − SHARP · v / d²`` of it is kept (clipped to 0…1),
+    with ``d`` its distance from the neighbours' mean and ``v`` the sampling variance of
+    that distance. A week within noise of its neighbours is smoothed as before; a peak or
+    a trough that recurs (Christmas week, the first week of January) is kept: the kernel
+    alone put a quarter of each neighbour into it, a third of a sharp peak's height lost.
+    Positions a series has not seen take the mean of the neighbours it saw, so what a
+    young series saw spreads one position further; such series stay aligned to their
+    reference (no centring).
     """
-    m = SEASON_LENGTH[frequency]
-    kernel = pl.DataFrame({"off": [-1, 0, 1], "k": list(_KERNEL[frequency])}).filter(
-        pl.col("k") > 0
-    )
-    spread_rows = est.join(kernel, how="cross").with_columns(
-        key=((pl.col("key") + pl.col("off")) % m).cast(pl.Int16)
-    )
-    smooth = (
-        spread_rows.group_by("unique_id", "key")
-        .agg(
-            own=(pl.col("k") * pl.col("own")).sum() / pl.col("k").sum(),
-            var=(pl.col("k") ** 2 * pl.col("var")).sum() / pl.col("k").sum() ** 2,
-            full=pl.col("full").first(),
-        )
-        .sort("unique_id", "key")
-    )  # the centring mean sums in row order
+    left, centre, right = _KERNEL[frequency]
+    if left == right == 0:
+        smooth = est.select("unique_id", "key", "own", "var", "full")
+    else:
+        smooth = _keep_sharp(est, SEASON_LENGTH[frequency], left, centre, right)
     mean = pl.col("own").mean().over("unique_id")
     centred = pl.when(pl.col("full")).then(pl.col("own") - mean).otherwise(pl.col("own"))
     return smooth.with_columns(own=centred).drop("full")
+
+
+def _keep_sharp(
+    est: pl.DataFrame, m: int, left: float, centre: float, right: float
+) -> pl.DataFrame:
+    """See :func:`_smooth_and_centre`; weekly kernels only."""
+    keys = est.select("unique_id", "key", "full")
+    targets = pl.concat(
+        [keys.with_columns(key=((pl.col("key") + off) % m).cast(pl.Int16)) for off in (-1, 0, 1)]
+    ).unique(["unique_id", "key"])
+    frame = targets.select("unique_id", "key", "full")
+    for off, name in ((0, "c"), (-1, "l"), (1, "r")):
+        shifted = est.select(
+            "unique_id",
+            key=((pl.col("key") - off) % m).cast(pl.Int16),
+            **{f"{name}_own": "own", f"{name}_var": "var"},
+        )
+        frame = frame.join(shifted, on=["unique_id", "key"], how="left")
+    kl = pl.when(pl.col("l_own").is_not_null()).then(left).otherwise(0.0)
+    kr = pl.when(pl.col("r_own").is_not_null()).then(right).otherwise(0.0)
+    nb_w = kl + kr
+    nb = (kl * pl.col("l_own").fill_null(0.0) + kr * pl.col("r_own").fill_null(0.0)) / nb_w
+    nb_var = (kl**2 * pl.col("l_var").fill_null(0.0) + kr**2 * pl.col("r_var").fill_null(0.0)) / (
+        nb_w**2
+    )
+    d2 = (pl.col("c_own") - pl.col("nb")) ** 2
+    kept = (1 - SHARP * (pl.col("c_var") + pl.col("nb_var")) / d2).clip(0.0, 1.0).fill_nan(0.0)
+    # own = c0·centre + c_nb·(neighbours' mean); a missing side has no say.
+    c0 = pl.col("w") + (1 - pl.col("w")) * centre / (centre + pl.col("nb_w"))
+    c_nb = 1 - c0
+    return (
+        frame.with_columns(nb_w=nb_w, nb=nb, nb_var=nb_var)
+        .with_columns(
+            w=pl.when(pl.col("c_own").is_null())
+            .then(0.0)
+            .when(pl.col("nb_w") == 0)
+            .then(1.0)
+            .otherwise(kept)
+        )
+        .with_columns(
+            own=pl.when(pl.col("c_own").is_null())
+            .then(pl.col("nb"))
+            .when(pl.col("nb_w") == 0)
+            .then(pl.col("c_own"))
+            .otherwise(c0 * pl.col("c_own") + c_nb * pl.col("nb")),
+            var=pl.when(pl.col("c_own").is_null())
+            .then(pl.col("nb_var"))
+            .when(pl.col("nb_w") == 0)
+            .then(pl.col("c_var"))
+            .otherwise(c0**2 * pl.col("c_var") + c_nb**2 * pl.col("nb_var")),
+        )
+        .select("unique_id", "key", "own", "var", "full")
+        .sort("unique_id", "key")  # the centring mean sums in row order
+    )
 
 
 def seasonal_offsets(

@@ -108,7 +108,7 @@ def with_drift(rows: pl.DataFrame, half_life: float, frequency: Frequency) -> pl
 
     Per position, the mean of ``r`` over the *other* years weighted ``λ^|years apart|``
     (``λ = 2^(-1/half_life)``) minus the end-weighted mean the profile uses (weekly:
-    smoothed over adjacent weeks, as profiles are). Zero when years weigh the same.
+    smoothed over adjacent weeks with the profiles' kernel). Zero when years weigh the same.
     De-seasonalising the history with ``profile + drift`` leaves old years clean, while a
     row never explains its own noise.
     """
