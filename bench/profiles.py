@@ -385,10 +385,13 @@ def run(only: set[str], with_peers: bool) -> dict[str, Any]:
 
 
 def _baseline(rev: str, only: str) -> dict[str, Any]:
-    """Library variants of revision ``rev``: its src/ exported, this script run against it."""
+    """Library variants of revision ``rev``: its src/ (and the config/ its package reads,
+    the markets file) exported, this script run against it."""
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", rev, "src"], check=True, capture_output=True
+            ["git", "-C", str(ROOT), "archive", rev, "src", "config"],
+            check=True,
+            capture_output=True,
         ).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
         env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "src")}

@@ -15,7 +15,8 @@ A regression fitted by backfitting, vectorised over every series of a frame at o
   the other years (beyond 3 robust sd, and at least 3×) is pulled back toward them, and
   one beyond twice that bound counts as what they expect — one promotion or data error
   does not become seasonality every later year inherits (smooth series only: in a series
-  of mostly zeros no week is typical);
+  of mostly zeros no week is typical); a week all series share is judged first, on their
+  median deviation;
 * drift: years are weighted by a half-life chosen from the data — the one that best
   predicts each of the last seasons from the seasons before it, pooled over the frame's
   series — so long histories follow a profile that moves;
@@ -77,6 +78,19 @@ def decompose(
     """
     m = SEASON_LENGTH[frequency]
     rows = _prepare(series, exclude, frequency, reference)
+    # A chain-wide week out before the first position effects: they are the references
+    # each series' own weeks are judged against.
+    first = _fit_trend(rows.with_columns(s=_season_at(rows, 0)), m)
+    e = pl.col("ly") - pl.col("trend")
+    use = pl.col("use").cast(pl.Float64)
+    by_pos = ["unique_id", "pos"]
+    sums = first.with_columns(
+        sum_e=pl.when(pl.col("use")).then(e).sum().over(by_pos), seen=use.sum().over(by_pos)
+    )
+    others = (pl.col("sum_e") - e) / (pl.col("seen") - 1)
+    vs_years = pl.when(pl.col("use") & (pl.col("seen") > 1)).then(e - others)
+    shared = _with_shared(sums.with_columns(vs_years=vs_years))
+    rows = rows.with_columns(lyc=pl.col("ly") - shared["common"])
     for it in range(ITERATIONS):
         if it > 0:
             rows = rows.drop("slope_var", strict=False).join(
@@ -218,49 +232,110 @@ def _centred(season: pl.DataFrame) -> pl.DataFrame:
 def _winsorise(rows: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
     """Pull extreme weeks back toward their references (a redescending Hampel-type rule).
 
-    A week is compared with the same position in the other years and with what its
-    neighbouring positions (weekly data) or the reference (partial series) expect; the
-    smaller of the two deviations counts, so a recurring peak is never an outlier, and a
-    normal week is not one just because another year had a spike there.
+    A week is compared with the same position in the other years and with each of its two
+    neighbouring positions (weekly data, where it has both) or the reference (partial
+    series); the smallest deviation counts, so a recurring peak is never an outlier, a
+    normal week is not one just because another year had a spike there, nor because the
+    week beside it had one. Weeks every series shares are judged first (see
+    :func:`_shared_weeks`), so their excess is out of the position effects before any
+    series' own weeks are compared with them.
     """
     e = pl.col("ly") - pl.col("trend")
     ec = pl.col("lyc") - pl.col("trend")
     own = pl.col("use").cast(pl.Float64)
     others = (pl.col("sum_ec") - own * ec) / (pl.col("seen") - own)
     vs_years = pl.when(pl.col("seen") - own > 0).then(e - others)
-    vs_near = e - pl.col("near")
-    rho = (
-        pl.when(vs_years.is_null())
-        .then(vs_near)
-        .when(vs_near.is_null() | (vs_years.abs() <= vs_near.abs()))
-        .then(vs_years)
-        .otherwise(vs_near)
+    # Beside a week one side is no reference: a spike there makes a normal week look like
+    # a trough, which, pulled up, then hides the spike on the next pass.
+    both = pl.col("near_a").is_not_null() & pl.col("near_b").is_not_null()
+    near_a, near_b = (pl.when(both).then(e - pl.col(c)) for c in ("near_a", "near_b"))
+    rho = _smallest(pl.col("vs_years"), near_a, near_b)
+    tested = (
+        _with_references(rows, frequency)
+        .with_columns(vs_years=pl.when(pl.col("use")).then(vs_years))
+        .with_columns(rho=pl.when(pl.col("use")).then(rho))
     )
-    tested = _with_references(rows, frequency).with_columns(rho=pl.when(pl.col("use")).then(rho))
-    # Intermittent series (mostly zeros) have no typical week to call another extreme.
-    per_series = (
-        tested.filter(pl.col("use"))
-        .group_by("unique_id")
-        .agg(
-            scale=MAD_TO_SD * pl.col("rho").abs().median(),
-            dense=(pl.col("ly") > 0).mean() >= 1 / ADI_CUTOFF,
-        )
-    )
-    bound = pl.max_horizontal(CLIP_SIGMAS * pl.col("scale"), pl.lit(CLIP_FLOOR))
-    size = pl.col("rho").abs()
-    # Redescending: kept up to the bound, then less and less, nothing beyond twice it.
-    kept = pl.when(size <= bound).then(size).otherwise((2 * bound - size).clip(0.0))
-    excess = pl.when(pl.col("dense")).then(pl.col("rho").sign() * (size - kept))
+    # First the weeks every series shares (a chain-wide promotion), judged on the frame's
+    # median week against the spread of such medians — far tighter than one noisy series'
+    # own spread, which let most of a 20× week through.
+    tested = _with_shared(tested)
+    # Then each series' own extreme weeks, beyond what the frame's week explained.
+    own = pl.col("rho") - pl.col("common")
+    per_series = tested.filter(pl.col("use")).group_by("unique_id").agg(scale=_robust_sd(own))
+    own_excess = pl.when(pl.col("dense")).then(_excess(own, pl.col("scale"))).fill_null(0.0)
+    excess = pl.col("common") + own_excess
     return (
         tested.join(per_series, on="unique_id", how="left")
         .with_columns(lyc=pl.col("ly") - excess.fill_null(0.0))
-        .drop("rho", "near", "sum_ec", "seen", "scale", "dense")
+        .drop("rho", "vs_years", "near_a", "near_b", "sum_ec", "seen", "scale", "dense", "common")
     )
 
 
+def _with_shared(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows (in their order) plus ``dense`` and ``common``: the excess of the frame's week
+    (:func:`_shared_weeks`) on the row, for dense series. Intermittent series (mostly
+    zeros) have no typical week to call another extreme."""
+    dense = (
+        rows.filter(pl.col("use"))
+        .group_by("unique_id")
+        .agg(dense=(pl.col("ly") > 0).mean() >= 1 / ADI_CUTOFF)
+    )
+    with_dense = rows.join(dense, on="unique_id", how="left", maintain_order="left")
+    return with_dense.join(
+        _shared_weeks(with_dense), on="ds", how="left", maintain_order="left"
+    ).with_columns(
+        common=pl.when(pl.col("dense")).then(pl.col("common").fill_null(0.0)).otherwise(0.0)
+    )
+
+
+def _shared_weeks(tested: pl.DataFrame) -> pl.DataFrame:
+    """``ds, common``: what the redescending rule removes from each week of the frame.
+
+    The frame's week is the median of its dense series' ``ly − trend``; its deviation is
+    the smallest of those from the week before, the week after (in time: never from
+    position effects that a spike beside it still inflates) and the median deviation from
+    the same position in the series' other years.
+    """
+    e = pl.col("ly") - pl.col("trend")
+    weeks = (
+        tested.filter(pl.col("use") & pl.col("dense"))
+        .group_by("ds")
+        .agg(m=e.median(), years=pl.col("vs_years").median())
+        .sort("ds")
+    )
+    rho = _smallest(
+        pl.col("years"), pl.col("m") - pl.col("m").shift(1), pl.col("m") - pl.col("m").shift(-1)
+    )
+    shared = weeks.with_columns(rho=rho)
+    return shared.select("ds", common=_excess(pl.col("rho"), _robust_sd(pl.col("rho"))))
+
+
+def _robust_sd(deviation: pl.Expr) -> pl.Expr:
+    return MAD_TO_SD * deviation.abs().median()
+
+
+def _excess(deviation: pl.Expr, scale: pl.Expr) -> pl.Expr:
+    """What the redescending rule removes from ``deviation``: nothing up to the bound
+    ``max(CLIP_SIGMAS · scale, CLIP_FLOOR)``, then more and more, all of it beyond twice."""
+    bound = pl.max_horizontal(CLIP_SIGMAS * scale, pl.lit(CLIP_FLOOR))
+    size = deviation.abs()
+    kept = pl.when(size <= bound).then(size).otherwise((2 * bound - size).clip(0.0))
+    return deviation.sign() * (size - kept)
+
+
+def _smallest(*deviations: pl.Expr) -> pl.Expr:
+    """The deviation of smallest size among those that exist (null if none does)."""
+    best = deviations[0]
+    for other in deviations[1:]:
+        best = pl.when(best.is_null() | (other.abs() < best.abs())).then(other).otherwise(best)
+    return best
+
+
 def _with_references(rows: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
-    """Per row: ``sum_ec, seen`` of its position over the years, and ``near`` — the effect
-    adjacent positions imply (weekly, full series) or the reference (partial series)."""
+    """Per row: ``sum_ec, seen`` of its position over the years, and ``near_a, near_b`` —
+    the effects of the two adjacent positions (weekly, full series; either may be missing:
+    a week whose neighbour is an event week every year still has the other) or the
+    reference (partial series)."""
     used = rows.filter(pl.col("use"))
     per_pos = used.group_by("unique_id", "pos").agg(
         sum_ec=(pl.col("lyc") - pl.col("trend")).sum(),
@@ -268,17 +343,19 @@ def _with_references(rows: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
         s_pos=pl.col("s_own").first(),
     )
     frame = rows.join(per_pos.drop("s_pos"), on=["unique_id", "pos"], how="left")
+    reference = pl.when(~pl.col("full")).then(pl.col("ref"))
     if frequency != "weekly":  # adjacent months or quarters need not look alike
-        return frame.with_columns(near=pl.when(~pl.col("full")).then(pl.col("ref")))
+        return frame.with_columns(near_a=reference, near_b=reference)
     m = SEASON_LENGTH[frequency]
     for step, name in ((1, "s_prev"), (-1, "s_next")):
         shifted = per_pos.select(
             "unique_id", pos=((pl.col("pos") + step) % m).cast(pl.Int16), **{name: "s_pos"}
         )
         frame = frame.join(shifted, on=["unique_id", "pos"], how="left")
-    adjacent = (pl.col("s_prev") + pl.col("s_next")) / 2
+    full = pl.col("full")
     return frame.with_columns(
-        near=pl.when(pl.col("full")).then(adjacent).otherwise(pl.col("ref"))
+        near_a=pl.when(full).then(pl.col("s_prev")).otherwise(pl.col("ref")),
+        near_b=pl.when(full).then(pl.col("s_next")).otherwise(pl.col("ref")),
     ).drop("s_prev", "s_next")
 
 
