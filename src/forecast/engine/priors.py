@@ -20,8 +20,8 @@ from forecast.vocabulary import SEASON_LENGTH, STOCKOUT, WEEKS_PER_PERIOD, Frequ
 
 # Adjacent-week smoothing before pooling: a week-of-year mean from 2-3 years is noisy.
 _KERNEL = {"weekly": (0.25, 0.5, 0.25), "monthly": (0.0, 1.0, 0.0), "quarterly": (0.0, 1.0, 0.0)}
-# A week is kept as it is, not smoothed, by how far beyond √SHARP (3) standard errors it stands
-# from its neighbours' mean.
+# A week keeps w = 1 − SHARP·v/d² of its own value against its neighbours' mean (d its
+# distance from it, v that distance's variance): none within √SHARP standard errors.
 SHARP = 3.0
 
 
