@@ -302,6 +302,11 @@ def test_lineage_hash_follows_the_brands_events_too() -> None:
     assert watermark(sales, moved)["data_hash"] != with_events["data_hash"]
 
 
+# Log lift by week of the year of the panel below; JANUARY: its first week, a plain one.
+DECEMBER = {47: 0.2, 48: 0.45, 49: 0.7, 50: 0.9, 51: 0.9, 0: 0.3, 1: -0.3, 2: -0.2}
+JANUARY = -0.6
+
+
 def _december(pooled_christmas: float | None = None) -> pl.DataFrame:
     """Forecasts (damped ETS, 13 weeks from 2025-11-17) of three series whose December
     peak Christmas, its lead week and New Year cover every year: ``unique_id, ds, pos,
@@ -333,10 +338,6 @@ def _december(pooled_christmas: float | None = None) -> pl.DataFrame:
     classes = series.select("unique_id").unique().with_columns(demand_class=pl.lit("smooth"))
     fc = forecast_series(series, classes, brand, cal, FitPlan(13, ("ets",), (), "weekly"))
     return fc.forecasts.filter(pl.col("model") == "ets").with_columns(pos=pos)
-
-
-DECEMBER = {47: 0.2, 48: 0.45, 49: 0.7, 50: 0.9, 51: 0.9, 0: 0.3, 1: -0.3, 2: -0.2}
-JANUARY = -0.6
 
 
 def test_a_december_peak_the_holidays_cover_every_year_is_forecast_week_by_week() -> None:
