@@ -81,16 +81,18 @@ def decompose(
     # A chain-wide week out before the first position effects: they are the references
     # each series' own weeks are judged against.
     first = _fit_trend(rows.with_columns(s=_season_at(rows, 0)), m)
-    e = pl.col("ly") - pl.col("trend")
-    use = pl.col("use").cast(pl.Float64)
-    by_pos = ["unique_id", "pos"]
-    sums = first.with_columns(
-        sum_e=pl.when(pl.col("use")).then(e).sum().over(by_pos), seen=use.sum().over(by_pos)
+    refs = _with_references(first.with_columns(s_own=pl.lit(None, pl.Float64)), frequency)
+    shared = _with_shared(refs.with_columns(vs_years=_vs_years()))
+    rows = (
+        rows.join(
+            shared.select("unique_id", "ds", "common"),
+            on=["unique_id", "ds"],
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(lyc=pl.col("ly") - pl.col("common"))
+        .drop("common")
     )
-    others = (pl.col("sum_e") - e) / (pl.col("seen") - 1)
-    vs_years = pl.when(pl.col("use") & (pl.col("seen") > 1)).then(e - others)
-    shared = _with_shared(sums.with_columns(vs_years=vs_years))
-    rows = rows.with_columns(lyc=pl.col("ly") - shared["common"])
     for it in range(ITERATIONS):
         if it > 0:
             rows = rows.drop("slope_var", strict=False).join(
@@ -241,10 +243,6 @@ def _winsorise(rows: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
     series' own weeks are compared with them.
     """
     e = pl.col("ly") - pl.col("trend")
-    ec = pl.col("lyc") - pl.col("trend")
-    own = pl.col("use").cast(pl.Float64)
-    others = (pl.col("sum_ec") - own * ec) / (pl.col("seen") - own)
-    vs_years = pl.when(pl.col("seen") - own > 0).then(e - others)
     # Beside a week one side is no reference: a spike there makes a normal week look like
     # a trough, which, pulled up, then hides the spike on the next pass.
     both = pl.col("near_a").is_not_null() & pl.col("near_b").is_not_null()
@@ -252,7 +250,7 @@ def _winsorise(rows: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
     rho = _smallest(pl.col("vs_years"), near_a, near_b)
     tested = (
         _with_references(rows, frequency)
-        .with_columns(vs_years=pl.when(pl.col("use")).then(vs_years))
+        .with_columns(vs_years=_vs_years())
         .with_columns(rho=pl.when(pl.col("use")).then(rho))
     )
     # First the weeks every series shares (a chain-wide promotion), judged on the frame's
@@ -260,14 +258,24 @@ def _winsorise(rows: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
     # own spread, which let most of a 20× week through.
     tested = _with_shared(tested)
     # Then each series' own extreme weeks, beyond what the frame's week explained.
-    own = pl.col("rho") - pl.col("common")
-    per_series = tested.filter(pl.col("use")).group_by("unique_id").agg(scale=_robust_sd(own))
-    own_excess = pl.when(pl.col("dense")).then(_excess(own, pl.col("scale"))).fill_null(0.0)
+    beyond = pl.col("rho") - pl.col("common")
+    per_series = tested.filter(pl.col("use")).group_by("unique_id").agg(scale=_robust_sd(beyond))
+    own_excess = pl.when(pl.col("dense")).then(_excess(beyond, pl.col("scale"))).fill_null(0.0)
     excess = pl.col("common") + own_excess
     return (
         tested.join(per_series, on="unique_id", how="left")
         .with_columns(lyc=pl.col("ly") - excess.fill_null(0.0))
         .drop("rho", "vs_years", "near_a", "near_b", "sum_ec", "seen", "scale", "dense", "common")
+    )
+
+
+def _vs_years() -> pl.Expr:
+    """A used week's deviation from the mean of its position's other years (null where the
+    position was seen once); needs the ``sum_ec, seen`` of :func:`_with_references`."""
+    ec = pl.col("lyc") - pl.col("trend")
+    others = (pl.col("sum_ec") - ec) / (pl.col("seen") - 1)
+    return pl.when(pl.col("use") & (pl.col("seen") > 1)).then(
+        pl.col("ly") - pl.col("trend") - others
     )
 
 

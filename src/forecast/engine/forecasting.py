@@ -240,9 +240,8 @@ def _without_carried(
         .unique()
         .join(told_apart.select("event", pos=pos).unique(), on=["event", "pos"], how="anti")
     )
-    learned = pl.col("planned").is_null() if "planned" in calendar.columns else pl.lit(True)
     drop = calendar.with_columns(pos=pos).join(carried, on=["event", "pos"], how="semi")
-    drop = drop.filter(learned).select("unique_id", "ds", "event")
+    drop = drop.filter(pl.col("planned").is_null()).select("unique_id", "ds", "event")
     return calendar.join(drop, on=["unique_id", "ds", "event"], how="anti")
 
 

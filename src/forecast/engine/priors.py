@@ -251,36 +251,34 @@ def _keep_sharp(
         frame = frame.join(shifted, on=["unique_id", "key"], how="left")
     kl = pl.when(pl.col("l_own").is_not_null()).then(left).otherwise(0.0)
     kr = pl.when(pl.col("r_own").is_not_null()).then(right).otherwise(0.0)
-    nb_w = kl + kr
+    nb_w = pl.col("nb_w")
+    # The neighbours' mean and its variance (0 where there is no neighbour: it has no say).
     nb = (kl * pl.col("l_own").fill_null(0.0) + kr * pl.col("r_own").fill_null(0.0)) / nb_w
     nb_var = (kl**2 * pl.col("l_var").fill_null(0.0) + kr**2 * pl.col("r_var").fill_null(0.0)) / (
         nb_w**2
     )
     d2 = (pl.col("c_own") - pl.col("nb")) ** 2
     kept = (1 - SHARP * (pl.col("c_var") + pl.col("nb_var")) / d2).clip(0.0, 1.0).fill_nan(0.0)
-    # own = c0·centre + c_nb·(neighbours' mean); a missing side has no say.
-    c0 = pl.col("w") + (1 - pl.col("w")) * centre / (centre + pl.col("nb_w"))
-    c_nb = 1 - c0
+    # own = c0·centre + (1 − c0)·(neighbours' mean): all neighbours where the position is
+    # unseen, all centre where it has no neighbour.
+    c0 = (
+        pl.when(pl.col("c_own").is_null())
+        .then(0.0)
+        .when(nb_w == 0)
+        .then(1.0)
+        .otherwise(kept + (1 - kept) * centre / (centre + nb_w))
+    )
     return (
-        frame.with_columns(nb_w=nb_w, nb=nb, nb_var=nb_var)
+        frame.with_columns(nb_w=kl + kr)
         .with_columns(
-            w=pl.when(pl.col("c_own").is_null())
-            .then(0.0)
-            .when(pl.col("nb_w") == 0)
-            .then(1.0)
-            .otherwise(kept)
+            nb=pl.when(nb_w > 0).then(nb).otherwise(0.0),
+            nb_var=pl.when(nb_w > 0).then(nb_var).otherwise(0.0),
         )
+        .with_columns(c0=c0)
         .with_columns(
-            own=pl.when(pl.col("c_own").is_null())
-            .then(pl.col("nb"))
-            .when(pl.col("nb_w") == 0)
-            .then(pl.col("c_own"))
-            .otherwise(c0 * pl.col("c_own") + c_nb * pl.col("nb")),
-            var=pl.when(pl.col("c_own").is_null())
-            .then(pl.col("nb_var"))
-            .when(pl.col("nb_w") == 0)
-            .then(pl.col("c_var"))
-            .otherwise(c0**2 * pl.col("c_var") + c_nb**2 * pl.col("nb_var")),
+            own=pl.col("c0") * pl.col("c_own").fill_null(0.0) + (1 - pl.col("c0")) * pl.col("nb"),
+            var=pl.col("c0") ** 2 * pl.col("c_var").fill_null(0.0)
+            + (1 - pl.col("c0")) ** 2 * pl.col("nb_var"),
         )
         .select("unique_id", "key", "own", "var", "full")
         .sort("unique_id", "key")  # the centring mean sums in row order
