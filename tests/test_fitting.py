@@ -10,12 +10,12 @@ import pytest
 from numpy.testing import assert_allclose
 
 from forecast.engine.fitting import (
-    BOUNDS,
     forecast_baseline,
     forecast_intermittent,
     forecast_smooth,
     future_frame,
 )
+from forecast.vocabulary import BOUNDS
 from tests.conftest import panel
 
 H = 13

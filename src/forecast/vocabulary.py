@@ -133,6 +133,11 @@ MINT_BYTES_PER_PAIR = 48
 # 9,870 series × 204 weeks; 98,567 × 204 passed 24 GB). A run whose estimate passes half
 # the machine's memory publishes its statistical forecasts and no level forecasts.
 PLANNING_BYTES_PER_CELL = 1_200
+# Prediction intervals every forecast table carries: their levels, bound columns and each
+# level's two-sided normal quantile (norm.ppf(0.5 + level / 200)).
+INTERVAL_LEVELS = (80, 95)
+BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
+NORMAL_Z = {80: 1.2815515655446004, 95: 1.959963984540054}
 Granularity = Literal["week", "month", "quarter"]
 GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
 PriceBand = Literal["entry", "core", "premium", "prestige"]

@@ -14,8 +14,8 @@ from __future__ import annotations
 import polars as pl
 
 from forecast.engine.selection import segment
+from forecast.vocabulary import INTERVAL_LEVELS
 
-LEVELS = (80, 95)
 MIN_POINTS = 40
 # Steps next to each other err alike: each step borrows the errors of its neighbours.
 _STEP_WINDOW = 1
@@ -62,7 +62,7 @@ def calibrate(points: pl.DataFrame) -> pl.DataFrame:
     spread = scored.join(near, how="cross").with_columns(step=pl.col("step") + pl.col("shift"))
     steps = scored.select("segment", "model", "step").unique()
     quantiles = {}
-    for level in LEVELS:
+    for level in INTERVAL_LEVELS:
         tail = (100 - level) / 200
         quantiles[f"q_lo_{level}"] = pl.col("score").quantile(tail, "lower")
         quantiles[f"q_hi_{level}"] = pl.col("score").quantile(1 - tail, "higher")
@@ -99,7 +99,7 @@ def apply_calibration(
     joined = joined.join(scale, on="unique_id", how="left")
     centre = pl.col("yhat").clip(0).log1p()
     bounds = {}
-    for level in LEVELS:
+    for level in INTERVAL_LEVELS:
         for side in ("lo", "hi"):
             q = pl.col(f"q_{side}_{level}")
             calibrated = (centre + q * pl.col("scale")).exp() - 1

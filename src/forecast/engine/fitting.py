@@ -33,11 +33,17 @@ from forecast.engine.models import (
     seasonal_naive,
 )
 from forecast.engine.quantiles import install as install_cached_quantiles
-from forecast.vocabulary import BASELINE, POLARS_INTERVAL, SEASON_LENGTH, YOUNG_WEEKS, Frequency
+from forecast.vocabulary import (
+    BASELINE,
+    BOUNDS,
+    INTERVAL_LEVELS,
+    NORMAL_Z,
+    POLARS_INTERVAL,
+    SEASON_LENGTH,
+    YOUNG_WEEKS,
+    Frequency,
+)
 
-LEVELS = (80, 95)
-_Z = {80: 1.2815515655446004, 95: 1.959963984540054}  # two-sided normal quantiles
-BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
 FORECAST_COLUMNS = ("unique_id", "ds", "model", "yhat", *BOUNDS)
 
 # Theta on a few weeks of history says so once per series, in whichever process fits it (a
@@ -78,7 +84,7 @@ def _run(
 ) -> pl.DataFrame:
     freq = POLARS_INTERVAL[frequency]
     sf = StatsForecast(models=models, freq=freq, n_jobs=n_jobs, fallback_model=fallback_model())
-    levels = list(LEVELS) if level else None
+    levels = list(INTERVAL_LEVELS) if level else None
     return sf.forecast(h=horizon, df=frame.select("unique_id", "ds", "y"), level=levels)
 
 
@@ -195,9 +201,9 @@ def _guard_intervals(long: pl.DataFrame) -> pl.DataFrame:
     h = pl.col("step").cast(pl.Float64)
     young = pl.col("n") < YOUNG_WEEKS
     guarded = {}
-    for lv in LEVELS:
-        level = _Z[lv] * pl.col("sd_level") * (1 + h / pl.col("n")).sqrt()
-        cap = 2 * _Z[lv] * pl.col("sd_step") * h.sqrt()
+    for lv in INTERVAL_LEVELS:
+        level = NORMAL_Z[lv] * pl.col("sd_level") * (1 + h / pl.col("n")).sqrt()
+        cap = 2 * NORMAL_Z[lv] * pl.col("sd_step") * h.sqrt()
         lo, hi = pl.col(f"lo_{lv}").fill_nan(None), pl.col(f"hi_{lv}").fill_nan(None)
         guarded[f"lo_{lv}"] = (
             pl.when(young)
@@ -249,7 +255,7 @@ def _negative_binomial_bounds(long: pl.DataFrame) -> pl.DataFrame:
     n = mean / np.maximum(phi - 1.0, 1e-6)  # NB(n, p): mean n(1-p)/p, var mean/p
     p = 1.0 / np.maximum(phi, 1.0 + 1e-6)
     bounds = {}
-    for level in LEVELS:
+    for level in INTERVAL_LEVELS:
         tail = (100 - level) / 200
         bounds[f"lo_{level}"] = stats.nbinom.ppf(tail, n, p)
         bounds[f"hi_{level}"] = stats.nbinom.ppf(1 - tail, n, p)

@@ -18,7 +18,7 @@ import polars as pl
 from utilsforecast import losses
 from utilsforecast.evaluation import evaluate
 
-from forecast.engine.fitting import BOUNDS, LEVELS
+from forecast.vocabulary import BOUNDS, INTERVAL_LEVELS
 
 SCORES = ("mase", "rmsse", "smape", "coverage_80", "coverage_95", "scaled_crps")
 _NAMES = {"coverage_level80": "coverage_80", "coverage_level95": "coverage_95"}
@@ -49,7 +49,7 @@ def score_series(cv: pl.DataFrame, train: pl.DataFrame, seasonality: int = 1) ->
         _metrics(seasonality, intervals),
         models=models,
         train_df=train.join(ids, on="unique_id").select("unique_id", "ds", "y"),
-        level=list(LEVELS) if intervals else None,
+        level=list(INTERVAL_LEVELS) if intervals else None,
     )
     per_metric = (
         scores.unpivot(index=["unique_id", "cutoff", "metric"], variable_name="model")

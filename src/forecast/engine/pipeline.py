@@ -15,7 +15,6 @@ import polars as pl
 from forecast.engine.backtest import backtest
 from forecast.engine.calibration import apply_calibration, calibrate, noise_scale
 from forecast.engine.events import mark_stockouts
-from forecast.engine.fitting import BOUNDS
 from forecast.engine.forecasting import forecast_at
 from forecast.engine.metrics import summarise
 from forecast.engine.pooling import Pooling, Priors
@@ -23,7 +22,7 @@ from forecast.engine.priors import OwnEstimates, own_estimates
 from forecast.engine.selection import choose_models, is_chosen, segment
 from forecast.engine.series import prepare_series, series_id
 from forecast.inputs.config import BrandConfig
-from forecast.vocabulary import GAP_REASONS, MAX_UNKNOWN_SHARE, SELECTED, SERIES_KEYS
+from forecast.vocabulary import BOUNDS, GAP_REASONS, MAX_UNKNOWN_SHARE, SELECTED, SERIES_KEYS
 
 
 class MostlyUnknownError(ValueError):

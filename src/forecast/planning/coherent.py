@@ -19,10 +19,10 @@ import polars as pl
 
 from forecast.engine.series import prepare_series
 from forecast.planning.hierarchy import Reconciled, Structure, bottom_up, reconcile, to_levels
-from forecast.planning.levels import BOUNDS, fit_levels, naive_scale
+from forecast.planning.levels import fit_levels, naive_scale
 from forecast.planning.products import hierarchy_of
 from forecast.planning.temporal import to_periods
-from forecast.vocabulary import HIERARCHY_KEYS, PLANNING_BYTES_PER_CELL, Granularity
+from forecast.vocabulary import BOUNDS, HIERARCHY_KEYS, PLANNING_BYTES_PER_CELL, Granularity
 
 KEY_COLUMNS = ["level", *HIERARCHY_KEYS]
 _SERIES = ["brand", "market", "product"]

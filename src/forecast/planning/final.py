@@ -13,10 +13,9 @@ import polars as pl
 
 from forecast.planning.coherent import KEY_COLUMNS
 from forecast.planning.hierarchy import to_levels
-from forecast.planning.levels import BOUNDS
 from forecast.planning.overrides import applications, apply_overrides
 from forecast.planning.temporal import to_periods
-from forecast.vocabulary import HIERARCHY_KEYS, Granularity
+from forecast.vocabulary import BOUNDS, HIERARCHY_KEYS, Granularity
 
 _KEYS = list(HIERARCHY_KEYS)
 

@@ -34,15 +34,15 @@ from scipy import sparse
 
 from forecast.planning.mint import MinT, covariance
 from forecast.vocabulary import (
+    BOUNDS,
     HIERARCHY_KEYS,
+    INTERVAL_LEVELS,
     LEVEL_KEYS,
     MAX_MINT_AGGREGATES,
     MINT_BYTES_PER_PAIR,
+    NORMAL_Z,
 )
 
-BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
-LEVELS = (80, 95)
-_Z = {80: 1.2815515655446004, 95: 1.959963984540054}  # norm.ppf(0.5 + level / 200)
 _TOP = "group"
 
 
@@ -271,7 +271,9 @@ class _Base:
 
     @classmethod
     def of(cls, base: pl.DataFrame, structure: Structure) -> _Base:
-        spread = [(pl.col(f"hi_{lv}") - pl.col(f"lo_{lv}")) / (2 * _Z[lv]) for lv in LEVELS]
+        spread = [
+            (pl.col(f"hi_{lv}") - pl.col(f"lo_{lv}")) / (2 * NORMAL_Z[lv]) for lv in INTERVAL_LEVELS
+        ]
         frame = base.with_columns(sigma=pl.max_horizontal(pl.mean_horizontal(spread), 0.0))
         ds = frame["ds"].unique().sort()
         return cls(
@@ -286,9 +288,9 @@ class _Base:
         out = _long(self.ids, self.ds, points)
         spread = pl.Series(sd.ravel()) if sd is not None else pl.lit(None, pl.Float64)
         bounds = {}
-        for lv in LEVELS:
-            bounds[f"lo_{lv}"] = pl.col("yhat") - _Z[lv] * spread
-            bounds[f"hi_{lv}"] = pl.col("yhat") + _Z[lv] * spread
+        for lv in INTERVAL_LEVELS:
+            bounds[f"lo_{lv}"] = pl.col("yhat") - NORMAL_Z[lv] * spread
+            bounds[f"hi_{lv}"] = pl.col("yhat") + NORMAL_Z[lv] * spread
         return out.with_columns(**{b: bounds[b] for b in BOUNDS})
 
 

@@ -17,10 +17,7 @@ import polars as pl
 from statsforecast import StatsForecast
 from statsforecast.models import MSTL, AutoETS, HistoricAverage
 
-from forecast.vocabulary import POLARS_INTERVAL, SEASON_LENGTH, Frequency
-
-LEVELS = (80, 95)
-BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
+from forecast.vocabulary import BOUNDS, INTERVAL_LEVELS, POLARS_INTERVAL, SEASON_LENGTH, Frequency
 
 
 def fit_levels(
@@ -74,7 +71,7 @@ def _fit(
         fallback_model=HistoricAverage(alias="m"),
     )
     z = frame.select("unique_id", "ds", y=pl.col("y").clip(0).log1p())
-    wide = sf.forecast(h=horizon, df=z, level=list(LEVELS))
+    wide = sf.forecast(h=horizon, df=z, level=list(INTERVAL_LEVELS))
     back = {b: pl.col(f"m-{b.split('_')[0]}-{b.split('_')[1]}").exp() - 1 for b in BOUNDS}
     forecasts = wide.select("unique_id", "ds", yhat=pl.col("m").exp() - 1, **back)
     clipped = {c: pl.col(c).clip(0) for c in ("yhat", *BOUNDS)}

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from forecast.vocabulary import Granularity
+from forecast.vocabulary import NORMAL_Z, Granularity
 
-_Z = {80: 1.2815515655446004, 95: 1.959963984540054}
 _MONTH_FIRST_WEEK = (0, 4, 8)  # weeks into the quarter where its 4-4-5 months start
 
 
@@ -67,7 +66,7 @@ def to_periods(weekly: pl.DataFrame, keys: list[str], granularity: Granularity) 
         its first forecast week, ``weeks`` (forecast weeks inside), ``period_weeks``, summed
         values and intervals from the summed weekly variances.
     """
-    sigma = (pl.col("hi_95") - pl.col("lo_95")) / (2 * _Z[95])
+    sigma = (pl.col("hi_95") - pl.col("lo_95")) / (2 * NORMAL_Z[95])
     values = [
         c
         for c in weekly.columns
@@ -86,8 +85,8 @@ def to_periods(weekly: pl.DataFrame, keys: list[str], granularity: Granularity) 
         sd=pl.col("var").sum().sqrt(),
     )
     bounds = {
-        f"{side}_{level}": (pl.col("yhat") + sign * _Z[level] * pl.col("sd")).clip(0)
-        for level in _Z
+        f"{side}_{level}": (pl.col("yhat") + sign * NORMAL_Z[level] * pl.col("sd")).clip(0)
+        for level in NORMAL_Z
         for side, sign in (("lo", -1), ("hi", 1))
     }
     out = summed.with_columns(**bounds).with_columns(
