@@ -173,11 +173,11 @@ def reconcile(
         insample: ``unique_id, ds, y, yhat`` fitted values to take W from instead of the
             naive errors (benchmarks compare the two).
     """
+    hat = _Base.of(base, structure)
     if why := _too_large_for_mint(structure):
-        return Reconciled(bottom_up(base, structure, intervals), "bottom_up", why, 0)
+        return Reconciled(_finish(_summed(hat, structure, intervals), base), "bottom_up", why, 0)
     y_df = naive_insample(history) if insample is None else insample
     errors = _matrix(y_df.with_columns(e=pl.col("y") - pl.col("yhat")), structure, "e")
-    hat = _Base.of(base, structure)
     problems: list[str] = []
     for method in METHODS:
         try:
@@ -187,7 +187,8 @@ def reconcile(
             problems.append(f"{method}: {exc}")
             continue
         return _non_negative(fc, base, structure, method, problems)
-    return Reconciled(bottom_up(base, structure, intervals), "bottom_up", "; ".join(problems), 0)
+    summed = _finish(_summed(hat, structure, intervals), base)
+    return Reconciled(summed, "bottom_up", "; ".join(problems), 0)
 
 
 def _too_large_for_mint(structure: Structure) -> str | None:
@@ -253,11 +254,15 @@ def _non_negative(
 def bottom_up(base: pl.DataFrame, structure: Structure, intervals: bool = True) -> pl.DataFrame:
     """The bottom base forecasts summed to every level; bounds by ``normality`` (independent
     bottom errors: σ² summed), as hierarchicalforecast's ``BottomUp``."""
-    hat = _Base.of(base, structure)
+    return _finish(_summed(_Base.of(base, structure), structure, intervals), base)
+
+
+def _summed(hat: _Base, structure: Structure, intervals: bool) -> pl.DataFrame:
+    """See :func:`bottom_up`, from base forecasts already in matrix form."""
     n_a = structure.s_a.shape[0]
     points = structure.sum_up(hat.yhat[n_a:])
     sd = np.sqrt(structure.sum_up(hat.sigma[n_a:] ** 2)) if intervals else None
-    return _finish(hat.frame(points, sd), base)
+    return hat.frame(points, sd)
 
 
 @dataclass(frozen=True)
