@@ -307,16 +307,17 @@ DECEMBER = {47: 0.2, 48: 0.45, 49: 0.7, 50: 0.9, 51: 0.9, 0: 0.3, 1: -0.3, 2: -0
 JANUARY = -0.6
 
 
-def _december(pooled_christmas: float | None = None) -> pl.DataFrame:
-    """Forecasts (damped ETS, 13 weeks from 2025-11-17) of three series whose December
-    peak Christmas, its lead week and New Year cover every year: ``unique_id, ds, pos,
-    yhat``; ``pooled_christmas`` replaces the learned Christmas uplift, as a pool would."""
+def _december(pooled_christmas: float | None = None, weeks: int = 150) -> pl.DataFrame:
+    """Forecasts (damped ETS, 13 weeks from the panel's last week: 2025-11-17 for 150
+    weeks, 2024-11-11 for 98) of three series whose December peak Christmas, its lead week
+    and New Year cover every year: ``unique_id, ds, pos, yhat``; ``pooled_christmas``
+    replaces the learned Christmas uplift, as a pool would."""
     from forecast.engine.forecasting import FitPlan, forecast_series
     from forecast.engine.priors import own_estimates
     from forecast.inputs.calendar import season_position
     from tests.conftest import holidays_of, panel
 
-    series = panel(n_series=3, weeks=150, seed=8, season=0.0, start=date(2023, 1, 2))
+    series = panel(n_series=3, weeks=weeks, seed=8, season=0.0, start=date(2023, 1, 2))
     pos = season_position(pl.col("ds"))
     lift = pl.col("pos").replace_strict(DECEMBER, default=0.0, return_dtype=pl.Float64)
     # Week 0 is high where it holds New Year's Eve (every year but the panel's first week,
@@ -340,17 +341,29 @@ def _december(pooled_christmas: float | None = None) -> pl.DataFrame:
     return fc.forecasts.filter(pl.col("model") == "ets").with_columns(pos=pos)
 
 
-def test_a_december_peak_the_holidays_cover_every_year_is_forecast_week_by_week() -> None:
+PEAK = (50, 51, 0, 1)
+
+
+@pytest.mark.parametrize(("weeks", "checked"), [(150, tuple(DECEMBER)), (98, (50, 51))])
+def test_a_december_peak_the_holidays_cover_every_year_is_forecast_week_by_week(
+    weeks: int, checked: tuple[int, ...]
+) -> None:
     # Christmas (weeks 50, 51), its lead week and New Year (week 0) touch the same weeks of
     # every series and year; only the panel's first week (2023-01-02), a plain January
     # week, escapes them. The forecast must put the peak, and the January drop after it,
     # where the history had them: a Christmas uplift measured against a profile
-    # interpolated from that one week moved the peak into the lead week.
+    # interpolated from that one week moved the peak into the lead week. With two years
+    # (98 weeks) that week is half of week 0's history: still not the typical week there.
+    # From two years only the peak and its lead week are checked: weeks 47-49 are off by up
+    # to 0.25 (Black Friday and Cyber Monday, seen once, are measured against one neighbour
+    # on the rise to the peak) and week 0 by 0.16 (New Year told apart from that one week).
     log = pl.col("yhat").log()
-    fc = _december().with_columns(lift=log - log.filter(pl.col("pos").is_between(3, 46)).mean())
+    fc = _december(weeks=weeks).with_columns(
+        lift=log - log.filter(pl.col("pos").is_between(3, 46)).mean()
+    )
     by_pos = fc.group_by("pos").agg(pl.col("lift").mean())
-    for p, lift in by_pos.filter(pl.col("pos").is_in(list(DECEMBER))).rows():
-        assert abs(lift - DECEMBER[p]) < (0.1 if p in (50, 51, 0, 1) else 0.2), (p, lift)
+    for p, lift in by_pos.filter(pl.col("pos").is_in(list(checked))).rows():
+        assert abs(lift - DECEMBER[p]) < (0.1 if p in PEAK else 0.2), (p, lift)
 
 
 def test_a_pooled_uplift_adds_nothing_where_the_profile_carries_the_event() -> None:

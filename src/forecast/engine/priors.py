@@ -118,11 +118,12 @@ def _identified(
 
     A position is estimable when some series of the frame saw it without an event, or
     (weekly: the profile is smoothed over adjacent weeks) when a position beside it was
-    mostly seen without one — in at least half of its weeks, so the interpolated profile
+    mostly seen without one — in more than half of its weeks, so the interpolated profile
     rests on the typical week there, not on one week that happened to escape (the panel's
     first January week beside a Christmas and New Year that cover weeks 50, 51 and 0 of
     every other year: the uplift measured against it moved the December peak into the
-    lead week). Rows at a position that is not estimable cannot be told from the season
+    lead week; with two years of history that week is half of week 0's). Rows at a
+    position that is not estimable cannot be told from the season
     (Christmas in December, by month, or Christmas week itself, weekly, when every series
     has it there every year): they stay in the profile, which carries them, and neither
     measure nor receive an uplift there (``forecasting`` leaves the uplift out where the
@@ -139,7 +140,7 @@ def _identified(
     itself = seen.filter(pl.col("clean") > 0).select("pos")
     offsets = [off for off, k in zip((-1, 1), _KERNEL[frequency][::2], strict=True) if k > 0]
     beside = (
-        seen.filter(pl.col("clean") >= 0.5)
+        seen.filter(pl.col("clean") > 0.5)
         .join(pl.DataFrame({"off": offsets}, schema={"off": pl.Int16}), how="cross")
         .select(pos=((pl.col("pos") + pl.col("off")) % m).cast(pl.Int16))
     )
