@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -98,6 +98,28 @@ def test_a_sharp_recurring_week_keeps_its_height_while_noise_is_smoothed() -> No
     noise = own_estimates("b", flat, NO_EVENTS).season["own"].to_numpy()
     raw = series_estimates(flat, NO_EVENTS)[0].group_by("pos").agg(pl.col("r").mean())
     assert noise.std() < 0.8 * raw["r"].std()  # within noise of its neighbours: smoothed
+
+
+def test_two_event_weeks_seen_once_on_the_rise_of_the_season_are_measured_from_both_sides() -> None:
+    # Black Friday then Cyber Monday on the rise to Christmas, seen once: each week's profile
+    # is interpolated across the two-week gap, not copied from the nearest clean week (that
+    # put half the rise into one uplift and took it out of the other).
+    series = panel(n_series=6, weeks=70, seed=11, season=0.0, level=200.0)
+    pos = season_position(pl.col("ds"))
+    rise = (0.2 * (pos - 20).clip(0, 10)).cast(pl.Float64)
+    first = pl.col("ds") < series["ds"].min() + timedelta(weeks=52)
+    friday, monday = first & (pos == 24), first & (pos == 25)
+    lifted = series.with_columns(
+        y=pl.col("y") * (rise + pl.when(friday).then(0.5).otherwise(0.0)).exp()
+    )
+    cal = pl.concat(
+        [
+            lifted.filter(hit).select("unique_id", "ds", event=pl.lit(name), weight=pl.lit(1.0))
+            for name, hit in (("black_friday", friday), ("cyber_monday", monday))
+        ]
+    )
+    uplift = dict(own_estimates("b", lifted, cal).events.select("key", "own").rows())
+    assert abs(uplift["black_friday"] - 0.5) < 0.1 and abs(uplift["cyber_monday"]) < 0.1, uplift
 
 
 def test_an_event_in_the_same_month_of_every_series_and_year_stays_in_the_profile() -> None:

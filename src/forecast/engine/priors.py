@@ -243,7 +243,7 @@ def _keep_sharp(
         [keys.with_columns(key=((pl.col("key") + off) % m).cast(pl.Int16)) for off in (-1, 0, 1)]
     ).unique(["unique_id", "key"])
     frame = targets.select("unique_id", "key", "full")
-    for off, name in ((0, "c"), (-1, "l"), (1, "r")):
+    for off, name in ((0, "c"), (-1, "l"), (1, "r"), (-2, "ll"), (2, "rr")):
         shifted = est.select(
             "unique_id",
             key=((pl.col("key") - off) % m).cast(pl.Int16),
@@ -261,7 +261,11 @@ def _keep_sharp(
     d2 = (pl.col("c_own") - pl.col("nb")) ** 2
     kept = (1 - SHARP * (pl.col("c_var") + pl.col("nb_var")) / d2).clip(0.0, 1.0).fill_nan(0.0)
     # own = c0·centre + (1 − c0)·(neighbours' mean): all neighbours where the position is
-    # unseen, all centre where it has no neighbour.
+    # unseen, all centre where it has no neighbour; inside a two-week gap, linear across it.
+    (from_r, from_r_var), (from_l, from_l_var) = (
+        _into_gap("r", "l", "ll"),
+        _into_gap("l", "r", "rr"),
+    )
     c0 = (
         pl.when(pl.col("c_own").is_null())
         .then(0.0)
@@ -272,8 +276,10 @@ def _keep_sharp(
     return (
         frame.with_columns(nb_w=kl + kr)
         .with_columns(
-            nb=pl.when(nb_w > 0).then(nb).otherwise(0.0),
-            nb_var=pl.when(nb_w > 0).then(nb_var).otherwise(0.0),
+            nb=pl.coalesce(from_r, from_l, pl.when(nb_w > 0).then(nb).otherwise(0.0)),
+            nb_var=pl.coalesce(
+                from_r_var, from_l_var, pl.when(nb_w > 0).then(nb_var).otherwise(0.0)
+            ),
         )
         .with_columns(c0=c0)
         .with_columns(
@@ -284,6 +290,25 @@ def _keep_sharp(
         .select("unique_id", "key", "own", "var", "full")
         .sort("unique_id", "key")  # the centring mean sums in row order
     )
+
+
+def _into_gap(near: str, beside: str, far: str) -> tuple[pl.Expr, pl.Expr]:
+    """An unseen position whose neighbour ``beside`` is unseen too (an event block of two
+    weeks, Black Friday then Cyber Monday): a third of the way from the seen neighbour
+    ``near`` to the seen position ``far`` past the gap, and its variance; null elsewhere.
+
+    Linear across the gap: the nearest neighbour's value alone put a step of a rising
+    season (the run-up to Christmas) into one week's uplift and took it from the other's.
+    """
+    hit = (
+        pl.col("c_own").is_null()
+        & pl.col(f"{beside}_own").is_null()
+        & pl.col(f"{near}_own").is_not_null()
+        & pl.col(f"{far}_own").is_not_null()
+    )
+    value = (2 * pl.col(f"{near}_own") + pl.col(f"{far}_own")) / 3
+    var = (4 * pl.col(f"{near}_var") + pl.col(f"{far}_var")) / 9
+    return pl.when(hit).then(value), pl.when(hit).then(var)
 
 
 def seasonal_offsets(
