@@ -55,6 +55,14 @@ HOLIDAYS_FROM = 1950  # the first year holidays are placed in (their rules hold 
 WeekLabel = Literal["monday", "start", "end"]
 WEEK_LABELS: tuple[WeekLabel, ...] = get_args(WeekLabel)
 SEASON_LENGTH: dict[Frequency, int] = {"weekly": 52, "monthly": 12, "quarterly": 4}
+# Weights of a season position and its two neighbours when profiles (and their drift) are
+# smoothed: adjacent weeks only — a week-of-year mean from 2-3 years is noisy; months and
+# quarters are far enough apart to stand alone.
+SEASON_KERNEL: dict[Frequency, tuple[float, float, float]] = {
+    "weekly": (0.25, 0.5, 0.25),
+    "monthly": (0.0, 1.0, 0.0),
+    "quarterly": (0.0, 1.0, 0.0),
+}
 POLARS_INTERVAL: dict[Frequency, str] = {"weekly": "1w", "monthly": "1mo", "quarterly": "1q"}
 # Weeks in one period: ages (history_weeks, the 26 / 104-week limits) are counted in weeks.
 WEEKS_PER_PERIOD: dict[Frequency, float] = {"weekly": 1.0, "monthly": 52 / 12, "quarterly": 13.0}

@@ -16,10 +16,8 @@ import polars as pl
 from forecast.engine.decomposition import decompose
 from forecast.engine.pooling import combine, spread
 from forecast.inputs.calendar import season_position
-from forecast.vocabulary import SEASON_LENGTH, STOCKOUT, WEEKS_PER_PERIOD, Frequency
+from forecast.vocabulary import SEASON_KERNEL, SEASON_LENGTH, STOCKOUT, WEEKS_PER_PERIOD, Frequency
 
-# Adjacent-week smoothing before pooling: a week-of-year mean from 2-3 years is noisy.
-_KERNEL = {"weekly": (0.25, 0.5, 0.25), "monthly": (0.0, 1.0, 0.0), "quarterly": (0.0, 1.0, 0.0)}
 # A week keeps w = 1 − SHARP·v/d² of its own value against its neighbours' mean (d its
 # distance from it, v that distance's variance): none within √SHARP standard errors.
 SHARP = 3.0
@@ -138,7 +136,7 @@ def _identified(
         .agg(clean=pl.col("touched").is_null().mean())
     )
     itself = seen.filter(pl.col("clean") > 0).select("pos")
-    offsets = [off for off, k in zip((-1, 1), _KERNEL[frequency][::2], strict=True) if k > 0]
+    offsets = [off for off, k in zip((-1, 1), SEASON_KERNEL[frequency][::2], strict=True) if k > 0]
     beside = (
         seen.filter(pl.col("clean") > 0.5)
         .join(pl.DataFrame({"off": offsets}, schema={"off": pl.Int16}), how="cross")
@@ -224,7 +222,7 @@ def _smooth_and_centre(est: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
     young series saw spreads one position further; such series stay aligned to their
     reference (no centring).
     """
-    left, centre, right = _KERNEL[frequency]
+    left, centre, right = SEASON_KERNEL[frequency]
     if left == right == 0:
         smooth = est.select("unique_id", "key", "own", "var", "full")
     else:

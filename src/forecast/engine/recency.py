@@ -15,7 +15,7 @@ import math
 import numpy as np
 import polars as pl
 
-from forecast.vocabulary import Frequency
+from forecast.vocabulary import SEASON_KERNEL, Frequency
 
 HALF_LIVES = (1.0, 2.0, 4.0, 8.0, math.inf)  # in seasons; inf weighs every year the same
 MAX_VALIDATION_SEASONS = 10
@@ -23,7 +23,6 @@ MIN_CLUSTERS = 10  # series × seasons needed to measure the gain's spread by cl
 # Forgetting old years also costs precision the validation does not see (noisier profiles,
 # noisier de-seasonalised history): a finite half-life must cut the squared error this much.
 MIN_GAIN = 0.05
-_WEEKLY_KERNEL = (0.25, 0.5, 0.25)  # the adjacent-week smoothing profiles get
 
 
 def recency_weight(half_life: float, m: int) -> pl.Expr:
@@ -126,7 +125,7 @@ def with_drift(rows: pl.DataFrame, half_life: float, frequency: Frequency) -> pl
     if frequency != "weekly":
         return frame
     smooth = pl.col("drift").rolling_mean(
-        window_size=3, weights=list(_WEEKLY_KERNEL), center=True, min_samples=1
+        window_size=3, weights=list(SEASON_KERNEL["weekly"]), center=True, min_samples=1
     )
     return frame.with_columns(drift=smooth.over("unique_id"))
 
