@@ -380,3 +380,44 @@ def test_a_pooled_uplift_adds_nothing_where_the_profile_carries_the_event() -> N
     quiet = np.mean([r[p] for p in r if p not in DECEMBER])
     assert abs(r[51] / quiet - 1) < 0.02 and abs(r[0] / quiet - 1) < 0.02
     assert r[50] / quiet > 1.1
+
+
+# Log lift by weeks from the week holding Christmas (placed by date every year).
+AROUND_CHRISTMAS = {-4: 0.2, -3: 0.45, -2: 0.7, -1: 0.9, 0: 0.9, 1: 0.3, 2: -0.3, 3: -0.2}
+
+
+@pytest.mark.parametrize("last", [date(2027, 11, 15), date(2026, 11, 16)])
+def test_the_season_around_christmas_follows_its_date_when_the_week_number_moves(
+    last: date,
+) -> None:
+    # Four Christmases in week 51 carry the peak in the profile. In 2027 Christmas is a
+    # Saturday, in week 50: the peak and the rise to it must come a week earlier, not on
+    # New Year. In 2026 (53 ISO weeks) New Year's week folds into week 51 beside Christmas:
+    # it must read New Year's season, not a second Christmas (it came out ×3).
+    from forecast.engine.forecasting import FitPlan, forecast_series
+    from forecast.engine.priors import own_estimates
+    from tests.conftest import holidays_of, panel
+
+    start = date(2023, 1, 2)
+    series = panel(n_series=3, weeks=(last - start).days // 7 + 1, seed=8, season=0.0, start=start)
+    lift = {}
+    for year in range(2022, 2029):
+        christmas = date(year, 12, 25)
+        week = christmas - timedelta(days=christmas.weekday())
+        lift |= {week + timedelta(weeks=k): v for k, v in AROUND_CHRISTMAS.items()}
+    series = series.with_columns(
+        y=pl.col("y") * pl.col("ds").replace_strict(lift, default=0.0).exp()
+    )
+    cal = calendar_of(series.drop("unique_id", "y").unique(), holidays_of(["europe"], 2022, 2028))
+    priors = pool_priors(
+        [own_estimates("b", series, cal)], {"b": "perfumes_cosmetics"}, list(SECTORS)
+    )
+    classes = series.select("unique_id").unique().with_columns(demand_class=pl.lit("smooth"))
+    plan = FitPlan(13, ("ets",), (), "weekly")
+    fc = forecast_series(series, classes, priors.brands, cal, plan).forecasts
+    fc = fc.filter(pl.col("model") == "ets").with_columns(log=pl.col("yhat").log())
+    quiet = fc.filter(~pl.col("ds").is_in(list(lift)))["log"].mean()
+    by_week = dict(fc.group_by("ds").agg(pl.col("log").mean() - quiet).rows())
+    for ds, value in by_week.items():
+        if ds in lift:
+            assert abs(value - lift[ds]) < 0.15, (ds, value, lift[ds])

@@ -28,7 +28,13 @@ from forecast.engine.priors import seasonal_offsets, series_estimates
 from forecast.engine.series import demand_class, prepare_series
 from forecast.inputs.calendar import season_position
 from forecast.inputs.config import BrandConfig
-from forecast.vocabulary import COLD_START_MODEL, DEMAND_CLASSES, WEEKS_PER_PERIOD, Frequency
+from forecast.vocabulary import (
+    COLD_START_MODEL,
+    DEMAND_CLASSES,
+    SEASON_LENGTH,
+    WEEKS_PER_PERIOD,
+    Frequency,
+)
 
 
 class NoSalesError(ValueError):
@@ -211,36 +217,109 @@ def _with_offsets(
     # Series that have not seen every position yet are aligned to the profile they borrow.
     reference = profile.select("key", ref="shrunk")
     resid, told_apart, per_series = series_estimates(series, calendar, plan.frequency, reference)
-    calendar = _without_carried(series, calendar, told_apart, plan.frequency)
+    freq = plan.frequency
+    held = calendar.join(series.select("unique_id", "ds"), on=["unique_id", "ds"], how="semi")
+    carried = _carried(held, told_apart, freq)
+    future = _anchored(future_frame(series, plan.horizon, freq), held, calendar, carried, freq)
+    calendar = _without_carried(calendar, carried, future, freq)
     # In a fixed order: the spread between series sums over them in this order.
     ids = series["unique_id"].unique(maintain_order=True)
     profiles, weights = shrink_series(per_series, profile, ids, pooling)
-    freq = plan.frequency
     history = _cleaned(seasonal_offsets(series, profiles, events, calendar, freq), resid)
-    future = seasonal_offsets(
-        future_frame(series, plan.horizon, freq), profiles, events, calendar, freq, planned=True
-    )
+    future = seasonal_offsets(future, profiles, events, calendar, freq, planned=True)
     return history, future, weights
 
 
-def _without_carried(
-    series: pl.DataFrame, calendar: pl.DataFrame, told_apart: pl.DataFrame, frequency: Frequency
+def _carried(held: pl.DataFrame, told_apart: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
+    """``event, pos`` pairs the history held (``held``: its calendar rows) but could not
+    tell from the season: the profile carries the event there."""
+    pos = season_position(pl.col("ds"), frequency).cast(pl.Int16)
+    told = told_apart.select("event", pos=pos).unique()
+    return held.select("event", pos=pos).unique().join(told, on=["event", "pos"], how="anti")
+
+
+# How far either side of a carried event's week its season moves with it (weeks).
+ANCHOR_WEEKS = 4
+
+
+def _anchored(
+    future: pl.DataFrame,
+    held: pl.DataFrame,
+    calendar: pl.DataFrame,
+    carried: pl.DataFrame,
+    frequency: Frequency,
 ) -> pl.DataFrame:
-    """The calendar less the learned events at positions where the history held them but
-    could not tell them from the season (see ``priors.series_estimates``).
+    """Future rows with the season ``pos`` they read: their own, except near an event the
+    profile carries (see ``_without_carried``), where they keep their distance to it.
+
+    Christmas on a Saturday (2027) lands in week 50 after years in week 51: the profile
+    carries its peak at 51, so the forecast would put it a week late, on New Year. Within
+    ``ANCHOR_WEEKS`` of a carried event's week, a week reads the season at the event's
+    usual place (where the series' history most often held it) plus its distance to the
+    event: the weeks keep their distance to the event, as in the history.
+    """
+    pos = season_position(pl.col("ds"), frequency).cast(pl.Int16)
+    future = future.with_columns(pos=pos)
+    if frequency != "weekly" or carried.is_empty():
+        return future
+    m = SEASON_LENGTH[frequency]
+    core = calendar.join(carried.select("event").unique(), on="event", how="semi")
+    core = core.filter(pl.col("weight") == pl.col("weight").max().over("event"))
+    # Where each series' history held the event's week: its usual place (the most recent
+    # among equals; a week 53 folded into 51 is not where New Year usually is).
+    place = (
+        core.join(held.select("unique_id", "ds"), on=["unique_id", "ds"], how="semi")
+        .group_by("unique_id", "event", held_pos=pos)
+        .agg(n=pl.len(), last=pl.col("ds").max())
+        .sort("n", "last")
+        .group_by("unique_id", "event")
+        .agg(pl.col("held_pos").last())
+    )
+    # Anchors: events the profile carries at their usual place (Christmas), not moving
+    # holidays it carries at one odd position (their uplift places them by date).
+    place = place.join(carried, left_on=["event", "held_pos"], right_on=["event", "pos"])
+    anchors = (
+        core.join(future.select("unique_id", "ds"), on=["unique_id", "ds"])
+        .join(place, on=["unique_id", "event"])
+        .select("unique_id", at="ds", held_pos="held_pos")
+    )
+    # Each week follows its nearest carried event: the event's usual place plus the weeks
+    # between them. The same as the week's own position, unless the event moved, or a
+    # week 53 (folded into 51) lies between (2026: New Year's week reads New Year's
+    # season, not Christmas week's).
+    weeks = (pl.col("ds") - pl.col("at")).dt.total_days() // 7
+    near = (
+        future.join(anchors, on="unique_id")
+        .filter(weeks.abs() <= ANCHOR_WEEKS)
+        .sort(weeks.abs())
+        .unique(["unique_id", "ds"], keep="first")
+        .select("unique_id", "ds", read=((pl.col("held_pos") + weeks) % m).cast(pl.Int16))
+    )
+    # A week-number wobble (one week either way), never a season read weeks away.
+    off = (pl.col("read") - pl.col("pos") + m // 2) % m - m // 2
+    return (
+        future.join(near, on=["unique_id", "ds"], how="left")
+        .with_columns(pos=pl.when(off.abs() <= 1).then("read").otherwise("pos"))
+        .drop("read")
+    )
+
+
+def _without_carried(
+    calendar: pl.DataFrame, carried: pl.DataFrame, future: pl.DataFrame, frequency: Frequency
+) -> pl.DataFrame:
+    """The calendar less the learned events at ``carried`` (event, position) pairs: where
+    the history held them but could not tell them from the season (see
+    ``priors.series_estimates``). Future rows are placed at the position they read the
+    season from (``future.pos``, see ``_anchored``).
 
     The profile carries them there, so an uplift — measured at the event's other positions,
     or learned by the pool from other brands — would count them twice. A planned magnitude
     stays: it is what the planner said the period will do.
     """
-    pos = season_position(pl.col("ds"), frequency).cast(pl.Int16)
-    held = calendar.join(series.select("unique_id", "ds"), on=["unique_id", "ds"], how="semi")
-    carried = (
-        held.select("event", pos=pos)
-        .unique()
-        .join(told_apart.select("event", pos=pos).unique(), on=["event", "pos"], how="anti")
-    )
-    drop = calendar.with_columns(pos=pos).join(carried, on=["event", "pos"], how="semi")
+    placed = calendar.join(
+        future.select("unique_id", "ds", "pos"), on=["unique_id", "ds"], how="left"
+    ).with_columns(pos=pl.coalesce("pos", season_position(pl.col("ds"), frequency)))
+    drop = placed.join(carried, on=["event", "pos"], how="semi")
     drop = drop.filter(pl.col("planned").is_null()).select("unique_id", "ds", "event")
     return calendar.join(drop, on=["unique_id", "ds", "event"], how="anti")
 

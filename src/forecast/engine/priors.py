@@ -320,14 +320,19 @@ def seasonal_offsets(
     """Add ``offset`` (log1p scale): the series' season at the row's position plus events.
 
     Args:
-        frame: rows with ``unique_id, ds``.
+        frame: rows with ``unique_id, ds`` (and ``pos``, the season position each row
+            reads, where it is not its own: see ``forecasting._anchored``).
         profiles: ``unique_id, pos, season``.
         events: ``key (event), shrunk`` of the brand.
         calendar: The brand's events per series (see ``events.series_calendar``).
         planned: Forecast periods: an event's planned uplift (its magnitude), where given,
             replaces the uplift learned for its type.
     """
-    with_pos = frame.with_columns(pos=season_position(pl.col("ds"), frequency))
+    with_pos = (
+        frame
+        if "pos" in frame.columns
+        else frame.with_columns(pos=season_position(pl.col("ds"), frequency))
+    )
     season = with_pos.join(profiles, on=["unique_id", "pos"], how="left")
     learned = calendar.join(events.select(event="key", uplift="shrunk"), on="event", how="left")
     uplift = pl.coalesce("planned", "uplift") if planned else pl.col("uplift")
