@@ -121,11 +121,11 @@ def _identified(
     first January week beside a Christmas and New Year that cover weeks 50, 51 and 0 of
     every other year: the uplift measured against it moved the December peak into the
     lead week; with two years of history that week is half of week 0's). Rows at a
-    position that is not estimable cannot be told from the season
-    (Christmas in December, by month, or Christmas week itself, weekly, when every series
-    has it there every year): they stay in the profile, which carries them, and neither
-    measure nor receive an uplift there (``forecasting`` leaves the uplift out where the
-    history could not tell it apart).
+    position that is not estimable cannot be told from the season (Christmas in December,
+    by month, or Christmas week itself, weekly, when every series has it there every
+    year): they stay in the profile, which carries them, and neither measure nor receive
+    an uplift there (``forecasting`` leaves the uplift out where the history could not
+    tell it apart).
     """
     m = SEASON_LENGTH[frequency]
     touched = event_rows.select("unique_id", "ds").unique().with_columns(touched=pl.lit(True))
@@ -260,10 +260,8 @@ def _keep_sharp(
     kept = (1 - SHARP * (pl.col("c_var") + pl.col("nb_var")) / d2).clip(0.0, 1.0).fill_nan(0.0)
     # own = c0·centre + (1 − c0)·(neighbours' mean): all neighbours where the position is
     # unseen, all centre where it has no neighbour; inside a two-week gap, linear across it.
-    (from_r, from_r_var), (from_l, from_l_var) = (
-        _into_gap("r", "l", "ll"),
-        _into_gap("l", "r", "rr"),
-    )
+    from_r, from_r_var = _into_gap("r", "l", "ll")
+    from_l, from_l_var = _into_gap("l", "r", "rr")
     c0 = (
         pl.when(pl.col("c_own").is_null())
         .then(0.0)
