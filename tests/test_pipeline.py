@@ -286,6 +286,36 @@ def test_level_base_is_each_series_chosen_backtest_forecast_one_horizon_back(set
     assert per_series.height <= result.forecasts["unique_id"].n_unique()
 
 
+def test_later_backtest_origins_run_the_oldest_origins_models_forward(setup) -> None:  # type: ignore[no-untyped-def]
+    brands, sales, cal, priors = setup
+    brand = brands["fashion_a"]
+    mine = sales.filter(pl.col("brand") == "fashion_a")
+    refit = brand.model_copy(
+        update={"model": brand.model.model_copy(update={"refit_backtests": True})}
+    )
+    fast, slow = (run_brand(b, mine, END, priors, cal) for b in (brand, refit))
+    # The forecasts are fitted at as-of either way.
+    keys = ["unique_id", "model", "ds"]
+    assert (
+        fast.forecasts.drop("is_selected")
+        .sort(keys)
+        .equals(slow.forecasts.drop("is_selected").sort(keys))
+    )
+    oldest, latest = sorted(fast.metrics["cutoff"].unique())
+    rows = ["cutoff", "segment", "model"]
+    same, moved = (
+        pl.col("cutoff") == oldest,
+        (pl.col("cutoff") == latest) & (pl.col("demand_class") == "smooth"),
+    )
+    # Fitted at the oldest origin either way; run forward from there one horizon later.
+    assert fast.metrics.filter(same).sort(rows).equals(slow.metrics.filter(same).sort(rows))
+    assert (
+        not fast.metrics.filter(moved)
+        .sort(rows)["mase"]
+        .equals(slow.metrics.filter(moved).sort(rows)["mase"])
+    )
+
+
 def test_lineage_hash_follows_the_brands_events_too() -> None:
     from forecast.engine.runs import watermark
 

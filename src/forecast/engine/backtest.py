@@ -10,6 +10,7 @@ import polars as pl
 
 from forecast.engine.calibration import noise_scale
 from forecast.engine.forecasting import NoSalesError, forecast_at
+from forecast.engine.forward import FittedModels
 from forecast.engine.metrics import empty_scores, score_series
 from forecast.engine.pooling import Pooling, Priors
 from forecast.inputs.calendar import origin_period, shift_periods
@@ -83,12 +84,25 @@ def backtest(
     pooling: Pooling = "partial",
     n_jobs: int = 1,
 ) -> Backtest:
-    """Scores and errors of every model at every origin where the brand already sold."""
+    """Scores and errors of every model at every origin where the brand already sold.
+
+    The models fitted at the oldest origin run forward at the later ones (see
+    :mod:`forecast.engine.forward`), unless the brand asks for ``refit_backtests``.
+    """
+    kept = None if brand.model.refit_backtests else FittedModels()
     folds = []
     for cutoff in cutoffs:
         try:
             fc = forecast_at(
-                brand, sales, cutoff, priors[cutoff], calendar, pooling, n_jobs, classes
+                brand,
+                sales,
+                cutoff,
+                priors[cutoff],
+                calendar,
+                pooling,
+                n_jobs,
+                classes,
+                kept=kept,
             )
         except NoSalesError:  # launched after this origin: nothing to backtest there
             continue

@@ -22,6 +22,7 @@ from scipy import stats
 from statsforecast import StatsForecast
 from statsforecast.models import Naive
 
+from forecast.engine.forward import FittedModels, run_forward
 from forecast.engine.models import (
     Family,
     build_models,
@@ -81,11 +82,35 @@ def _run(
     level: bool,
     n_jobs: int,
     frequency: Frequency,
+    kept: FittedModels | None = None,
+    fit: str = "",
 ) -> pl.DataFrame:
+    """statsforecast's wide forecasts of ``models`` for every series of ``frame``.
+
+    Args:
+        kept: Where an earlier origin's fitted models are kept (see
+            :mod:`forecast.engine.forward`): empty for ``fit``, the models are fitted and
+            kept there; holding ``fit``, they run forward, and only the series they cannot
+            run on are fitted. None: fitted, not kept.
+    """
+    levels = list(INTERVAL_LEVELS) if level else None
+    frame = frame.select("unique_id", "ds", "y")
+    ahead = None
+    if kept is not None and kept.has(fit):
+        ahead, frame = run_forward(kept, fit, frame, horizon, levels, frequency)
+        if frame.is_empty():
+            return ahead
     freq = POLARS_INTERVAL[frequency]
     sf = StatsForecast(models=models, freq=freq, n_jobs=n_jobs, fallback_model=fallback_model())
-    levels = list(INTERVAL_LEVELS) if level else None
-    return sf.forecast(h=horizon, df=frame.select("unique_id", "ds", "y"), level=levels)
+    if kept is None or ahead is not None:
+        wide = sf.forecast(h=horizon, df=frame, level=levels)
+    else:
+        sf.fit(df=frame)
+        wide = sf.predict(h=horizon, level=levels)
+        kept.keep(fit, frame, sf)
+    if ahead is None or ahead.is_empty():
+        return wide
+    return pl.concat([ahead, wide], how="diagonal_relaxed")
 
 
 def forecast_smooth(
@@ -94,6 +119,7 @@ def forecast_smooth(
     names: list[str],
     n_jobs: int = 1,
     frequency: Frequency = "weekly",
+    kept: FittedModels | None = None,
 ) -> pl.DataFrame:
     """Smooth-demand models; returns long forecasts.
 
@@ -101,7 +127,7 @@ def forecast_smooth(
     ``seasonal``-family ones (own seasonality) fit the log1p or raw units of the series with
     at least two full seasons only — shorter series get no rows for them, and neither do
     season lengths a model does not run at; combinations are left to the caller
-    (:func:`forecast.engine.combination.add_combinations`).
+    (:func:`forecast.engine.combination.add_combinations`). ``kept``: see :func:`_run`.
     """
     require_family(names, ("smooth", "seasonal", "combination"))
     m = SEASON_LENGTH[frequency]
@@ -114,22 +140,27 @@ def forecast_smooth(
     own_raw = [n for n in own if scale_of(n) == "raw"]
     return pl.concat(
         [
-            _fit_log_scale(history, future, plain, "smooth", n_jobs, frequency),
-            _fit_log_scale(long, flat, own_log, "seasonal", n_jobs, frequency),
-            _fit_raw_scale(long, flat, own_raw, n_jobs, frequency),
+            _fit_log_scale(history, future, plain, "smooth", n_jobs, frequency, kept),
+            _fit_log_scale(long, flat, own_log, "seasonal", n_jobs, frequency, kept),
+            _fit_raw_scale(long, flat, own_raw, n_jobs, frequency, kept),
         ]
     )
 
 
 def _fit_raw_scale(
-    history: pl.DataFrame, future: pl.DataFrame, names: list[str], n_jobs: int, frequency: Frequency
+    history: pl.DataFrame,
+    future: pl.DataFrame,
+    names: list[str],
+    n_jobs: int,
+    frequency: Frequency,
+    kept: FittedModels | None = None,
 ) -> pl.DataFrame:
     """Own-seasonality models on raw units; their own intervals, clipped at zero."""
     if history.is_empty() or not names:
         return _empty()
     horizon = int(future["step"].max())  # type: ignore[arg-type]
     models = build_models(names, "seasonal", SEASON_LENGTH[frequency])
-    wide = _run(models, history, horizon, level=True, n_jobs=n_jobs, frequency=frequency)
+    wide = _run(models, history, horizon, True, n_jobs, frequency, kept, "seasonal/raw")
     return _non_negative(_wide_to_long(wide, names, with_bounds=True))
 
 
@@ -140,6 +171,7 @@ def _fit_log_scale(
     family: Family,
     n_jobs: int,
     frequency: Frequency,
+    kept: FittedModels | None = None,
 ) -> pl.DataFrame:
     """Fit ``log1p(y) - offset``; map forecasts and bounds back with ``expm1(· + offset)``."""
     if history.is_empty() or not names:
@@ -147,7 +179,7 @@ def _fit_log_scale(
     horizon = int(future["step"].max())  # type: ignore[arg-type]
     z = history.with_columns(y=pl.col("y").clip(0).log1p() - pl.col("offset"))
     models = build_models(names, family, SEASON_LENGTH[frequency])
-    wide = _run(models, z, horizon, level=True, n_jobs=n_jobs, frequency=frequency)
+    wide = _run(models, z, horizon, True, n_jobs, frequency, kept, f"{family}/log1p")
     long = (
         _wide_to_long(wide, names, with_bounds=True)
         .join(future.select("unique_id", "ds", "step", "offset"), on=["unique_id", "ds"])

@@ -22,6 +22,7 @@ from forecast.engine.fitting import (
     forecast_smooth,
     future_frame,
 )
+from forecast.engine.forward import FittedModels
 from forecast.engine.imputation import impute_unknown
 from forecast.engine.pooling import Pooling, Priors, shrink_series
 from forecast.engine.priors import seasonal_offsets, series_estimates
@@ -73,6 +74,7 @@ def forecast_at(
     n_jobs: int = 1,
     classes: pl.DataFrame | None = None,
     prepared: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+    kept: FittedModels | None = None,
 ) -> BrandForecast:
     """Forecast every active series of a brand from ``as_of`` with the given priors.
 
@@ -82,6 +84,8 @@ def forecast_at(
             each series is judged in the family it will be forecast with); computed if None.
         prepared: What ``series.prepare_series`` returns for these sales at ``as_of``, when
             the caller has it already; prepared here if None.
+        kept: An earlier origin's fitted models (see :mod:`forecast.engine.forward`): kept
+            here when empty, run forward from here when not; None: every model fitted.
 
     Raises:
         NoSalesError: The brand has no active series up to ``as_of``.
@@ -92,7 +96,9 @@ def forecast_at(
     series = series.join(classes.select("unique_id"), on="unique_id")
     mine = priors.brands.filter(pl.col("brand") == brand.brand)
     plan = FitPlan.of(brand)
-    long, weights, imputed = forecast_series(series, classes, mine, calendar, plan, pooling, n_jobs)
+    long, weights, imputed = forecast_series(
+        series, classes, mine, calendar, plan, pooling, n_jobs, kept
+    )
     # Ages are weeks whatever the frequency: the young and long limits are in weeks.
     weeks = (pl.len() * WEEKS_PER_PERIOD[plan.frequency]).round().cast(pl.Int16)
     keys = series.group_by("unique_id", "brand", "market", "product").agg(history_weeks=weeks)
@@ -172,6 +178,7 @@ def forecast_series(
     plan: FitPlan,
     pooling: Pooling = "partial",
     n_jobs: int = 1,
+    kept: FittedModels | None = None,
 ) -> SeriesForecast:
     """Forecast series of one brand (or any member of a pool) with its pooled priors.
 
@@ -183,6 +190,7 @@ def forecast_series(
         classes: ``unique_id, demand_class``.
         priors: The member's rows of ``Priors.brands`` (``kind, key, shrunk``).
         calendar: Events per series (see ``events.series_calendar``).
+        kept: See :func:`forecast_at`.
     """
     history, future, weights = _with_offsets(series, priors, calendar, plan, pooling)
     history = impute_unknown(history.join(classes, on="unique_id"))
@@ -190,7 +198,7 @@ def forecast_series(
     freq = plan.frequency
     long = pl.concat(
         [
-            forecast_smooth(smooth, future, list(plan.smooth), n_jobs, freq),
+            forecast_smooth(smooth, future, list(plan.smooth), n_jobs, freq, kept),
             forecast_intermittent(sparse, future, list(plan.intermittent), freq),
             forecast_baseline(history, plan.horizon, freq),
         ]

@@ -66,6 +66,12 @@ class ModelSettings(_Frozen):
         description="Rolling origins that choose the model and calibrate the intervals: "
         "the latest one horizon apart, one a year before the forecast.",
     )
+    refit_backtests: bool = Field(
+        False,
+        strict=True,
+        description="Fit every model at every backtest origin, instead of running the models "
+        "fitted at the oldest one forward at the later ones (slower; the same windows).",
+    )
 
 
 class SalesSettings(_Frozen):
