@@ -101,13 +101,16 @@ def _scale(panel: panels.Panel, scale_from: pl.DataFrame | None) -> pl.DataFrame
     return panel.train if scale_from is None else scale_from
 
 
-def synthetic(n_origins: int, modes: tuple[str, ...]) -> dict[str, Any]:
-    """The synthetic group: product per pooling mode, the previous default, bare peers."""
+def synthetic(n_origins: int, modes: tuple[str, ...], refit: bool = False) -> dict[str, Any]:
+    """The synthetic group: product per pooling mode, the previous default, bare peers;
+    ``refit``: also the product with every backtest origin fitted afresh."""
     variants: dict[str, Any] = {
         ("product" if m == "partial" else f"product_{m}"): (m, None) for m in modes
     }
     if n_origins > 1:
         variants["previous_default"] = ("partial", PREVIOUS_DEFAULT)
+    if refit:
+        variants["product_refit_backtests"] = ("partial", {"refit_backtests": True})
     result = group.run(ROOT / "config" / "brands", END, n_origins, variants)
     rows = result["scores"]
     overall = group.summarise(rows.with_columns(bucket=pl.lit("all")), ["bucket"])
@@ -167,9 +170,14 @@ def main() -> None:
         choices=PARTS,
         help="run only this part (repeatable; 'short' cuts the real datasets that run)",
     )
+    parser.add_argument(
+        "--refit-backtests",
+        action="store_true",
+        help="synthetic group: also the product fitting every backtest origin afresh",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    results = run_parts(args.quick, set(args.only or PARTS))
+    results = run_parts(args.quick, set(args.only or PARTS), args.refit_backtests)
     wall = time.perf_counter() - started
     meta = {
         "date": str(date.today()),
@@ -191,13 +199,14 @@ def main() -> None:
     print(f"wrote bench/out/{name}.json and {name}.md ({wall:.0f} s)")
 
 
-def run_parts(quick: bool, parts: set[str]) -> dict[str, Any]:
-    """Every benchmark part in ``parts`` (see ``PARTS``), ``quick`` for the subset."""
+def run_parts(quick: bool, parts: set[str], refit: bool = False) -> dict[str, Any]:
+    """Every benchmark part in ``parts`` (see ``PARTS``), ``quick`` for the subset;
+    ``refit``: see :func:`synthetic`."""
     results: dict[str, Any] = {}
     shorts: dict[str, Any] = {}
     if "synthetic" in parts:
         modes = ("partial",) if quick else ("partial", "none", "full")
-        results["synthetic"] = synthetic(1 if quick else 4, modes)
+        results["synthetic"] = synthetic(1 if quick else 4, modes, refit)
     panel_of = {
         "aus_tourism": lambda: panels.aus_tourism(DATA / "aus_tourism" / "tourism.csv"),
         "tourism_quarterly": lambda: panels.tourism_competition(

@@ -87,21 +87,31 @@ def _priors(group: Group, cutoff: date, mode: Pooling) -> Priors:
 
 
 def product(
-    group: Group, origin: date, mode: Pooling, settings: ModelSettings | None = None
+    group: Group,
+    origin: date,
+    mode: Pooling,
+    settings: ModelSettings | dict[str, Any] | None = None,
 ) -> tuple[pl.DataFrame, float]:
     """Selected forecasts of every brand from ``origin``, and the CPU seconds they took
-    (estimates and priors included)."""
+    (estimates and priors included). ``settings``: the ``[model]`` every brand uses instead
+    of its own, or fields changed in each brand's own (a dict); None: the configs' own."""
     started = time.process_time()
     parts = []
     for b, cfg in group.brands.items():
         if group.sales[b].filter(pl.col("ds") <= origin).is_empty():
             continue
-        brand = cfg if settings is None else cfg.model_copy(update={"model": settings})
+        brand = cfg if settings is None else cfg.model_copy(update={"model": _model(cfg, settings)})
         cutoffs = origins(origin, brand.horizon, brand.model.backtest_windows)
         priors = {c: _priors(group, c, mode) for c in cutoffs}
         result = run_brand(brand, group.sales[b], origin, priors, group.calendars[b], mode)
         parts.append(result.forecasts.filter(pl.col("is_selected")))
     return pl.concat(parts), time.process_time() - started
+
+
+def _model(brand: BrandConfig, settings: ModelSettings | dict[str, Any]) -> ModelSettings:
+    if isinstance(settings, dict):
+        return brand.model.model_copy(update=settings)
+    return settings
 
 
 def bare(group: Group, origin: date) -> tuple[pl.DataFrame, dict[str, float]]:
@@ -150,8 +160,8 @@ def summarise(scored: pl.DataFrame, by: list[str]) -> pl.DataFrame:
 def run(
     config_dir: Path, end: date, n_origins: int, variants: dict[str, tuple[Pooling, Any]]
 ) -> dict[str, Any]:
-    """Score every variant (name → pooling mode, ModelSettings or None for the configs'
-    own) and the bare peers at ``n_origins`` origins 13 weeks apart."""
+    """Score every variant (name → pooling mode and ``settings`` of :func:`product`) and
+    the bare peers at ``n_origins`` origins 13 weeks apart."""
     group = load(config_dir, end)
     last = end - timedelta(weeks=HORIZON)
     evaluation = [last - timedelta(weeks=HORIZON * k) for k in range(n_origins - 1, -1, -1)]
