@@ -1,4 +1,4 @@
-"""Backtests without refitting: the forecast origin's models run forward, real statsforecast."""
+"""Backtests without refitting: the oldest origin's models run forward, real statsforecast."""
 
 from __future__ import annotations
 
@@ -29,53 +29,54 @@ def _before(history: pl.DataFrame, weeks: int) -> pl.DataFrame:
     return history.filter(pl.col("ds") <= pl.col("ds").max() - timedelta(weeks=weeks))
 
 
-def test_keeping_the_models_changes_nothing_at_the_forecast_origin() -> None:
+def test_keeping_the_models_changes_nothing_at_the_origin_they_are_fitted() -> None:
     history = panel(n_series=3, weeks=130, season=0.4)
     kept = FittedModels()
     assert_frame_values_equal(_fit(history, kept), _fit(history, None))
     assert {"smooth/log1p", "seasonal/raw"} <= set(kept.fits)
 
 
-def test_a_backtest_origin_runs_the_kept_parameters_over_the_shorter_history() -> None:
+def test_a_later_origin_runs_the_kept_parameters_over_the_longer_history() -> None:
     history = panel(n_series=3, weeks=130, season=0.4)
-    kept = FittedModels()
-    _fit(history, kept)
     earlier = _before(history, 20)
-    forward = _fit(earlier, kept)
-    refit = _fit(earlier, None)
+    kept = FittedModels()
+    _fit(earlier, kept)
+    forward = _fit(history, kept)
+    refit = _fit(history, None)
     assert forward.select("unique_id", "ds", "model").equals(
         refit.select("unique_id", "ds", "model")
     )
-    # Not a refit: the smoothing parameters are the forecast origin's ...
+    # Not a refit: the smoothing parameters are the earlier origin's ...
     assert not np.allclose(forward["yhat"].to_numpy(), refit["yhat"].to_numpy())
-    # ... run over the shorter history: what statsforecast's forward gives for that series.
+    # ... run over the longer history: what statsforecast's forward gives for that series.
     z = history.with_columns(y=pl.col("y").log1p() - 0.2).filter(
         pl.col("unique_id") == "b/europe/p0"
     )
     sf = StatsForecast(models=[AutoETS(model="AZN", damped=True, alias="ets")], freq="1w")
-    sf.fit(df=z.select("unique_id", "ds", "y"))
-    y = _before(z, 20)["y"].to_numpy()
-    expected = np.expm1(sf.fitted_[0, 0].forward(y=y, h=H)["mean"] + 0.2)
+    sf.fit(df=_before(z, 20).select("unique_id", "ds", "y"))
+    expected = np.expm1(sf.fitted_[0, 0].forward(y=z["y"].to_numpy(), h=H)["mean"] + 0.2)
     got = forward.filter(pl.col("unique_id") == "b/europe/p0", pl.col("model") == "ets")
     assert_allclose(got["yhat"].to_numpy(), expected, rtol=1e-9)
 
 
-def test_series_the_origin_did_not_fit_or_too_short_to_run_are_fitted() -> None:
+def test_series_and_fits_the_oldest_origin_did_not_have_are_fitted() -> None:
     history = panel(n_series=2, weeks=120, season=0.4)
     kept = FittedModels()
-    _fit(history, kept)
+    _fit(_before(history, 30), kept)  # 90 weeks: below two seasons, no theta_seasonal yet
+    assert "seasonal/raw" not in kept.fits
     newcomer = panel(n_series=1, weeks=100, seed=3).with_columns(unique_id=pl.lit("b/europe/new"))
-    # Two weeks of history: too short for the kept ETS states, fitted (naive) instead.
     tiny = panel(n_series=1, weeks=2, seed=4).with_columns(unique_id=pl.lit("b/europe/tiny"))
-    mixed = pl.concat([_before(history, 30), _before(newcomer, 10), tiny])
-    forward = _fit(mixed, kept)
-    refit = _fit(mixed, None)
+    later = pl.concat([history, newcomer, tiny])
+    forward = _fit(later, kept)
+    refit = _fit(later, None)
     for uid in ("b/europe/new", "b/europe/tiny"):
         assert_frame_values_equal(
             forward.filter(pl.col("unique_id") == uid), refit.filter(pl.col("unique_id") == uid)
         )
-    # 90 weeks: below two seasons, no theta_seasonal; the other three run forward.
-    assert forward.filter(pl.col("unique_id") == "b/europe/p1").height == 3 * H
+    # 120 weeks now: theta_seasonal is fitted here, the other three run forward.
+    p1 = (pl.col("unique_id") == "b/europe/p1", pl.col("model") == "theta_seasonal")
+    assert_frame_values_equal(forward.filter(*p1), refit.filter(*p1))
+    assert forward.filter(pl.col("unique_id") == "b/europe/p1").height == 4 * H
 
 
 def test_parameters_fitted_on_a_few_weeks_are_not_carried_forward() -> None:
