@@ -66,10 +66,14 @@ def test_series_and_fits_the_oldest_origin_did_not_have_are_fitted() -> None:
     assert "seasonal/raw" not in kept.fits
     newcomer = panel(n_series=1, weeks=100, seed=3).with_columns(unique_id=pl.lit("b/europe/new"))
     tiny = panel(n_series=1, weeks=2, seed=4).with_columns(unique_id=pl.lit("b/europe/tiny"))
-    later = pl.concat([history, newcomer, tiny])
+    # Kept, but two weeks long now (a relaunch cut it short): too short for its kept ETS
+    # states to run forward, so it is fitted instead.
+    relaunched = history.filter(pl.col("unique_id") == "b/europe/p0").tail(2)
+    later = pl.concat([history.filter(pl.col("unique_id") != "b/europe/p0"), relaunched])
+    later = pl.concat([later, newcomer, tiny])
     forward = _fit(later, kept)
     refit = _fit(later, None)
-    for uid in ("b/europe/new", "b/europe/tiny"):
+    for uid in ("b/europe/new", "b/europe/tiny", "b/europe/p0"):
         assert_frame_values_equal(
             forward.filter(pl.col("unique_id") == uid), refit.filter(pl.col("unique_id") == uid)
         )
