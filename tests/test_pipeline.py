@@ -416,6 +416,30 @@ def test_a_pooled_uplift_adds_nothing_where_the_profile_carries_the_event() -> N
 AROUND_CHRISTMAS = {-4: 0.2, -3: 0.45, -2: 0.7, -1: 0.9, 0: 0.9, 1: 0.3, 2: -0.3, 3: -0.2}
 
 
+def _around_christmas(start: date, last: date) -> tuple[pl.DataFrame, dict[date, float]]:
+    """Three series from ``start`` to ``last`` whose log lift follows ``AROUND_CHRISTMAS``
+    from the week holding Christmas each year, and that lift by week."""
+    from tests.conftest import panel
+
+    series = panel(n_series=3, weeks=(last - start).days // 7 + 1, seed=8, season=0.0, start=start)
+    lift = {}
+    for year in range(2022, 2029):
+        christmas = date(year, 12, 25)
+        week = christmas - timedelta(days=christmas.weekday())
+        lift |= {week + timedelta(weeks=k): v for k, v in AROUND_CHRISTMAS.items()}
+    series = series.with_columns(
+        y=pl.col("y") * pl.col("ds").replace_strict(lift, default=0.0).exp()
+    )
+    return series, lift
+
+
+def _lift_by_week(fc: pl.DataFrame, lift: dict[date, float]) -> dict[date, float]:
+    """Each forecast week's mean log over the weeks ``lift`` does not touch."""
+    fc = fc.filter(pl.col("model") == "ets").with_columns(log=pl.col("yhat").log())
+    quiet = fc.filter(~pl.col("ds").is_in(list(lift)))["log"].mean()
+    return dict(fc.group_by("ds").agg(pl.col("log").mean() - quiet).rows())
+
+
 @pytest.mark.parametrize("last", [date(2027, 11, 15), date(2026, 11, 16)])
 def test_the_season_around_christmas_follows_its_date_when_the_week_number_moves(
     last: date,
@@ -426,18 +450,9 @@ def test_the_season_around_christmas_follows_its_date_when_the_week_number_moves
     # it must read New Year's season, not a second Christmas (it came out ×3).
     from forecast.engine.forecasting import FitPlan, forecast_series
     from forecast.engine.priors import own_estimates
-    from tests.conftest import holidays_of, panel
+    from tests.conftest import holidays_of
 
-    start = date(2023, 1, 2)
-    series = panel(n_series=3, weeks=(last - start).days // 7 + 1, seed=8, season=0.0, start=start)
-    lift = {}
-    for year in range(2022, 2029):
-        christmas = date(year, 12, 25)
-        week = christmas - timedelta(days=christmas.weekday())
-        lift |= {week + timedelta(weeks=k): v for k, v in AROUND_CHRISTMAS.items()}
-    series = series.with_columns(
-        y=pl.col("y") * pl.col("ds").replace_strict(lift, default=0.0).exp()
-    )
+    series, lift = _around_christmas(date(2023, 1, 2), last)
     cal = calendar_of(series.drop("unique_id", "y").unique(), holidays_of(["europe"], 2022, 2028))
     priors = pool_priors(
         [own_estimates("b", series, cal)], {"b": "perfumes_cosmetics"}, list(SECTORS)
@@ -445,9 +460,43 @@ def test_the_season_around_christmas_follows_its_date_when_the_week_number_moves
     classes = series.select("unique_id").unique().with_columns(demand_class=pl.lit("smooth"))
     plan = FitPlan(13, ("ets",), (), "weekly")
     fc = forecast_series(series, classes, priors.brands, cal, plan).forecasts
-    fc = fc.filter(pl.col("model") == "ets").with_columns(log=pl.col("yhat").log())
-    quiet = fc.filter(~pl.col("ds").is_in(list(lift)))["log"].mean()
-    by_week = dict(fc.group_by("ds").agg(pl.col("log").mean() - quiet).rows())
-    for ds, value in by_week.items():
+    for ds, value in _lift_by_week(fc, lift).items():
         if ds in lift:
             assert abs(value - lift[ds]) < 0.15, (ds, value, lift[ds])
+
+
+def test_a_brand_launched_after_christmas_reads_the_pools_december_once() -> None:
+    # A brand launched in March 2026 has no December of its own: it borrows its sector's
+    # profile, which carries Christmas at week 51 (four Christmases there in the older
+    # brand), and the older brand's uplifts. Adding the pooled Christmas uplift on top of
+    # that profile, and reading 2026's folded New Year week as Christmas week plus the
+    # New Year uplift, put its New Year week at 2.2 times Christmas week.
+    from forecast.engine.forecasting import FitPlan, forecast_series
+    from forecast.engine.priors import own_estimates
+    from tests.conftest import holidays_of
+
+    last = date(2026, 11, 16)
+    old, lift = _around_christmas(date(2023, 1, 2), last)
+    new, _ = _around_christmas(date(2026, 3, 2), last)
+    new = new.with_columns(unique_id=pl.col("unique_id").str.replace("b/", "n/"), brand=pl.lit("n"))
+    holidays = holidays_of(["europe"], 2022, 2028)
+    cals = {
+        b: calendar_of(s.drop("unique_id", "y").unique(), holidays)
+        for b, s in (("b", old), ("n", new))
+    }
+    sector = "perfumes_cosmetics"
+    estimates = [own_estimates(b, s, cals[b]) for b, s in (("b", old), ("n", new))]
+    priors = pool_priors(estimates, {"b": sector, "n": sector}, list(SECTORS))
+    assert priors.borrowed_places("n").filter(pl.col("event") == "christmas")["pos"].to_list() == [
+        51
+    ]
+    classes = new.select("unique_id").unique().with_columns(demand_class=pl.lit("smooth"))
+    plan = FitPlan(13, ("ets",), (), "weekly")
+    mine = priors.brands.filter(pl.col("brand") == "n")
+    fc = forecast_series(
+        new, classes, mine, cals["n"], plan, borrowed=priors.borrowed_places("n")
+    ).forecasts
+    by_week = _lift_by_week(fc, lift)
+    for ds, value in by_week.items():
+        if ds in lift:
+            assert abs(value - lift[ds]) < 0.2, (ds, value, lift[ds])

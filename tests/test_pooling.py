@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,8 @@ WEEKS = np.arange(52)
 EMPTY_EVENTS = pl.DataFrame(
     schema={"brand": pl.String, "key": pl.String, "own": pl.Float64, "var": pl.Float64}
 )
+PLACES = {"brand": pl.String, "event": pl.String, "pos": pl.Int16, "carried": pl.Boolean}
+NO_PLACES = pl.DataFrame(schema=PLACES)
 
 
 def own(brand: str, profile: np.ndarray | None, var: float = 0.01) -> OwnEstimates:
@@ -41,7 +44,7 @@ def own(brand: str, profile: np.ndarray | None, var: float = 0.01) -> OwnEstimat
             "n_profiled": [0 if profile is None else 1],
         }
     )
-    return OwnEstimates(season=season, events=EMPTY_EVENTS, stats=stats)
+    return OwnEstimates(season=season, events=EMPTY_EVENTS, stats=stats, places=NO_PLACES)
 
 
 def wave(phase: float, amp: float = 0.5) -> np.ndarray:
@@ -210,10 +213,36 @@ def test_real_brands_borrow_by_history(config_dir: Path) -> None:
 def test_member_with_part_of_a_profile_borrows_the_rest(three_brands: list[OwnEstimates]) -> None:
     partial = own("partial", wave(40), var=0.01)
     seen = partial.season.filter(pl.col("key").cast(int) < 20)
-    partial = OwnEstimates(season=seen, events=EMPTY_EVENTS, stats=partial.stats)
+    partial = OwnEstimates(season=seen, events=EMPTY_EVENTS, stats=partial.stats, places=NO_PLACES)
     pools = {f"b{i}": "wines_spirits" for i in range(3)} | {"partial": "wines_spirits"}
     priors = pool_priors([*three_brands, partial], pools, list(SECTORS))
     shrunk, pooled = season_of(priors, "partial"), season_of(priors, "partial", "pooled")
     assert_allclose(shrunk[20:], pooled[20:])  # positions it never saw: the pool's
     assert 0 < weight_of(priors, "partial") < 1
     assert np.abs(shrunk[:20] - pooled[:20]).max() > 1e-3  # what it saw moved it
+
+
+def test_a_pool_carries_an_event_where_most_of_its_lenders_that_held_it_there_do(
+    three_brands: list[OwnEstimates],
+) -> None:
+    # Two of three wine brands carry Christmas in their profile at week 51 (they could not
+    # tell it apart there), the third told it apart; one fashion brand carries Easter. A
+    # brand that borrows reads its sector's places, the group's for events its sector never
+    # held; one that opted out borrows nothing, and without pooling nobody does.
+    rows = [("b0", "christmas", 51, True), ("b1", "christmas", 51, True),
+            ("b2", "christmas", 51, False), ("b2", "christmas", 50, False),
+            ("f", "easter", 14, True)]  # fmt: skip
+    places = pl.DataFrame(rows, schema=PLACES, orient="row")
+    brands = {"f": own("f", wave(10)), "new": own("new", None), "alone": own("alone", None)}
+    brands |= {f"b{i}": e for i, e in enumerate(three_brands)}
+    estimates = [
+        replace(e, places=places.filter(pl.col("brand") == name)) for name, e in brands.items()
+    ]
+    pools = {"b0": "wines_spirits", "b1": "wines_spirits", "b2": "wines_spirits",
+             "f": "fashion_leather", "new": "wines_spirits", "alone": None}  # fmt: skip
+    priors = pool_priors(estimates, pools, list(SECTORS))
+    lent = priors.borrowed_places("new").select("event", "pos").rows()
+    assert lent == [("christmas", 51), ("easter", 14)]
+    assert priors.borrowed_places("alone").is_empty()
+    none = pool_priors(estimates, pools, list(SECTORS), "none")
+    assert none.borrowed_places("new").is_empty()

@@ -25,7 +25,7 @@ from forecast.engine.fitting import (
 from forecast.engine.forward import FittedModels
 from forecast.engine.imputation import impute_unknown
 from forecast.engine.pooling import Pooling, Priors, shrink_series
-from forecast.engine.priors import seasonal_offsets, series_estimates
+from forecast.engine.priors import event_places, held_events, seasonal_offsets, series_estimates
 from forecast.engine.series import demand_class, prepare_series
 from forecast.inputs.calendar import season_position
 from forecast.inputs.config import BrandConfig
@@ -96,8 +96,9 @@ def forecast_at(
     series = series.join(classes.select("unique_id"), on="unique_id")
     mine = priors.brands.filter(pl.col("brand") == brand.brand)
     plan = FitPlan.of(brand)
+    borrowed = priors.borrowed_places(brand.brand)
     long, weights, imputed = forecast_series(
-        series, classes, mine, calendar, plan, pooling, n_jobs, kept
+        series, classes, mine, calendar, plan, pooling, n_jobs, kept, borrowed
     )
     # Ages are weeks whatever the frequency: the young and long limits are in weeks.
     weeks = (pl.len() * WEEKS_PER_PERIOD[plan.frequency]).round().cast(pl.Int16)
@@ -179,6 +180,7 @@ def forecast_series(
     pooling: Pooling = "partial",
     n_jobs: int = 1,
     kept: FittedModels | None = None,
+    borrowed: pl.DataFrame | None = None,
 ) -> SeriesForecast:
     """Forecast series of one brand (or any member of a pool) with its pooled priors.
 
@@ -191,8 +193,10 @@ def forecast_series(
         priors: The member's rows of ``Priors.brands`` (``kind, key, shrunk``).
         calendar: Events per series (see ``events.series_calendar``).
         kept: See :func:`forecast_at`.
+        borrowed: ``event, pos, n`` — where the pooled profile the member borrows carries
+            an event (``Priors.borrowed_places``); None: nothing borrowed is known.
     """
-    history, future, weights = _with_offsets(series, priors, calendar, plan, pooling)
+    history, future, weights = _with_offsets(series, priors, calendar, plan, pooling, borrowed)
     history = impute_unknown(history.join(classes, on="unique_id"))
     smooth, sparse = (history.filter(pl.col("demand_class") == c) for c in DEMAND_CLASSES)
     freq = plan.frequency
@@ -217,6 +221,7 @@ def _with_offsets(
     calendar: pl.DataFrame,
     plan: FitPlan,
     pooling: Pooling,
+    borrowed: pl.DataFrame | None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """History and future rows with each row's seasonal ``offset`` (series profiles shrunk
     toward the member's), and the series' own weights."""
@@ -226,9 +231,13 @@ def _with_offsets(
     reference = profile.select("key", ref="shrunk")
     resid, told_apart, per_series = series_estimates(series, calendar, plan.frequency, reference)
     freq = plan.frequency
-    held = calendar.join(series.select("unique_id", "ds"), on=["unique_id", "ds"], how="semi")
-    carried = _carried(held, told_apart, freq)
-    future = _anchored(future_frame(series, plan.horizon, freq), held, calendar, carried, freq)
+    held = held_events(series, calendar)
+    own = event_places(held, told_apart, freq).filter("carried").select("event", "pos")
+    # Events the member's history never held: its profile there is the pool's.
+    lent = _never_held(borrowed, held)
+    carried = pl.concat([own, lent.select("event", "pos")]).unique().sort("event", "pos")
+    future = future_frame(series, plan.horizon, freq)
+    future = _anchored(future, held, lent, calendar, carried, freq)
     calendar = _without_carried(calendar, carried, future, freq)
     # In a fixed order: the spread between series sums over them in this order.
     ids = series["unique_id"].unique(maintain_order=True)
@@ -238,21 +247,21 @@ def _with_offsets(
     return history, future, weights
 
 
-def _carried(held: pl.DataFrame, told_apart: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
-    """``event, pos`` pairs the history held (``held``: its calendar rows) but could not
-    tell from the season: the profile carries the event there."""
-    pos = season_position(pl.col("ds"), frequency).cast(pl.Int16)
-    told = told_apart.select("event", pos=pos).unique()
-    return held.select("event", pos=pos).unique().join(told, on=["event", "pos"], how="anti")
-
-
 # How far either side of a carried event's week its season moves with it (weeks).
 ANCHOR_WEEKS = 4
+
+
+def _never_held(borrowed: pl.DataFrame | None, held: pl.DataFrame) -> pl.DataFrame:
+    """``event, pos, n``: the borrowed places of the events ``held`` has no row of."""
+    if borrowed is None:
+        return pl.DataFrame(schema={"event": pl.String, "pos": pl.Int16, "n": pl.UInt32})
+    return borrowed.join(held.select("event").unique(), on="event", how="anti")
 
 
 def _anchored(
     future: pl.DataFrame,
     held: pl.DataFrame,
+    lent: pl.DataFrame,
     calendar: pl.DataFrame,
     carried: pl.DataFrame,
     frequency: Frequency,
@@ -263,8 +272,9 @@ def _anchored(
     Christmas on a Saturday (2027) lands in week 50 after years in week 51: the profile
     carries its peak at 51, so the forecast would put it a week late, on New Year. Within
     ``ANCHOR_WEEKS`` of a carried event's week, a week reads the season at the event's
-    usual place (where the series' history most often held it) plus its distance to the
-    event: the weeks keep their distance to the event, as in the history.
+    usual place (where the series' history most often held it; for an event the member's
+    history never held, ``lent``, where most of its pool's lenders carry it) plus its
+    distance to the event: the weeks keep their distance to the event, as in the history.
     """
     pos = season_position(pl.col("ds"), frequency).cast(pl.Int16)
     future = future.with_columns(pos=pos)
@@ -286,6 +296,10 @@ def _anchored(
     # Anchors: events the profile carries at their usual place (Christmas), not moving
     # holidays it carries at one odd position (their uplift places them by date).
     place = place.join(carried, left_on=["event", "held_pos"], right_on=["event", "pos"])
+    # Events no series held: the place most of the pool's lenders carry them at.
+    pooled = lent.sort("n", "pos").group_by("event").agg(held_pos=pl.col("pos").last())
+    ids = future.select("unique_id").unique()
+    place = pl.concat([place, ids.join(pooled, how="cross").select(place.columns)])
     anchors = (
         core.join(future.select("unique_id", "ds"), on=["unique_id", "ds"])
         .join(place, on=["unique_id", "event"])
@@ -317,7 +331,9 @@ def _without_carried(
 ) -> pl.DataFrame:
     """The calendar less the learned events at ``carried`` (event, position) pairs: where
     the history held them but could not tell them from the season (see
-    ``priors.series_estimates``). Future rows are placed at the position they read the
+    ``priors.series_estimates``), and where the pooled profile a member borrows carries an
+    event its own history never held (a brand launched after Christmas reads the pool's
+    December, Christmas in it). Future rows are placed at the position they read the
     season from (``future.pos``, see ``_anchored``).
 
     The profile carries them there, so an uplift — measured at the event's other positions,

@@ -23,6 +23,9 @@ from forecast.vocabulary import GROUP, SEASON_LENGTH, Frequency, Pooling
 if TYPE_CHECKING:  # priors imports the pooling maths for its brand profiles
     from forecast.engine.priors import OwnEstimates
 
+# The ``pool`` of a brand that opted out of pooling (``pool = none`` in its config).
+OPTED_OUT = "none"
+
 # Fewer members than this cannot measure their own spread; they use everyone's.
 MIN_MEMBERS_FOR_OWN_SPREAD = 3
 
@@ -35,11 +38,28 @@ class Priors:
         brands: ``brand, pool, kind, key, own, pooled, shrunk`` — what forecasts use.
         pools: ``level, pool, kind, key, own, pooled, shrunk`` for sectors and the group.
         weights: ``level, name, pool, kind, own_weight, noise_var, between_var``.
+        carried: ``pool, event, pos, n`` for sectors and the group: where the pool's profile
+            carries an event (more than half of its ``n`` lenders that held the event there
+            could not tell it from the season). A brand whose history never held the event
+            borrows the profile with the event in it (see :meth:`borrowed_places`).
     """
 
     brands: pl.DataFrame
     pools: pl.DataFrame
     weights: pl.DataFrame
+    carried: pl.DataFrame
+
+    def borrowed_places(self, brand: str) -> pl.DataFrame:
+        """``event, pos, n``: where the profile ``brand`` borrows carries each event — its
+        sector's, or the group's for events no lender of its sector held there. Empty for
+        a brand that opted out of pooling."""
+        pool = self.brands.filter(pl.col("brand") == brand)["pool"].drop_nulls()
+        if pool.is_empty() or pool[0] == OPTED_OUT:
+            return self.carried.select("event", "pos", "n").clear()
+        sector = self.carried.filter(pl.col("pool") == pool[0])
+        group = self.carried.filter(pl.col("pool") == GROUP)
+        rest = group.join(sector, on="event", how="anti")
+        return pl.concat([sector, rest]).select("event", "pos", "n").sort("event", "pos")
 
 
 def between_variance(est: pl.DataFrame, by: str) -> pl.DataFrame:
@@ -208,7 +228,30 @@ def pool_priors(
         [frame.with_columns(kind=pl.lit(kind)) for frame in part]
         for kind, part in zip(("season", "event"), parts, strict=True)
     ]
-    return Priors(*(pl.concat([t[i] for t in tagged], how="diagonal_relaxed") for i in range(3)))
+    brand_rows, pool_rows, weights = (
+        pl.concat([t[i] for t in tagged], how="diagonal_relaxed") for i in range(3)
+    )
+    return Priors(brand_rows, pool_rows, weights, _pool_places(estimates, brands, pooling))
+
+
+def _pool_places(
+    estimates: list[OwnEstimates], brands: pl.DataFrame, pooling: Pooling
+) -> pl.DataFrame:
+    """``pool, event, pos, n``: where each sector's and the group's profile carries an event
+    (see ``Priors.carried``); none without pooling, where no brand borrows a profile."""
+    schema = {"pool": pl.String, "event": pl.String, "pos": pl.Int16, "n": pl.UInt32}
+    places = [e.places for e in estimates if not e.places.is_empty()]
+    if pooling == "none" or not places:
+        return pl.DataFrame(schema=schema)
+    lent = pl.concat(places).join(brands.drop_nulls("pool"), on="brand")
+    return (
+        pl.concat([lent, lent.with_columns(pool=pl.lit(GROUP))])
+        .group_by("pool", "event", "pos")
+        .agg(share=pl.col("carried").mean(), n=pl.len())
+        .filter(pl.col("share") > 0.5)
+        .select(list(schema))
+        .sort("pool", "event", "pos")
+    )
 
 
 def _pool_kind(
@@ -294,7 +337,7 @@ def _pools_toward_group(
 def _opted_out(grid: pl.DataFrame) -> pl.DataFrame:
     """Brands with ``pool = none`` keep their own estimate (flat where none): weight 1."""
     return grid.filter(pl.col("pool").is_null()).with_columns(
-        pool=pl.lit("none"),
+        pool=pl.lit(OPTED_OUT),
         pooled=pl.col("own").fill_null(0.0),
         shrunk=pl.col("own").fill_null(0.0),
         own_weight=pl.lit(1.0),

@@ -31,11 +31,15 @@ class OwnEstimates:
         season: ``brand, key (position), own, var`` — smoothed, centred profile.
         events: ``brand, key (event), own, var`` — log uplift of each moving event.
         stats: one row ``brand, history_weeks, n_series, n_profiled``.
+        places: ``brand, event, pos, carried`` — every position the brand's history held
+            each event at, and whether its profile carries the event there (see
+            :func:`event_places`).
     """
 
     season: pl.DataFrame
     events: pl.DataFrame
     stats: pl.DataFrame
+    places: pl.DataFrame
 
 
 def series_estimates(
@@ -99,6 +103,32 @@ def own_estimates(
         season=season.select(tag, pl.col("key").cast(pl.String), "own", "var"),
         events=events.select(tag, "key", "own", "var"),
         stats=stats,
+        places=event_places(held_events(series, calendar), event_rows, frequency).select(
+            tag, "event", "pos", "carried"
+        ),
+    )
+
+
+def held_events(series: pl.DataFrame, calendar: pl.DataFrame) -> pl.DataFrame:
+    """The calendar rows the series' history holds (``unique_id, ds`` of ``series``)."""
+    return calendar.join(series.select("unique_id", "ds"), on=["unique_id", "ds"], how="semi")
+
+
+def event_places(
+    held: pl.DataFrame, told_apart: pl.DataFrame, frequency: Frequency
+) -> pl.DataFrame:
+    """``event, pos, carried``: every position the history held each event at (``held``: its
+    calendar rows), ``carried`` where it could not tell the event from the season there
+    (``told_apart``: the event rows :func:`series_estimates` measured). The profile carries
+    the event at those positions, so no uplift may be added on top."""
+    pos = season_position(pl.col("ds"), frequency).cast(pl.Int16)
+    told = told_apart.select("event", pos=pos).unique().with_columns(carried=pl.lit(False))
+    return (
+        held.select("event", pos=pos)
+        .unique()
+        .join(told, on=["event", "pos"], how="left")
+        .with_columns(pl.col("carried").fill_null(True))
+        .sort("event", "pos")
     )
 
 
