@@ -8,7 +8,7 @@ own log goes to ``<PREFECT_HOME>/forecast.log`` unless ``--verbose``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -125,12 +125,13 @@ def run_flow(
         fail(str(exc))
     log = home / "forecast.log"
     module, name = target.split(":")
-    flow_fn = getattr(importlib.import_module(module), name)
     try:
         # Logs stay in the file until the API is stopped: draining Prefect's queues logs too.
-        shown = phase_bars(console) if bars else nullcontext()
-        with prefect_env.flow_logs(log, verbose), prefect_env.flow_api(home), shown:
-            state = flow_fn(**params, return_state=True)
+        # The flow's module (the engine, Prefect) is imported while the API starts.
+        with prefect_env.flow_logs(log, verbose), prefect_env.flow_api(home, [module]):
+            flow_fn = getattr(importlib.import_module(module), name)
+            with phase_bars(console) if bars else nullcontext():
+                state = flow_fn(**params, return_state=True)
     except prefect_env.PrefectUnavailable as exc:
         fail(str(exc))
     summary = state.result(raise_on_failure=False)
@@ -142,10 +143,12 @@ def run_flow(
 
 
 @contextmanager
-def one_api(db: Path) -> Iterator[None]:
-    """One Prefect API for every flow the block runs (alone, each flow starts its own)."""
+def one_api(db: Path, flows: Sequence[str] = ()) -> Iterator[None]:
+    """One Prefect API for every flow the block runs (alone, each flow starts its own);
+    ``flows`` (``module:flow``) are imported while it starts."""
+    modules = [target.split(":")[0] for target in flows]
     try:
-        with prefect_env.flow_api(prefect_env.configure(db)):
+        with prefect_env.flow_api(prefect_env.configure(db), modules):
             yield
     except prefect_env.PrefectUnavailable as exc:
         fail(str(exc))

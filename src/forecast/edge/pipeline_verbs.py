@@ -44,6 +44,9 @@ from forecast.inputs.files import IngestError, check_date_format
 from forecast.inputs.ingest import check_file
 from forecast.request import RequestError, RunRequest, settings_for, synthetic_brands
 
+GENERATE_FLOW = "flows.generate:generate_sales_flow"
+FORECAST_FLOW = "flows.forecast:forecast_flow"
+
 
 @app.command()
 def generate(
@@ -85,7 +88,7 @@ def generate(
         fail(f"{workspace.warehouse}: {warehouse.real_sales_message(real)}", 2)
     with console.status("Generating synthetic sales…"):
         summary = run_flow(
-            "flows.generate:generate_sales_flow",
+            GENERATE_FLOW,
             "generation failed",
             workspace.warehouse,
             verbose,
@@ -144,7 +147,7 @@ def run(
     except warehouse.WarehouseError as exc:
         fail(str(exc))
     summary = run_flow(
-        "flows.forecast:forecast_flow",
+        FORECAST_FLOW,
         "run failed",
         workspace.warehouse,
         verbose,
@@ -234,7 +237,7 @@ def demo(
     """Generate synthetic sales, then forecast every brand: the whole product in one go."""
     db = settings_for(warehouse_path, config_dir).warehouse
     paths = {"warehouse_path": warehouse_path, "config_dir": config_dir}
-    with one_api(db):
+    with one_api(db, [GENERATE_FLOW, FORECAST_FLOW]):
         generate(
             end=None,
             start=datetime(2023, 1, 2),

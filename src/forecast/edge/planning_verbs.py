@@ -30,7 +30,6 @@ from forecast.planning.monitoring import movers, series_label
 from forecast.planning.overrides import OverrideFileError, validate_overrides
 from forecast.planning.products import ProductFileError, known_products, validate_products
 from forecast.planning.value_added import expected_brand_demand, simulate_planner
-from forecast.report import fan_chart
 from forecast.request import Workspace, settings_for
 from forecast.vocabulary import LEVELS
 
@@ -255,6 +254,8 @@ def plot(
         print_frame(data["series"].head(10), "matching series (first 10)")
         raise typer.Exit(2)
     label = series_label(data["series"].row(0, named=True))
+    from forecast.report import fan_chart  # matplotlib: half a second no other verb needs
+
     png = fan_chart(
         data["history"], data["forecast"], data["overrides"], f"{level}: {label}", data["as_of"]
     )

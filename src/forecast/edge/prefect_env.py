@@ -9,6 +9,7 @@ when this process dies (``PR_SET_PDEATHSIG``), however it dies.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import socket
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -95,11 +96,13 @@ def configured_api_url() -> str | None:
 
 
 @contextmanager
-def flow_api(home: Path) -> Iterator[str]:
+def flow_api(home: Path, preload: Sequence[str] = ()) -> Iterator[str]:
     """The Prefect API flows run against while the block runs.
 
     A configured ``PREFECT_API_URL`` must answer; otherwise an embedded API is started
     for the block (state in ``home``) and stopped after it — or killed with this process.
+    ``preload``: modules to import before the block (the flows it runs); an embedded API
+    boots meanwhile, in its own process (seconds each on two cores).
 
     Raises:
         PrefectUnavailable: The configured URL does not answer, or the embedded API
@@ -112,15 +115,22 @@ def flow_api(home: Path) -> Iterator[str]:
                 f"PREFECT_API_URL={configured}: no Prefect API answers there — unset "
                 "PREFECT_API_URL to use the embedded API, or start one with `forecast serve`"
             )
+        _import(preload)
         yield configured
         return
-    with _embedded_api(home) as url:
+    with _embedded_api(home, preload) as url:
         yield url
 
 
+def _import(modules: Sequence[str]) -> None:
+    for module in modules:
+        importlib.import_module(module)
+
+
 @contextmanager
-def _embedded_api(home: Path) -> Iterator[str]:
-    """A private Prefect API on a free loopback port, for this process only."""
+def _embedded_api(home: Path, preload: Sequence[str]) -> Iterator[str]:
+    """A private Prefect API on a free loopback port, for this process only; ``preload``
+    is imported while it starts."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -136,6 +146,7 @@ def _embedded_api(home: Path) -> Iterator[str]:
             cmd, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
         )
     try:
+        _import(preload)
         wait_healthy(url, proc, STARTUP_TIMEOUT_S, log)
         with _api_url_set(url):
             try:
@@ -188,6 +199,8 @@ def flow_logs(log_file: Path, verbose: bool) -> Iterator[None]:
     if verbose:
         yield
         return
+    import prefect.main  # noqa: F401  (sets up Prefect's console handlers, swapped below)
+
     log_file.parent.mkdir(parents=True, exist_ok=True)
     to_file = logging.FileHandler(log_file, encoding="utf-8")
     to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

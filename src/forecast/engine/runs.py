@@ -13,13 +13,15 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
-from forecast.engine.pipeline import BrandResult
 from forecast.inputs.config import BrandConfig
 from forecast.vocabulary import BrandStatus, RunStatus
+
+if TYPE_CHECKING:  # the engine's models import statsforecast: ~3 s every CLI verb would pay
+    from forecast.engine.pipeline import BrandResult
 
 
 def run_key(as_of: date, brands: Mapping[str, BrandConfig], pooling: str) -> tuple[str, str]:
