@@ -22,7 +22,7 @@ from forecast.engine.forecasting import FitPlan, forecast_series
 from forecast.engine.pooling import Pooling, pool_priors
 from forecast.engine.priors import own_estimates
 from forecast.engine.selection import COLD_START_MODEL, choose_models, is_chosen
-from forecast.engine.series import demand_class
+from forecast.engine.series import demand_class, history_weeks
 from forecast.inputs.config import ModelSettings
 
 POOL = "pool"
@@ -51,8 +51,7 @@ def forecast(
         history = train.filter(pl.col("ds") <= cutoff)
         folds.append(fold(fit_all(panel, history, settings, pooling, classes), history, cutoff))
     tested = score_folds(folds, train.select("unique_id", "ds", "y"), classes)
-    # Ages here count periods: one season is the panel's season length.
-    chosen = choose_models(tested.scores, settings, panel.season_length)
+    chosen = choose_models(tested.scores, settings)
     calibrated = apply_calibration(final, calibrate(tested.points), noise_scale(train))
     return calibrated.with_columns(is_selected=is_chosen(chosen).fill_null(False)), chosen
 
@@ -73,7 +72,8 @@ def fit_all(
     priors = pool_priors(estimates, dict.fromkeys(members, POOL), [POOL], pooling, freq)
     smooth = tuple(dict.fromkeys((*settings.candidates, COLD_START_MODEL)))
     plan = FitPlan(panel.horizon, smooth, settings.intermittent_candidates, freq)
-    ages = history.group_by("unique_id").agg(history_weeks=pl.len().cast(pl.Int16))
+    # Ages in weeks, as a run of a monthly or quarterly brand counts them.
+    ages = history.group_by("unique_id").agg(history_weeks=history_weeks(freq))
     parts = []
     for member in members:
         mine = priors.brands.filter(pl.col("brand") == member)

@@ -26,14 +26,13 @@ from forecast.engine.forward import FittedModels
 from forecast.engine.imputation import impute_unknown
 from forecast.engine.pooling import Pooling, Priors, shrink_series
 from forecast.engine.priors import event_places, held_events, seasonal_offsets, series_estimates
-from forecast.engine.series import demand_class, prepare_series
+from forecast.engine.series import demand_class, history_weeks, prepare_series
 from forecast.inputs.calendar import season_position
 from forecast.inputs.config import BrandConfig
 from forecast.vocabulary import (
     COLD_START_MODEL,
     DEMAND_CLASSES,
     SEASON_LENGTH,
-    WEEKS_PER_PERIOD,
     Frequency,
 )
 
@@ -100,9 +99,8 @@ def forecast_at(
     long, weights, imputed = forecast_series(
         series, classes, mine, calendar, plan, pooling, n_jobs, kept, borrowed
     )
-    # Ages are weeks whatever the frequency: the young and long limits are in weeks.
-    weeks = (pl.len() * WEEKS_PER_PERIOD[plan.frequency]).round().cast(pl.Int16)
-    keys = series.group_by("unique_id", "brand", "market", "product").agg(history_weeks=weeks)
+    ages = history_weeks(plan.frequency)
+    keys = series.group_by("unique_id", "brand", "market", "product").agg(history_weeks=ages)
     forecasts = long.join(keys, on="unique_id").join(
         applied_events(calendar), on=["unique_id", "ds"], how="left"
     )

@@ -32,6 +32,12 @@ def series_id() -> pl.Expr:
     return pl.concat_str([pl.col(k) for k in SERIES_KEYS], separator="/").alias("unique_id")
 
 
+def history_weeks(frequency: Frequency) -> pl.Expr:
+    """A series' age in weeks, over its rows (one a period): model choice and calibration
+    count ages in weeks whatever the frequency (young below 26, long from 104)."""
+    return (pl.len() * WEEKS_PER_PERIOD[frequency]).round().cast(pl.Int16)
+
+
 def prepare_series(
     sales: pl.DataFrame, as_of: date, rules: Rules = None, frequency: Frequency = "weekly"
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
