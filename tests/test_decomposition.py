@@ -121,6 +121,22 @@ def test_positions_seen_once_get_a_larger_variance() -> None:
     assert 0.02 < np.mean(once) < 0.08  # about the noise variance 0.04
 
 
+def test_a_short_series_noise_is_not_inflated_by_what_the_trend_missed() -> None:
+    # 18 months, noise 0.1 in log: 6 months seen twice (variance 0.01 / 2), 6 seen once
+    # (0.01), so 0.0075 on average. The year-to-year changes behind the noise estimate
+    # also hold the error of an 18-month trend line, common to every position (0.0108
+    # before it was taken out).
+    shape = 0.4 * np.cos(2 * np.pi * np.arange(12) / 12)
+    months = [date(2015 + m // 12, m % 12 + 1, 1) for m in range(18)]
+    means = []
+    for seed in range(20):
+        noise = np.random.default_rng(seed).normal(0, 0.1, 18)
+        y = np.expm1(5 + shape[np.arange(18) % 12] + noise)
+        frame = pl.DataFrame({"unique_id": "m", "ds": months, "y": y})
+        means.append(decompose(frame, NOTHING, "monthly").season["var"].mean())
+    assert 0.8 * 0.0075 < np.mean(means) < 1.15 * 0.0075
+
+
 def test_excluded_and_unknown_weeks_are_left_out() -> None:
     n = 104
     values = 4.0 + PROFILE[positions(n)]

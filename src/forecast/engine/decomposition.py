@@ -373,8 +373,9 @@ def _noise(rows: pl.DataFrame, m: int, fitted: str = "s_own") -> pl.DataFrame:
     Full-coverage series: residuals around trend + season, less their mean over each season
     counted back from the end (a level shock moves every position of its year alike and
     leaves the centred shape alone), over their degrees of freedom; blended with a robust
-    estimate from the changes of each position from one year to the next, worth
-    ``PRIOR_DOF`` weeks — with most positions seen once the residuals alone say little.
+    estimate from the changes of each position from one year to the next, less the change
+    all its positions share that year (see :func:`_common_change`), worth ``PRIOR_DOF``
+    weeks — with most positions seen once the residuals alone say little.
     Partial series (no position seen twice): the robust estimate from week-to-week changes.
     """
     e = pl.col("lyc") - pl.col("trend")
@@ -389,6 +390,7 @@ def _noise(rows: pl.DataFrame, m: int, fitted: str = "s_own") -> pl.DataFrame:
         .with_columns(shape=pl.col("resid") - pl.col("resid").mean().over("unique_id", "block"))
         .sort("unique_id", "pos", "t")
         .with_columns(yearly=pl.when(same_pos).then(pl.col("e") - pl.col("e").shift()))
+        .with_columns(yearly=pl.col("yearly") - _common_change())
         .sort("unique_id", "t")
     )
     weekly = pl.col("e").diff().drop_nulls().abs().median()
@@ -403,6 +405,16 @@ def _noise(rows: pl.DataFrame, m: int, fitted: str = "s_own") -> pl.DataFrame:
     blended = (pl.col("sse") + PRIOR_DOF * pl.col("robust")) / (dof + PRIOR_DOF)
     sigma2 = pl.when(pl.col("full")).then(blended).otherwise(pl.col("robust"))
     return noise.select("unique_id", sigma2=sigma2.fill_nan(None).fill_null(1.0).clip(MIN_VAR))
+
+
+def _common_change() -> pl.Expr:
+    """The change every position of a series shares from one year to the next (median per
+    series and year, where at least two positions were seen in both): what the trend line
+    missed between the years, not the noise of a position; 0 where one position cannot
+    tell it from its noise."""
+    over = ("unique_id", "block")
+    seen = pl.col("yearly").count().over(over)
+    return pl.when(seen >= 2).then(pl.col("yearly").median().over(over)).otherwise(0.0)
 
 
 def _with_variance(rows: pl.DataFrame, season: pl.DataFrame, m: int) -> pl.DataFrame:
