@@ -214,3 +214,21 @@ def test_demo_generates_forecasts_and_plans_in_one_command(
     final = wh.query(db, "SELECT count(*) AS n FROM final_forecasts")["n"][0]
     overrides = wh.query(db, "SELECT count(*) AS n FROM overrides")["n"][0]
     assert final > 0 and overrides > 0
+
+
+def test_a_partial_run_exits_3_and_names_the_failed_brand(
+    tmp_path: Path, prefect_harness: None
+) -> None:
+    # A scheduler must tell a run whose brands partly failed from one that succeeded.
+    configs, db = tmp_path / "brands", tmp_path / "forecast.duckdb"
+    configs.mkdir()
+    (configs / "wines_a.toml").write_text(brand_toml("wines_a", "wines_spirits"))
+    (configs / "ghost_c.toml").write_text(brand_toml("ghost_c", "watches_jewelry"))  # no sales
+    where = ["--config-dir", str(configs), "--warehouse", str(db)]
+    span = ["--start", "2023-01-02", "--end", "2024-12-30"]
+    assert runner.invoke(app, ["generate", "--brand", "wines_a", *span, *where]).exit_code == 0
+    out = runner.invoke(app, ["run", "--as-of", "2024-12-30", *where])
+    assert out.exit_code == 3, out.output
+    assert "partial" in out.stdout and "ghost_c" in out.output
+    published = wh.query(db, "SELECT DISTINCT brand FROM latest_forecasts")["brand"].to_list()
+    assert published == ["wines_a"]

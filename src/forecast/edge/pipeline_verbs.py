@@ -46,6 +46,8 @@ from forecast.request import RequestError, RunRequest, settings_for, synthetic_b
 
 GENERATE_FLOW = "flows.generate:generate_sales_flow"
 FORECAST_FLOW = "flows.forecast:forecast_flow"
+# A scheduler sees a partial run (some brands failed, the others published) as its own code.
+RUN_EXIT_CODES = {"succeeded": 0, "partial": 3}
 
 
 @app.command()
@@ -162,7 +164,7 @@ def run(
     )
     if summary.message:
         err.print(f"{escape(summary.message)} — see `forecast status`")
-    raise typer.Exit(0 if summary.status != "failed" else 1)
+    raise typer.Exit(RUN_EXIT_CODES.get(summary.status, 1))
 
 
 @app.command()
