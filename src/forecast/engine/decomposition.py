@@ -93,10 +93,11 @@ def decompose(
         .with_columns(lyc=pl.col("ly") - pl.col("common"))
         .drop("common")
     )
+    spread_t = _time_spread(rows)
     for it in range(ITERATIONS):
         if it > 0:
             rows = rows.drop("slope_var", strict=False).join(
-                _slope_variance(rows, m), on="unique_id", how="left"
+                _slope_variance(rows, m, spread_t), on="unique_id", how="left"
             )
         rows = _fit_trend(rows.with_columns(s=_season_at(rows, it)), m)
         season = _centred(_position_means(rows, pl.lit(1.0)))
@@ -186,13 +187,11 @@ def _fit_trend(rows: pl.DataFrame, m: int) -> pl.DataFrame:
     return frame.with_columns(trend=pl.when(su > 0).then(trend)).drop(*sums, "s", "one_line")
 
 
-def _slope_variance(rows: pl.DataFrame, m: int) -> pl.DataFrame:
-    """``unique_id, slope_var``: sampling variance of a line fitted beside position effects.
-
-    Only the spread of weeks within a position informs the slope: ``σ² / Σ (t − t̄_pos)²``.
-    """
+def _time_spread(rows: pl.DataFrame) -> pl.DataFrame:
+    """``unique_id, sxx``: the spread of a series' used weeks in time within their
+    positions, ``Σ (t − t̄_pos)²`` — all that informs a slope fitted beside position effects."""
     t = pl.col("t").cast(pl.Float64)
-    within = (
+    return (
         rows.filter(pl.col("use"))
         .group_by("unique_id", "pos")
         .agg(sxx=(t * t).sum() - t.sum() ** 2 / pl.len())
@@ -200,9 +199,14 @@ def _slope_variance(rows: pl.DataFrame, m: int) -> pl.DataFrame:
         .group_by("unique_id")
         .agg(pl.col("sxx").sum())
     )
+
+
+def _slope_variance(rows: pl.DataFrame, m: int, spread_t: pl.DataFrame) -> pl.DataFrame:
+    """``unique_id, slope_var``: sampling variance of a line fitted beside position effects,
+    ``σ² / Σ (t − t̄_pos)²`` (``spread_t``: see :func:`_time_spread`)."""
     return (
         _noise(rows, m)
-        .join(within, on="unique_id")
+        .join(spread_t, on="unique_id")
         .select("unique_id", slope_var=pl.col("sigma2") / pl.col("sxx"))
     )
 
@@ -381,17 +385,15 @@ def _noise(rows: pl.DataFrame, m: int, fitted: str = "s_own") -> pl.DataFrame:
     e = pl.col("lyc") - pl.col("trend")
     resid = pl.when(pl.col("full")).then(e - pl.col(fitted)).otherwise(e - pl.col("ref"))
     block = (pl.col("t").max().over("unique_id") - pl.col("t")) // m
-    same_pos = (pl.col("unique_id") == pl.col("unique_id").shift()) & (
-        pl.col("pos") == pl.col("pos").shift()
-    )
+    # The same position one year before: rows run in time order within each series.
+    yearly = pl.col("e") - pl.col("e").shift().over("unique_id", "pos")
     used = (
         rows.filter(pl.col("use"))
+        .sort("unique_id", "t")
         .with_columns(resid=resid, block=block, e=e)
         .with_columns(shape=pl.col("resid") - pl.col("resid").mean().over("unique_id", "block"))
-        .sort("unique_id", "pos", "t")
-        .with_columns(yearly=pl.when(same_pos).then(pl.col("e") - pl.col("e").shift()))
+        .with_columns(yearly=yearly)
         .with_columns(yearly=pl.col("yearly") - _common_change())
-        .sort("unique_id", "t")
     )
     weekly = pl.col("e").diff().drop_nulls().abs().median()
     robust = pl.col("yearly").drop_nulls().abs().median().fill_null(weekly)
