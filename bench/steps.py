@@ -32,7 +32,7 @@ END = date(2026, 11, 16)
 SPENT: dict[str, float] = defaultdict(float)
 # (module the step is looked up in, function, label): wrapping where it is called from.
 STEPS: list[tuple[ModuleType, str, str]] = [
-    (fitting, "_fit_log_scale", "fit de-seasonalised log1p (ets, theta, ses)"),
+    (fitting, "_fit_deseasonalised", "fit de-seasonalised series (ets, theta, ses, theta_raw)"),
     (fitting, "_fit_raw_scale", "fit own seasonality, raw units (theta_seasonal)"),
     (forecasting, "forecast_intermittent", "fit intermittent (croston_sba, tsb)"),
     (forecasting, "forecast_baseline", "fit seasonal naive"),

@@ -47,6 +47,22 @@ def test_smooth_models_reseasonalise_point_and_intervals() -> None:
     assert_allclose(lifted["hi_95"].to_numpy(), 2 * (1 + flat["hi_95"].to_numpy()) - 1, rtol=1e-9)
 
 
+def test_theta_raw_divides_the_season_out_in_units_and_multiplies_it_back() -> None:
+    history = _history(panel(n_series=3, weeks=100, season=0.0, level=100.0))
+    future = future_frame(history, H).with_columns(offset=pl.lit(0.0))
+    flat = forecast_smooth(history, future, ["theta_raw"])
+    _check(flat, 3, ["theta_raw"])
+    # A season twice as high in the history and the future: fitted on y / 2, times 2.
+    double = pl.lit(np.log(2.0))
+    doubled = history.with_columns(y=2 * pl.col("y"), offset=double)
+    lifted = forecast_smooth(doubled, future.with_columns(offset=double), ["theta_raw"])
+    for column in ("yhat", "lo_80", "hi_95"):
+        assert_allclose(lifted[column].to_numpy(), 2 * flat[column].to_numpy(), rtol=1e-9)
+    # Units, not log1p: Theta's forecast of the units themselves, not exp(log-forecast) − 1.
+    logged = forecast_smooth(history, future, ["theta"])
+    assert not np.allclose(logged["yhat"].to_numpy(), flat["yhat"].to_numpy(), rtol=1e-3)
+
+
 def test_smooth_forecast_tracks_the_level() -> None:
     history = _history(panel(n_series=2, weeks=150, season=0.0, level=100.0))
     future = future_frame(history, H).with_columns(offset=pl.lit(0.0))

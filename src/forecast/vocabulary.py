@@ -68,11 +68,13 @@ POLARS_INTERVAL: dict[Frequency, str] = {"weekly": "1w", "monthly": "1mo", "quar
 WEEKS_PER_PERIOD: dict[Frequency, float] = {"weekly": 1.0, "monthly": 52 / 12, "quarterly": 13.0}
 
 # Model names a brand config may list, by the demand class they compete on. The registry
-# (engine.models) builds exactly these; ``mstl``, ``theta_seasonal`` and ``ets_seasonal``
+# (engine.models) builds exactly these; ``theta_raw`` fits the de-seasonalised series in
+# units rather than on the log scale; ``mstl``, ``theta_seasonal`` and ``ets_seasonal``
 # fit a series' own seasonality; ``median`` and ``median_seasonal`` combine others.
 SmoothModel = Literal[
     "ets",
     "theta",
+    "theta_raw",
     "ses",
     "naive",
     "mstl",

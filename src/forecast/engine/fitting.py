@@ -4,7 +4,8 @@ Inputs are long frames that already carry each row's seasonal ``offset`` (log1p 
 the shrunk priors), so this module knows nothing of pooling:
 
 * smooth series: ``z = log1p(y) - offset`` is fitted; ``expm1(ẑ + offset)`` is forecast,
-  intervals transformed the same way (quantiles survive monotone maps);
+  intervals transformed the same way (quantiles survive monotone maps); models on the raw
+  scale (``theta_raw``) fit ``y · exp(-offset)`` and are multiplied back;
 * intermittent series: ``y · exp(-offset)`` is fitted by a Croston-type rate model and
   multiplied back; intervals are negative-binomial quantiles around that rate with the
   series' own dispersion;
@@ -25,6 +26,7 @@ from statsforecast.models import Naive
 from forecast.engine.forward import FittedModels, run_forward
 from forecast.engine.models import (
     Family,
+    Scale,
     build_models,
     fallback_model,
     family_of,
@@ -123,7 +125,8 @@ def forecast_smooth(
 ) -> pl.DataFrame:
     """Smooth-demand models; returns long forecasts.
 
-    ``smooth``-family models fit ``log1p(y) - offset`` (the pooled priors removed);
+    ``smooth``-family models fit ``log1p(y) - offset`` (the pooled priors removed), or on
+    the raw scale ``y · exp(-offset)``;
     ``seasonal``-family ones (own seasonality) fit the log1p or raw units of the series with
     at least two full seasons only — shorter series get no rows for them, and neither do
     season lengths a model does not run at; combinations are left to the caller
@@ -133,6 +136,8 @@ def forecast_smooth(
     m = SEASON_LENGTH[frequency]
     own = [n for n in names if family_of(n) == "seasonal" and runs_at(n, m)]
     plain = [n for n in names if family_of(n) == "smooth"]
+    plain_log = [n for n in plain if scale_of(n) == "log1p"]
+    plain_raw = [n for n in plain if scale_of(n) == "raw"]
     long_ids = history.group_by("unique_id").len().filter(pl.col("len") >= 2 * m)
     long = history.join(long_ids.select("unique_id"), on="unique_id").with_columns(offset=0.0)
     flat = future.with_columns(offset=0.0)
@@ -140,8 +145,13 @@ def forecast_smooth(
     own_raw = [n for n in own if scale_of(n) == "raw"]
     return pl.concat(
         [
-            _fit_log_scale(history, future, plain, "smooth", n_jobs, frequency, kept),
-            _fit_log_scale(long, flat, own_log, "seasonal", n_jobs, frequency, kept),
+            _fit_deseasonalised(
+                history, future, plain_log, "smooth", "log1p", n_jobs, frequency, kept
+            ),
+            _fit_deseasonalised(
+                history, future, plain_raw, "smooth", "raw", n_jobs, frequency, kept
+            ),
+            _fit_deseasonalised(long, flat, own_log, "seasonal", "log1p", n_jobs, frequency, kept),
             _fit_raw_scale(long, flat, own_raw, n_jobs, frequency, kept),
         ]
     )
@@ -164,28 +174,44 @@ def _fit_raw_scale(
     return _non_negative(_wide_to_long(wide, names, with_bounds=True))
 
 
-def _fit_log_scale(
+# How each scale takes a row's seasonal ``offset`` (log scale) out of ``y`` before a fit,
+# and puts it back into a fitted value.
+_DESEASONALISED: dict[Scale, pl.Expr] = {
+    "log1p": pl.col("y").clip(0).log1p() - pl.col("offset"),
+    "raw": pl.col("y").clip(0) * (-pl.col("offset")).exp(),
+}
+
+
+def _reseasonalised(value: str, scale: Scale) -> pl.Expr:
+    if scale == "log1p":
+        return (pl.col(value) + pl.col("offset")).exp() - 1
+    return pl.col(value) * pl.col("offset").exp()
+
+
+def _fit_deseasonalised(
     history: pl.DataFrame,
     future: pl.DataFrame,
     names: list[str],
     family: Family,
+    scale: Scale,
     n_jobs: int,
     frequency: Frequency,
     kept: FittedModels | None = None,
 ) -> pl.DataFrame:
-    """Fit ``log1p(y) - offset``; map forecasts and bounds back with ``expm1(· + offset)``."""
+    """Fit ``log1p(y) − offset`` (scale ``log1p``) or ``y · exp(−offset)`` (``raw``: units
+    with the season divided out); forecasts and bounds get the offset back the same way."""
     if history.is_empty() or not names:
         return _empty()
     horizon = int(future["step"].max())  # type: ignore[arg-type]
-    z = history.with_columns(y=pl.col("y").clip(0).log1p() - pl.col("offset"))
+    z = history.with_columns(y=_DESEASONALISED[scale])
     models = build_models(names, family, SEASON_LENGTH[frequency])
-    wide = _run(models, z, horizon, True, n_jobs, frequency, kept, f"{family}/log1p")
+    wide = _run(models, z, horizon, True, n_jobs, frequency, kept, f"{family}/{scale}")
     long = (
         _wide_to_long(wide, names, with_bounds=True)
         .join(future.select("unique_id", "ds", "step", "offset"), on=["unique_id", "ds"])
         .join(_series_scale(observed_only(z)), on="unique_id")
     )
-    back = {c: (pl.col(c) + pl.col("offset")).exp() - 1 for c in ("yhat", *BOUNDS)}
+    back = {c: _reseasonalised(c, scale) for c in ("yhat", *BOUNDS)}
     return _non_negative(_guard_intervals(long).with_columns(**back))
 
 

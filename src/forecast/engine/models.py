@@ -34,18 +34,21 @@ class ModelSpec:
     """How to build one model.
 
     Attributes:
-        family: ``smooth`` models fit de-seasonalised log1p series and give their own
-            intervals; ``seasonal`` ones fit the series with their *own* seasonality (no
+        family: ``smooth`` models fit the series with the pooled season taken out (on the
+            log1p scale, or in units divided by the season: see ``scale``) and give their
+            own intervals; ``seasonal`` ones fit the series with their *own* seasonality (no
             priors) and only run on series with two full seasons; ``intermittent`` ones
             fit de-seasonalised units and get negative-binomial intervals around their rate;
             a ``combination`` is fitted by nobody: it is the median of the other smooth and
             seasonal candidates of the series (see :mod:`forecast.engine.combination`).
         build: Returns a fresh statsforecast model for (registry name, season length).
-        scale: What a ``seasonal`` model fits: ``log1p`` units or ``raw`` units (where
-            multiplicative or additive forms are the model's own choice).
+        scale: What the model fits: ``log1p`` units or ``raw`` units. For a ``seasonal``
+            model on raw units multiplicative or additive forms are its own choice; a
+            ``smooth`` one on raw units fits ``y · exp(−offset)``.
         max_season: The model only runs where the season length is at most this (seasonal
             ETS with 52 weekly states costs 20x its non-seasonal fit and is rarely chosen).
         members: For a combination, the families it combines (``baseline``: seasonal naive).
+        combined: Whether combinations take the model among their members.
     """
 
     family: Family
@@ -53,12 +56,19 @@ class ModelSpec:
     scale: Scale = "log1p"
     max_season: int | None = None
     members: tuple[Family | Literal["baseline"], ...] = ()
+    combined: bool = True
 
 
 MODELS: dict[str, ModelSpec] = {
     # Damped: on short weekly series an undamped trend extrapolates wildly.
     "ets": ModelSpec("smooth", lambda name, m: AutoETS(model="AZN", damped=True, alias=name)),
     "theta": ModelSpec("smooth", lambda name, m: Theta(alias=name)),
+    # The same de-seasonalised series in units (the season divided out): a linear trend and
+    # additive noise where the log scale makes both multiplicative. Not in the median: a
+    # second Theta there pulled it toward Theta (measured: bench/RESULTS.md §4.16).
+    "theta_raw": ModelSpec(
+        "smooth", lambda name, m: Theta(alias=name), scale="raw", combined=False
+    ),
     "naive": ModelSpec("smooth", lambda name, m: Naive(alias=name)),
     "ses": ModelSpec("smooth", lambda name, m: AutoETS(model="ANN", alias=name)),
     # A series' own seasonality, for long histories: seasonal ETS with 52 states is slow
@@ -109,7 +119,7 @@ def runs_at(name: str, season_length: int) -> bool:
 def members_of(name: str) -> list[str]:
     """The registered models (and the baseline) a combination takes the median of."""
     families = MODELS[name].members
-    names = [n for n, spec in MODELS.items() if spec.family in families]
+    names = [n for n, spec in MODELS.items() if spec.family in families and spec.combined]
     return names + ([BASELINE] if "baseline" in families else [])
 
 

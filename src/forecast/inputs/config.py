@@ -50,9 +50,18 @@ class ModelSettings(_Frozen):
 
     # The median of damped ETS, Theta and (with two seasons) the series' own seasonal Theta
     # and, monthly or quarterly, seasonal ETS: robust where two windows choose at random;
-    # the median of the own-seasonality fits and seasonal naive where priors go stale.
+    # the median of the own-seasonality fits and seasonal naive where priors go stale;
+    # Theta in units where the log scale's multiplicative trend and noise do not fit.
     candidates: tuple[SmoothModel, ...] = Field(
-        ("ets", "theta", "theta_seasonal", "ets_seasonal", "median", "median_seasonal"),
+        (
+            "ets",
+            "theta",
+            "theta_raw",
+            "theta_seasonal",
+            "ets_seasonal",
+            "median",
+            "median_seasonal",
+        ),
         min_length=1,
     )
     intermittent_candidates: tuple[IntermittentModel, ...] = Field(
