@@ -57,11 +57,11 @@ def test_a_series_with_one_member_keeps_its_values() -> None:
 def test_each_combination_takes_the_median_of_its_own_members() -> None:
     history = panel(n_series=2, weeks=120, season=0.4, level=60.0).with_columns(offset=0.0)
     future = future_frame(history, 13).with_columns(offset=pl.lit(0.0))
-    names = ["ets", "theta", "theta_seasonal", "median", "median_seasonal"]
+    names = ["ets", "theta", "theta_raw", "theta_seasonal", "median", "median_seasonal"]
     fits = pl.concat([forecast_smooth(history, future, names), forecast_baseline(history, 13)])
     fc = add_combinations(fits, names, history["unique_id"].unique())
     for combo, members in (
-        ("median", ["ets", "theta", "theta_seasonal"]),
+        ("median", ["ets", "theta", "theta_seasonal"]),  # theta_raw is not a member
         ("median_seasonal", ["theta_seasonal", "snaive"]),
     ):
         expected = (
