@@ -15,8 +15,9 @@ import polars as pl
 
 from forecast.engine.decomposition import decompose
 from forecast.engine.pooling import combine, spread
+from forecast.engine.series import history_weeks
 from forecast.inputs.calendar import season_position
-from forecast.vocabulary import SEASON_KERNEL, SEASON_LENGTH, STOCKOUT, WEEKS_PER_PERIOD, Frequency
+from forecast.vocabulary import SEASON_KERNEL, SEASON_LENGTH, STOCKOUT, Frequency
 
 # A week keeps w = 1 − SHARP·v/d² of its own value against its neighbours' mean (d its
 # distance from it, v that distance's variance): none within √SHARP standard errors.
@@ -89,11 +90,11 @@ def own_estimates(
     resid, event_rows, per_series = series_estimates(series, calendar, frequency)
     season = _brand_profile(per_series)
     events = _brand_events(resid, event_rows, per_series, season)
-    periods = series.group_by("unique_id").len()["len"].to_list() or [0]
+    ages = series.group_by("unique_id").agg(weeks=history_weeks(frequency))
     stats = pl.DataFrame(
         {
             "brand": [brand],
-            "history_weeks": [round(max(periods) * WEEKS_PER_PERIOD[frequency])],
+            "history_weeks": [ages.select(pl.col("weeks").max().fill_null(0)).item()],
             "n_series": [series["unique_id"].n_unique()],
             "n_profiled": [per_series["unique_id"].n_unique()],
         }
