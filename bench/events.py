@@ -110,7 +110,7 @@ def moving() -> dict[str, Any]:
     without the holiday calendars."""
     from forecast.engine.backtest import origins
     from forecast.engine.events import calendar_of
-    from forecast.engine.pipeline import estimate_brand, run_brand
+    from forecast.engine.pipeline import estimate_brand, run_brand, series_profiles
     from forecast.engine.pooling import pool_priors
     from forecast.inputs.holidays import event_calendar
     from forecast.inputs.markets import shipped_markets
@@ -132,7 +132,9 @@ def moving() -> dict[str, Any]:
         own = estimate_brand(brand, sales, cutoffs, cal)
         pools = {brand.brand: brand.pool}
         priors = {c: pool_priors([own[c]], pools, list(SECTORS)) for c in cutoffs}
-        fc = run_brand(brand, sales, origin, priors, cal).forecasts.filter(pl.col("is_selected"))
+        known = series_profiles(own)
+        result = run_brand(brand, sales, origin, priors, cal, known=known)
+        fc = result.forecasts.filter(pl.col("is_selected"))
         rows += _week_scores(fc, sales, origin, key.select("unique_id", "ds"), variant)
     return {"origin": str(origin), "table": rows}
 

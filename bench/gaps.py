@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from forecast.engine.backtest import origins  # noqa: E402
 from forecast.engine.events import calendar_of  # noqa: E402
 from forecast.engine.metrics import score_series  # noqa: E402
-from forecast.engine.pipeline import estimate_brand, run_brand  # noqa: E402
+from forecast.engine.pipeline import estimate_brand, run_brand, series_profiles  # noqa: E402
 from forecast.engine.pooling import pool_priors  # noqa: E402
 from forecast.engine.priors import own_estimates  # noqa: E402
 from forecast.engine.series import prepare_series, series_id  # noqa: E402
@@ -111,7 +111,7 @@ def forecast_variant(
         if sales[b].filter(pl.col("ds") <= origin).is_empty():
             continue
         mine = {c: priors[c] for c in origins(origin, cfg.horizon, 2)}
-        result = run_brand(cfg, sales[b], origin, mine, calendars[b])
+        result = run_brand(cfg, sales[b], origin, mine, calendars[b], known=series_profiles(own[b]))
         parts.append(result.forecasts.filter(pl.col("is_selected")))
     return pl.concat(parts), time.process_time() - started
 

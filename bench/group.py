@@ -23,7 +23,7 @@ from pooling import coverage, history_bucket
 from forecast.engine.backtest import origins
 from forecast.engine.events import calendar_of
 from forecast.engine.metrics import score_series
-from forecast.engine.pipeline import run_brand
+from forecast.engine.pipeline import run_brand, series_profiles
 from forecast.engine.pooling import Pooling, Priors, pool_priors
 from forecast.engine.priors import OwnEstimates, own_estimates
 from forecast.engine.series import prepare_series, series_id
@@ -47,7 +47,7 @@ class Group:
     actual: pl.DataFrame
     truth: pl.DataFrame
     calendars: dict[str, pl.DataFrame]
-    estimates: dict[date, list[OwnEstimates]]
+    estimates: dict[date, dict[str, OwnEstimates]]
     priors: dict[tuple[date, Pooling], Priors]
     events: pl.DataFrame
 
@@ -74,14 +74,14 @@ def load(config_dir: Path, end: date, seed: int = 0, with_events: bool = False) 
 
 def _priors(group: Group, cutoff: date, mode: Pooling) -> Priors:
     if cutoff not in group.estimates:
-        group.estimates[cutoff] = [
-            own_estimates(b, prepare_series(s, cutoff)[0], group.calendars[b])
+        group.estimates[cutoff] = {
+            b: own_estimates(b, prepare_series(s, cutoff)[0], group.calendars[b])
             for b, s in group.sales.items()
-        ]
+        }
     if (cutoff, mode) not in group.priors:
         pools = {b: c.pool for b, c in group.brands.items()}
         group.priors[cutoff, mode] = pool_priors(
-            group.estimates[cutoff], pools, list(SECTORS), mode
+            list(group.estimates[cutoff].values()), pools, list(SECTORS), mode
         )
     return group.priors[cutoff, mode]
 
@@ -103,7 +103,10 @@ def product(
         brand = cfg if settings is None else cfg.model_copy(update={"model": _model(cfg, settings)})
         cutoffs = origins(origin, brand.horizon, brand.model.backtest_windows)
         priors = {c: _priors(group, c, mode) for c in cutoffs}
-        result = run_brand(brand, group.sales[b], origin, priors, group.calendars[b], mode)
+        known = series_profiles({c: group.estimates[c][b] for c in cutoffs})
+        result = run_brand(
+            brand, group.sales[b], origin, priors, group.calendars[b], mode, known=known
+        )
         parts.append(result.forecasts.filter(pl.col("is_selected")))
     return pl.concat(parts), time.process_time() - started
 

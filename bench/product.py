@@ -68,8 +68,10 @@ def fit_all(
     freq = panel.frequency
     members = history["member"].unique().sort().to_list()
     rows = {m: history.filter(pl.col("member") == m) for m in members}
-    estimates = [own_estimates(m, rows[m], calendar, freq) for m in members]
-    priors = pool_priors(estimates, dict.fromkeys(members, POOL), [POOL], pooling, freq)
+    estimates = {m: own_estimates(m, rows[m], calendar, freq) for m in members}
+    priors = pool_priors(
+        list(estimates.values()), dict.fromkeys(members, POOL), [POOL], pooling, freq
+    )
     smooth = tuple(dict.fromkeys((*settings.candidates, COLD_START_MODEL)))
     plan = FitPlan(panel.horizon, smooth, settings.intermittent_candidates, freq)
     # Ages in weeks, as a run of a monthly or quarterly brand counts them.
@@ -79,7 +81,13 @@ def fit_all(
         mine = priors.brands.filter(pl.col("brand") == member)
         ids = rows[member].select("unique_id").unique()
         fc, _, _ = forecast_series(
-            rows[member], classes.join(ids, on="unique_id"), mine, calendar, plan, pooling
+            rows[member],
+            classes.join(ids, on="unique_id"),
+            mine,
+            calendar,
+            plan,
+            pooling,
+            known=estimates[member].series,
         )
         parts.append(fc)
     return pl.concat(parts).join(ages, on="unique_id")

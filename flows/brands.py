@@ -4,7 +4,8 @@ Phase 1 estimates each brand's own season and event effects at every origin; pha
 backtests, chooses and fits it. Both tasks take the brand's data as arguments and return
 results (they run in this process, in worker processes or on a Dask cluster, see
 :mod:`flows.dispatch`); the flow reads each brand just before its task starts and stages
-its results as it ends.
+its results as it ends. What phase 1 measured of a brand's series waits on disk for its
+phase 2 (:class:`SeriesStore`).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from flows.progress import Progress
 from forecast import warehouse
 from forecast.engine.backtest import brand_origins
 from forecast.engine.events import calendar_of
-from forecast.engine.pipeline import BrandResult, estimate_brand, run_brand
+from forecast.engine.pipeline import BrandResult, estimate_brand, run_brand, series_profiles
 from forecast.engine.pooling import Priors
-from forecast.engine.priors import OwnEstimates
+from forecast.engine.priors import OwnEstimates, SeriesProfiles
 from forecast.engine.runs import BrandOutcome, skip_reason
 from forecast.engine.workers import compute, worker_pool
 from forecast.inputs.config import BrandConfig
@@ -91,11 +92,53 @@ def forecast_task(
     priors: dict[date, Priors],
     pooling: Pooling,
     pool: Executor | None,
+    known: dict[date, SeriesProfiles],
 ) -> tuple[BrandResult, float]:
     """Phase 2 for one brand: backtest, choose and fit; the result and its seconds."""
     started = time.perf_counter()
     args = (brand, data.sales, as_of, priors, data.calendar(brand), pooling)
-    return compute(pool, run_brand, *args), time.perf_counter() - started
+    fit = partial(run_brand, known=known)
+    return compute(pool, fit, *args), time.perf_counter() - started
+
+
+_SERIES_PARTS = ("profiles", "adjust")
+
+
+@dataclass(frozen=True)
+class SeriesStore:
+    """Each brand's series profiles from phase 1 (``OwnEstimates.series``, per origin), on
+    disk until its phase 2 takes them. Held by the flow they would grow with the group;
+    on disk, memory grows with the brands in flight only."""
+
+    root: Path
+
+    def put(self, brand: str, own: dict[date, OwnEstimates]) -> dict[date, OwnEstimates]:
+        """Write the series profiles of ``own``; the estimates without them."""
+        known = series_profiles(own)
+        for part in _SERIES_PARTS:
+            frames = [getattr(p, part).with_columns(cutoff=pl.lit(c)) for c, p in known.items()]
+            if frames:
+                pl.concat(frames).write_parquet(self._path(brand, part))
+        return {c: e.lent() for c, e in own.items()}
+
+    def take(self, brand: str) -> dict[date, SeriesProfiles]:
+        """The brand's series profiles per origin, removed from disk (none: ``{}``)."""
+        paths = [self._path(brand, part) for part in _SERIES_PARTS]
+        if not all(p.exists() for p in paths):
+            return {}
+        profiles, adjust = (pl.read_parquet(p) for p in paths)
+        for p in paths:
+            p.unlink()
+        return {
+            c: SeriesProfiles(
+                profiles.filter(pl.col("cutoff") == c).drop("cutoff"),
+                adjust.filter(pl.col("cutoff") == c).drop("cutoff"),
+            )
+            for c in profiles["cutoff"].unique().sort()
+        }
+
+    def _path(self, brand: str, part: str) -> Path:
+        return self.root / f"{brand}.{part}.parquet"
 
 
 def local_workers(request: RunRequest) -> AbstractContextManager[Executor | None]:
@@ -112,6 +155,7 @@ class BrandPhases:
     pool: Executor | None
     shared: RunData
     label: str
+    store: SeriesStore
 
     @property
     def slots(self) -> int:
@@ -140,7 +184,7 @@ class BrandPhases:
         progress = Progress(f"{self.label}: own estimates", len(configs))
         own = {}
         for b, future in bounded(((b, partial(start, b)) for b in configs), self.slots):
-            own[b] = future.result()
+            own[b] = self.store.put(b, future.result())
             progress.advance(b, "estimated")
         return own
 
@@ -172,6 +216,7 @@ class BrandPhases:
                 priors=mine,
                 pooling=self.request.pooling,
                 pool=self.pool,
+                known=self.store.take(b),
             )
 
         skipped = {b: why for b, c in configs.items() if (why := skip_reason(c, as_of))}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import tempfile
 import time
 from datetime import date
 from importlib import metadata
@@ -16,7 +17,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.brands import BrandPhases, RunData, local_workers
+from flows.brands import BrandPhases, RunData, SeriesStore, local_workers
 from flows.dispatch import submit, task_runner
 from flows.planning import plan_after_run
 from forecast import warehouse
@@ -188,8 +189,12 @@ def _forecast_group(
     frequency = next(iter(configs.values())).frequency
     cutoffs = run_cutoffs(request.as_of, configs.values())
     last = cutoffs[-1]
-    with task_runner(request.cluster) as runner, local_workers(request) as pool:
-        brands = BrandPhases(request, runner, pool, shared, frequency)
+    with (
+        task_runner(request.cluster) as runner,
+        local_workers(request) as pool,
+        tempfile.TemporaryDirectory(prefix="forecast-series-") as scratch,
+    ):
+        brands = BrandPhases(request, runner, pool, shared, frequency, SeriesStore(Path(scratch)))
         own = brands.estimate(configs, cutoffs)
         pools = {b: c.pool for b, c in configs.items()}
         futures = {

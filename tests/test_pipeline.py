@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from forecast.engine.backtest import origins
 from forecast.engine.events import calendar_of, empty_calendar
 from forecast.engine.forecasting import NoSalesError
-from forecast.engine.pipeline import run_brand
+from forecast.engine.pipeline import estimate_brand, run_brand, series_profiles
 from forecast.engine.pooling import pool_priors
+from forecast.engine.series import series_id
 from forecast.vocabulary import SECTORS
-from tests.conftest import END, START, group_run, pooled
+from tests.conftest import END, START, group_run, holidays_of, pooled
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    brands, sales, cal, own = group_run(tmp_path_factory.mktemp("brands"))
+def inputs(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return group_run(tmp_path_factory.mktemp("brands"))
+
+
+@pytest.fixture(scope="module")
+def setup(inputs):  # type: ignore[no-untyped-def]
+    brands, sales, cal, own = inputs
     return brands, sales, cal, pooled(brands, own)
 
 
@@ -105,6 +113,45 @@ def test_metrics_flag_the_model_chosen_for_each_segment_and_count_points_once() 
     # 4 series × 13 points, once per model: the baseline is not counted twice.
     totals = dict(out.group_by("model").agg(pl.col("n_points").sum()).iter_rows())
     assert totals == {"ets": 52, "theta": 52, "ses": 52, "snaive": 52, "selected": 52}
+
+
+def test_a_run_takes_its_series_profiles_from_the_own_estimates_and_forecasts_the_same(
+    inputs, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from forecast.engine import priors as own_priors
+
+    brands, sales, _, own = inputs
+    b = "perfumes_a"
+    # A product launched 30 weeks before the end beside the brand's older ones.
+    mine = sales.filter(pl.col("brand") == b)
+    first = mine["product"].min()
+    newcomer = mine.filter(pl.col("product") == first, pl.col("ds") > END - timedelta(weeks=30))
+    mine = pl.concat([mine, newcomer.with_columns(product=pl.lit("newcomer"))])
+    cal = calendar_of(mine, holidays_of(["europe", "china", "americas"], 2021, 2026))
+    own = {**own, b: estimate_brand(brands[b], mine, sorted(own[b]), cal)}
+    priors = pooled(brands, own)
+    measured = series_profiles(own[b])
+    assert set(measured) == set(priors)
+    fresh = run_brand(brands[b], mine, END, priors, cal)
+    seen: list[tuple[date, set[str]]] = []
+    decompose = own_priors.decompose
+
+    def counted(series: pl.DataFrame, *args: object, **kwargs: object) -> object:
+        seen.append((series["ds"].max(), set(series["unique_id"])))
+        return decompose(series, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(own_priors, "decompose", counted)
+    reused = run_brand(brands[b], mine, END, priors, cal, known=measured)
+    key = ["unique_id", "model", "ds"]
+    assert_frame_equal(fresh.forecasts.sort(key), reused.forecasts.sort(key))
+    assert_frame_equal(
+        fresh.metrics.sort(fresh.metrics.columns), reused.metrics.sort(reused.metrics.columns)
+    )
+    # Only the young series were decomposed again, against the profile they borrow.
+    ids = set(mine.select(series_id())["unique_id"])
+    young = {c: ids - set(p.profiles["unique_id"]) for c, p in measured.items()}
+    assert young[END] == {i for i in ids if i.endswith("/newcomer")} != set()
+    assert seen and all(ids <= young[last] for last, ids in seen)
 
 
 def test_young_brand_without_backtest_uses_the_cold_start_model(setup) -> None:  # type: ignore[no-untyped-def]
@@ -500,3 +547,21 @@ def test_a_brand_launched_after_christmas_reads_the_pools_december_once() -> Non
     for ds, value in by_week.items():
         if ds in lift:
             assert abs(value - lift[ds]) < 0.2, (ds, value, lift[ds])
+
+
+def test_the_series_store_keeps_each_brands_profiles_until_its_run_takes_them(
+    inputs, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from flows.brands import SeriesStore
+
+    _, _, _, own = inputs
+    store = SeriesStore(tmp_path)
+    lent = store.put("perfumes_a", own["perfumes_a"])
+    assert set(lent) == set(own["perfumes_a"]) and all(e.series is None for e in lent.values())
+    assert lent[END].season.equals(own["perfumes_a"][END].season)
+    taken = store.take("perfumes_a")
+    for cutoff, profiles in series_profiles(own["perfumes_a"]).items():
+        assert_frame_equal(taken[cutoff].profiles, profiles.profiles)
+        assert_frame_equal(taken[cutoff].adjust, profiles.adjust)
+    assert set(taken) == set(own["perfumes_a"]) and not list(tmp_path.iterdir())
+    assert store.take("perfumes_a") == {} and store.take("never_estimated") == {}

@@ -181,7 +181,7 @@ def test_between_variance_matches_a_plain_loop() -> None:
 
 def test_series_shrink_toward_their_brand() -> None:
     series = panel(n_series=4, weeks=156, seed=9)
-    per_series = series_estimates(series, empty_calendar())[2]
+    per_series = series_estimates(series, empty_calendar()).measured.profiles
     brand = pl.DataFrame({"key": WEEKS.astype(str), "shrunk": wave(13)})
     ids = pl.Series(["b/europe/p0", "b/europe/p1", "b/europe/p2", "b/europe/p3", "b/europe/new"])
     profiles, weights = shrink_series(per_series, brand, ids)

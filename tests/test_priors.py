@@ -20,7 +20,7 @@ NO_EVENTS = empty_calendar()
 def test_constant_series_has_a_flat_profile() -> None:
     series = panel(n_series=1, weeks=156, season=0.0)
     series = series.with_columns(y=pl.lit(7.0))
-    per_series = series_estimates(series, NO_EVENTS)[2]
+    per_series = series_estimates(series, NO_EVENTS).measured.profiles
     assert per_series.height == 52
     assert_allclose(per_series["own"].to_numpy(), 0.0, atol=1e-12)
 
@@ -29,7 +29,7 @@ def test_monthly_and_quarterly_positions() -> None:
     months = [date(2020 + (m // 12), m % 12 + 1, 1) for m in range(48)]
     y = 100 * np.exp(0.4 * np.cos(2 * np.pi * np.arange(48) / 12))
     series = pl.DataFrame({"unique_id": "m", "market": "europe", "ds": months, "y": y})
-    per_series = series_estimates(series, NO_EVENTS, "monthly")[2]
+    per_series = series_estimates(series, NO_EVENTS, "monthly").measured.profiles
     profile = per_series.sort("key")["own"].to_numpy()
     assert profile.argmax() == 0 and len(profile) == 12
     quarters = [date(2015 + q // 4, 3 * (q % 4) + 1, 1) for q in range(40)]
@@ -41,7 +41,7 @@ def test_monthly_and_quarterly_positions() -> None:
             "y": 50.0 * np.tile([1.0, 1.5, 1.0, 0.6], 10),
         }
     )
-    qprofile = series_estimates(qseries, NO_EVENTS, "quarterly")[2]
+    qprofile = series_estimates(qseries, NO_EVENTS, "quarterly").measured.profiles
     assert qprofile.sort("key")["own"].to_numpy().argmax() == 1
 
 
@@ -65,10 +65,10 @@ def test_short_series_contribute_where_they_have_data() -> None:
     long = panel(n_series=2, weeks=156, seed=4)
     young = panel(n_series=1, weeks=20, seed=5).with_columns(unique_id=pl.lit("b/europe/young"))
     series = pl.concat([long, young])
-    _, _, per_series = series_estimates(series, NO_EVENTS)
+    per_series = series_estimates(series, NO_EVENTS).measured.profiles
     seen = per_series.filter(pl.col("unique_id") == "b/europe/young")
     assert 20 <= seen.height <= 22  # its 20 positions, smoothed into the two beside them
-    alone = series_estimates(young, NO_EVENTS)[2]
+    alone = series_estimates(young, NO_EVENTS).measured.profiles
     assert alone.is_empty()  # nothing to align it with: it estimates nothing
     est = own_estimates("b", series, NO_EVENTS)
     assert est.stats["n_profiled"][0] == 3
@@ -96,7 +96,7 @@ def test_a_sharp_recurring_week_keeps_its_height_while_noise_is_smoothed() -> No
     own = profile["own"].to_numpy()
     assert own[30] - np.delete(own, [29, 30, 31]).mean() > 0.85  # the kernel alone: ~0.5
     noise = own_estimates("b", flat, NO_EVENTS).season["own"].to_numpy()
-    raw = series_estimates(flat, NO_EVENTS)[0].group_by("pos").agg(pl.col("r").mean())
+    raw = series_estimates(flat, NO_EVENTS).resid.group_by("pos").agg(pl.col("r").mean())
     assert noise.std() < 0.8 * raw["r"].std()  # within noise of its neighbours: smoothed
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -13,6 +13,7 @@ from forecast.engine.forecasting import NoSalesError, forecast_at
 from forecast.engine.forward import FittedModels
 from forecast.engine.metrics import empty_scores, score_series
 from forecast.engine.pooling import Pooling, Priors
+from forecast.engine.priors import SeriesProfiles
 from forecast.inputs.calendar import origin_period, shift_periods
 from forecast.inputs.config import BrandConfig
 from forecast.vocabulary import SEASON_LENGTH, Frequency
@@ -83,11 +84,16 @@ def backtest(
     actuals: pl.DataFrame,
     pooling: Pooling = "partial",
     n_jobs: int = 1,
+    known: Mapping[date, SeriesProfiles] | None = None,
 ) -> Backtest:
     """Scores and errors of every model at every origin where the brand already sold.
 
     The models fitted at the oldest origin run forward at the later ones (see
     :mod:`forecast.engine.forward`), unless the brand asks for ``refit_backtests``.
+
+    Args:
+        known: The brand's series profiles per origin, from its own estimates (see
+            ``forecasting.forecast_at``).
     """
     kept = None if brand.model.refit_backtests else FittedModels()
     folds = []
@@ -103,6 +109,7 @@ def backtest(
                 n_jobs,
                 classes,
                 kept=kept,
+                known=(known or {}).get(cutoff),
             )
         except NoSalesError:  # launched after this origin: nothing to backtest there
             continue

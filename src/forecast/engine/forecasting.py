@@ -25,7 +25,13 @@ from forecast.engine.fitting import (
 from forecast.engine.forward import FittedModels
 from forecast.engine.imputation import impute_unknown
 from forecast.engine.pooling import Pooling, Priors, shrink_series
-from forecast.engine.priors import event_places, held_events, seasonal_offsets, series_estimates
+from forecast.engine.priors import (
+    SeriesProfiles,
+    event_places,
+    held_events,
+    seasonal_offsets,
+    series_estimates,
+)
 from forecast.engine.series import demand_class, history_weeks, prepare_series
 from forecast.inputs.calendar import season_position
 from forecast.inputs.config import BrandConfig
@@ -74,6 +80,7 @@ def forecast_at(
     classes: pl.DataFrame | None = None,
     prepared: tuple[pl.DataFrame, pl.DataFrame] | None = None,
     kept: FittedModels | None = None,
+    known: SeriesProfiles | None = None,
 ) -> BrandForecast:
     """Forecast every active series of a brand from ``as_of`` with the given priors.
 
@@ -85,6 +92,8 @@ def forecast_at(
             the caller has it already; prepared here if None.
         kept: An earlier origin's fitted models (see :mod:`forecast.engine.forward`): kept
             here when empty, run forward from here when not; None: every model fitted.
+        known: The brand's own estimates of its series at ``as_of`` (``OwnEstimates.series``):
+            the profiles of the series they measured are taken, not measured again.
 
     Raises:
         NoSalesError: The brand has no active series up to ``as_of``.
@@ -97,7 +106,7 @@ def forecast_at(
     plan = FitPlan.of(brand)
     borrowed = priors.borrowed_places(brand.brand)
     long, weights, imputed = forecast_series(
-        series, classes, mine, calendar, plan, pooling, n_jobs, kept, borrowed
+        series, classes, mine, calendar, plan, pooling, n_jobs, kept, borrowed, known
     )
     ages = history_weeks(plan.frequency)
     keys = series.group_by("unique_id", "brand", "market", "product").agg(history_weeks=ages)
@@ -179,6 +188,7 @@ def forecast_series(
     n_jobs: int = 1,
     kept: FittedModels | None = None,
     borrowed: pl.DataFrame | None = None,
+    known: SeriesProfiles | None = None,
 ) -> SeriesForecast:
     """Forecast series of one brand (or any member of a pool) with its pooled priors.
 
@@ -193,8 +203,11 @@ def forecast_series(
         kept: See :func:`forecast_at`.
         borrowed: ``event, pos, n`` — where the pooled profile the member borrows carries
             an event (``Priors.borrowed_places``); None: nothing borrowed is known.
+        known: See :func:`forecast_at`.
     """
-    history, future, weights = _with_offsets(series, priors, calendar, plan, pooling, borrowed)
+    history, future, weights = _with_offsets(
+        series, priors, calendar, plan, pooling, borrowed, known
+    )
     history = impute_unknown(history.join(classes, on="unique_id"))
     smooth, sparse = (history.filter(pl.col("demand_class") == c) for c in DEMAND_CLASSES)
     freq = plan.frequency
@@ -220,6 +233,7 @@ def _with_offsets(
     plan: FitPlan,
     pooling: Pooling,
     borrowed: pl.DataFrame | None,
+    known: SeriesProfiles | None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """History and future rows with each row's seasonal ``offset`` (series profiles shrunk
     toward the member's), and the series' own weights."""
@@ -227,10 +241,10 @@ def _with_offsets(
     events = priors.filter(pl.col("kind") == "event").select("key", "shrunk")
     # Series that have not seen every position yet are aligned to the profile they borrow.
     reference = profile.select("key", ref="shrunk")
-    resid, told_apart, per_series = series_estimates(series, calendar, plan.frequency, reference)
     freq = plan.frequency
+    est = series_estimates(series, calendar, freq, reference, known)
     held = held_events(series, calendar)
-    own = event_places(held, told_apart, freq).filter("carried").select("event", "pos")
+    own = event_places(held, est.told_apart, freq).filter("carried").select("event", "pos")
     # Events the member's history never held: its profile there is the pool's.
     lent = _never_held(borrowed, held)
     carried = pl.concat([own, lent.select("event", "pos")]).unique().sort("event", "pos")
@@ -239,8 +253,8 @@ def _with_offsets(
     calendar = _without_carried(calendar, carried, future, freq)
     # In a fixed order: the spread between series sums over them in this order.
     ids = series["unique_id"].unique(maintain_order=True)
-    profiles, weights = shrink_series(per_series, profile, ids, pooling)
-    history = _cleaned(seasonal_offsets(series, profiles, events, calendar, freq), resid)
+    profiles, weights = shrink_series(est.measured.profiles, profile, ids, pooling)
+    history = _cleaned(seasonal_offsets(series, profiles, events, calendar, freq), est.measured)
     future = seasonal_offsets(future, profiles, events, calendar, freq, planned=True)
     return history, future, weights
 
@@ -346,14 +360,11 @@ def _without_carried(
     return calendar.join(drop, on=["unique_id", "ds", "event"], how="anti")
 
 
-def _cleaned(history: pl.DataFrame, resid: pl.DataFrame) -> pl.DataFrame:
+def _cleaned(history: pl.DataFrame, measured: SeriesProfiles) -> pl.DataFrame:
     """History offsets plus each row's drift (the season of its own years) and the excess
     the robust profile estimate pulled out of an outlying week, so the fits see both."""
-    adjust = resid.select(
-        "unique_id", "ds", adjust=pl.col("drift") + (pl.col("ly") - pl.col("lyc")).fill_null(0.0)
-    )
     return (
-        history.join(adjust, on=["unique_id", "ds"], how="left")
+        history.join(measured.adjust, on=["unique_id", "ds"], how="left")
         .with_columns(offset=pl.col("offset") + pl.col("adjust").fill_null(0.0))
         .drop("adjust")
     )

@@ -7,6 +7,7 @@ A run calls :func:`estimate_brand` for every brand, pools the estimates
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,7 +19,7 @@ from forecast.engine.events import mark_stockouts
 from forecast.engine.forecasting import forecast_at
 from forecast.engine.metrics import summarise
 from forecast.engine.pooling import Pooling, Priors
-from forecast.engine.priors import OwnEstimates, own_estimates
+from forecast.engine.priors import OwnEstimates, SeriesProfiles, own_estimates
 from forecast.engine.selection import choose_models, is_chosen, segment
 from forecast.engine.series import prepare_series, series_id
 from forecast.inputs.config import BrandConfig
@@ -66,7 +67,8 @@ class BrandResult:
 def estimate_brand(
     brand: BrandConfig, sales: pl.DataFrame, cutoffs: list[date], calendar: pl.DataFrame
 ) -> dict[date, OwnEstimates]:
-    """The brand's own season and event estimates at each origin (data up to it only).
+    """The brand's own season and event estimates at each origin (data up to it only),
+    with its series' profiles (``OwnEstimates.series``: what :func:`run_brand` takes).
 
     Args:
         calendar: The brand's events per series (see ``events.series_calendar``).
@@ -77,6 +79,11 @@ def estimate_brand(
         series = mark_stockouts(series, calendar)
         out[cutoff] = own_estimates(brand.brand, series, calendar, brand.frequency)
     return out
+
+
+def series_profiles(own: Mapping[date, OwnEstimates]) -> dict[date, SeriesProfiles]:
+    """What :func:`run_brand` takes as ``known`` from a brand's :func:`estimate_brand`."""
+    return {c: e.series for c, e in own.items() if e.series is not None}
 
 
 def check_known(brand: str, series: pl.DataFrame, as_of: date) -> float:
@@ -105,21 +112,36 @@ def run_brand(
     calendar: pl.DataFrame,
     pooling: Pooling = "partial",
     n_jobs: int = 1,
+    known: Mapping[date, SeriesProfiles] | None = None,
 ) -> BrandResult:
     """Backtest at every earlier origin, choose models per segment, forecast at as-of.
 
     Args:
         priors: Pooled priors per origin (see ``backtest.origins``); the last one is as-of.
+        known: The brand's series profiles per origin (``OwnEstimates.series`` of
+            :func:`estimate_brand`), so its series are not decomposed again; None: measured
+            here.
     """
     *cutoffs, last = sorted(priors)
+    known = known or {}
     prepared = prepare_series(sales, last, brand.sales, brand.frequency)
     share = check_known(brand.brand, prepared[0], last)
     final = forecast_at(
-        brand, sales, last, priors[last], calendar, pooling, n_jobs, prepared=prepared
+        brand,
+        sales,
+        last,
+        priors[last],
+        calendar,
+        pooling,
+        n_jobs,
+        prepared=prepared,
+        known=known.get(last),
     )
     classes = final.forecasts.select("unique_id", "demand_class").unique()
     actuals = final.history.select("unique_id", "ds", "y")
-    tested = backtest(brand, sales, cutoffs, priors, calendar, classes, actuals, pooling, n_jobs)
+    tested = backtest(
+        brand, sales, cutoffs, priors, calendar, classes, actuals, pooling, n_jobs, known
+    )
     per_series = tested.scores
     chosen = choose_models(per_series, brand.model)
     calibrated = apply_calibration(

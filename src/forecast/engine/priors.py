@@ -5,11 +5,17 @@ log1p scale every brand gets an *own* estimate of its season profile (one value 
 in the year) and of its event uplifts, with the sampling variance of that estimate;
 :mod:`forecast.engine.pooling` then shrinks them toward their pools. :func:`seasonal_offsets` turns
 a series' final profile and its brand's event uplifts into the offset the fits remove.
+
+The series that have seen every position are decomposed once per origin: their profiles
+need no reference, so the run at that origin takes them from the own estimates
+(:class:`SeriesProfiles`) and decomposes only the younger series, against the profile they
+borrow.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import polars as pl
 
@@ -25,6 +31,29 @@ SHARP = 3.0
 
 
 @dataclass(frozen=True)
+class SeriesProfiles:
+    """Series' own season profiles at one origin, and what de-seasonalising their history
+    takes beyond them.
+
+    Attributes:
+        profiles: ``unique_id, key, own, var`` — smoothed over adjacent positions, centred
+            where every position was seen.
+        adjust: ``unique_id, ds, adjust`` — per history row, the season of its own years
+            beyond the profile (drift) plus the excess the robust fit pulled out of it.
+    """
+
+    profiles: pl.DataFrame
+    adjust: pl.DataFrame
+
+    def of(self, ids: pl.DataFrame) -> SeriesProfiles:
+        """The profiles of the series in ``ids`` (``unique_id``)."""
+        return SeriesProfiles(
+            self.profiles.join(ids, on="unique_id", how="semi"),
+            self.adjust.join(ids, on="unique_id", how="semi"),
+        )
+
+
+@dataclass(frozen=True)
 class OwnEstimates:
     """A brand's own estimates (phase 1, computed per brand from its sales alone).
 
@@ -35,12 +64,38 @@ class OwnEstimates:
         places: ``brand, event, pos, carried`` — every position the brand's history held
             each event at, and whether its profile carries the event there (see
             :func:`event_places`).
+        series: The profiles of the brand's series that have seen every position: the run
+            at the same origin takes them (see :func:`series_estimates`). They stay with
+            the brand: :meth:`lent` is what its pools see.
     """
 
     season: pl.DataFrame
     events: pl.DataFrame
     stats: pl.DataFrame
     places: pl.DataFrame
+    series: SeriesProfiles | None = field(default=None, compare=False, repr=False)
+
+    def lent(self) -> OwnEstimates:
+        """The estimates without the series' profiles: what the brand lends its pools."""
+        return replace(self, series=None)
+
+
+class SeriesEstimates(NamedTuple):
+    """What :func:`series_estimates` measured.
+
+    Attributes:
+        resid: The rows it decomposed, with ``pos`` and ``r`` (log1p minus trend, outliers
+            pulled in); the rows of ``known`` series are not among them.
+        told_apart: ``unique_id, ds, event, weight``: the event rows measured apart from
+            the season (see :func:`_identified`).
+        measured: Every series' profile and adjustments.
+        full: Those of the series that have seen every position.
+    """
+
+    resid: pl.DataFrame
+    told_apart: pl.DataFrame
+    measured: SeriesProfiles
+    full: SeriesProfiles
 
 
 def series_estimates(
@@ -48,8 +103,12 @@ def series_estimates(
     calendar: pl.DataFrame,
     frequency: Frequency = "weekly",
     reference: pl.DataFrame | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    known: SeriesProfiles | None = None,
+) -> SeriesEstimates:
     """Residuals, the rows events touch, and each series' own profile.
+
+    The series that have seen every position are decomposed together with no reference
+    (unless ``known`` has them already); the others after them, aligned to ``reference``.
 
     Args:
         series: ``unique_id, ds, y`` on a regular grid (null ``y``: unknown).
@@ -57,23 +116,44 @@ def series_estimates(
             periods they touch are left out of the profile and measure their uplifts.
         reference: ``key, ref`` — the profile series that have not seen every position are
             aligned to. Without one, the mean profile of the series that have seen them all.
-
-    Returns:
-        ``(resid, event_rows, per_series)``: rows with ``pos`` and ``r`` (log1p minus trend,
-        outliers pulled in), ``unique_id, ds, event, weight``, and ``unique_id, key, own,
-        var`` (smoothed over adjacent positions; centred where every position was seen).
+        known: ``SeriesEstimates.full`` of an earlier call at the same origin (the own
+            estimates): its series are taken from it, not decomposed again.
     """
     event_rows = _identified(series, _event_rows(series, calendar), frequency)
-    dec = decompose(series, event_rows, frequency, reference)
-    rows, season = dec.rows, dec.season
-    partial = series.join(rows.select("unique_id").unique(), on="unique_id", how="anti")
-    if reference is None and not partial.is_empty() and not season.is_empty():
-        own = _smooth_and_centre(season, frequency)
-        ref = _brand_profile(own).select("key", ref="own")
-        more = decompose(partial, event_rows, frequency, ref)
-        rows = pl.concat([rows, more.rows], how="diagonal_relaxed")
-        season = pl.concat([season, more.season])
-    return rows, event_rows, _smooth_and_centre(season, frequency)
+    ids = series.select("unique_id").unique()
+    parts = []
+    if known is None:
+        dec = decompose(series, event_rows, frequency)  # no reference: full series only
+        parts.append(dec.rows)
+        full = SeriesProfiles(_smooth_and_centre(dec.season, frequency), _adjustments(dec.rows))
+    else:
+        full = known.of(ids)
+    measured = full
+    partial = series.join(full.profiles.select("unique_id").unique(), on="unique_id", how="anti")
+    if reference is None and not full.profiles.is_empty():
+        reference = _brand_profile(full.profiles).select("key", ref="own")
+    if not partial.is_empty() and reference is not None:
+        more = decompose(partial, event_rows, frequency, reference)
+        parts.append(more.rows)
+        measured = SeriesProfiles(
+            pl.concat([full.profiles, _smooth_and_centre(more.season, frequency)]).sort(
+                "unique_id", "key"
+            ),
+            pl.concat([full.adjust, _adjustments(more.rows)]),
+        )
+    resid = pl.concat(parts, how="diagonal_relaxed") if parts else _no_rows(series)
+    return SeriesEstimates(resid, event_rows, measured, full)
+
+
+def _adjustments(rows: pl.DataFrame) -> pl.DataFrame:
+    """``unique_id, ds, adjust`` of decomposed rows (see :class:`SeriesProfiles`)."""
+    excess = (pl.col("ly") - pl.col("lyc")).fill_null(0.0)
+    return rows.select("unique_id", "ds", adjust=pl.col("drift") + excess)
+
+
+def _no_rows(series: pl.DataFrame) -> pl.DataFrame:
+    """No decomposed rows (every series was ``known``)."""
+    return series.clear().select("unique_id", "ds").with_columns(pos=pl.lit(0), r=pl.lit(0.0))
 
 
 def own_estimates(
@@ -87,9 +167,10 @@ def own_estimates(
         calendar: The brand's events per series (see ``events.series_calendar``).
         frequency: Season length source.
     """
-    resid, event_rows, per_series = series_estimates(series, calendar, frequency)
+    est = series_estimates(series, calendar, frequency)
+    event_rows, per_series = est.told_apart, est.measured.profiles
     season = _brand_profile(per_series)
-    events = _brand_events(resid, event_rows, per_series, season)
+    events = _brand_events(est.resid, event_rows, per_series, season)
     ages = series.group_by("unique_id").agg(weeks=history_weeks(frequency))
     stats = pl.DataFrame(
         {
@@ -107,6 +188,7 @@ def own_estimates(
         places=event_places(held_events(series, calendar), event_rows, frequency).select(
             tag, "event", "pos", "carried"
         ),
+        series=est.full,
     )
 
 
