@@ -1,22 +1,26 @@
-"""Cached interval quantiles: statsforecast's own values, bit for bit, and its intervals."""
+"""Interval computations without repeated set-up: statsforecast's own values, bit for bit."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import polars as pl
 from numpy.testing import assert_array_equal
 from polars.testing import assert_frame_equal
 from statsforecast import StatsForecast
+from statsforecast import theta as sf_theta
 from statsforecast import utils as sf_utils
-from statsforecast.models import AutoETS, Naive
+from statsforecast.models import AutoETS, Naive, Theta
 
-import forecast.engine.fitting  # noqa: F401  (installs the cached quantiles)
+import forecast.engine.fitting  # noqa: F401  (installs the faster twins)
 from forecast.engine import quantiles
 from tests.conftest import panel
 
 
-def test_fitting_installs_the_cached_quantiles() -> None:
+def test_fitting_installs_the_faster_twins() -> None:
     assert sf_utils._quantiles is quantiles.cached_quantiles
+    assert sf_theta.compute_pi_samples is quantiles.theta_samples
 
 
 def test_normal_quantiles_equal_scipys_exactly() -> None:
@@ -56,3 +60,55 @@ def test_intervals_are_those_of_statsforecasts_own_quantiles() -> None:
     finally:
         quantiles.install()
     assert_frame_equal(cached, own, check_exact=True)
+
+
+def _theta_cases() -> list[tuple[Any, ...]]:
+    """Inputs of ``compute_pi_samples`` as fits give them: histories from 3 to 200 weeks,
+    residuals from none (statsforecast's scipy path) to many, some with a missing value."""
+    rng = np.random.default_rng(7)
+    cases = []
+    for _ in range(120):
+        n = int(rng.integers(3, 200))
+        residuals = rng.normal(size=int(rng.integers(0, 30)))
+        if residuals.size and rng.random() < 0.2:
+            residuals[0] = np.nan
+        sigma, alpha = float(rng.uniform(0.01, 2)), float(rng.uniform(0.1, 0.99))
+        given = residuals if rng.random() < 0.9 else None
+        cases.append((n, 13, rng.normal(size=(n, 5)), sigma, alpha, 2.0, float(rng.normal())))
+        cases[-1] += (0, 200, "normal", None, given)
+    return cases
+
+
+def test_theta_samples_equal_statsforecasts_exactly() -> None:
+    for case in _theta_cases():
+        expected = quantiles._ORIGINAL_THETA(*case)
+        got = quantiles.theta_samples(*case)
+        assert got.dtype == expected.dtype
+        assert_array_equal(got, expected)
+
+
+def test_theta_samples_pass_other_distributions_through() -> None:
+    n, h, states, sigma, alpha, theta, mean_y, *_ = _theta_cases()[0]
+    residuals = np.random.default_rng(3).normal(size=40)
+    args = (n, h, states, sigma, alpha, theta, mean_y, 0, 200, "t", {"df": 4.0}, residuals)
+    assert_array_equal(quantiles.theta_samples(*args), quantiles._ORIGINAL_THETA(*args))
+
+
+def test_theta_intervals_are_those_of_statsforecasts_own_sampling() -> None:
+    frame = panel(n_series=4, weeks=70).select("unique_id", "ds", "y")
+    short = frame.group_by("unique_id").head(8)  # below ten residuals: the scipy path
+
+    def run() -> pl.DataFrame:
+        sf = StatsForecast(models=[Theta(), Theta(season_length=52, alias="s")], freq="1w")
+        long = sf.forecast(h=13, df=frame, level=[80, 95])
+        return pl.concat([long, sf.forecast(h=13, df=short, level=[80, 95])])
+
+    assert sf_theta.compute_pi_samples is quantiles.theta_samples
+    fast = run()
+    try:
+        quantiles.uninstall()
+        assert sf_theta.compute_pi_samples is quantiles._ORIGINAL_THETA
+        own = run()
+    finally:
+        quantiles.install()
+    assert_frame_equal(fast, own, check_exact=True)
