@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,14 +53,20 @@ def test_intervals_are_those_of_statsforecasts_own_quantiles() -> None:
         sf = StatsForecast(models=models, freq="1w", n_jobs=1)
         return sf.forecast(h=8, df=frame, level=[80, 95])
 
-    cached = run()
+    assert_frame_equal(*with_and_without(run), check_exact=True)
+
+
+def with_and_without(run: Callable[[], pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``run()`` with the twins installed, then with statsforecast's own functions."""
+    installed = run()
     try:
         quantiles.uninstall()
         assert sf_utils._quantiles is quantiles._ORIGINAL
+        assert sf_theta.compute_pi_samples is quantiles._ORIGINAL_THETA
         own = run()
     finally:
         quantiles.install()
-    assert_frame_equal(cached, own, check_exact=True)
+    return installed, own
 
 
 def _theta_cases() -> list[tuple[Any, ...]]:
@@ -103,12 +110,4 @@ def test_theta_intervals_are_those_of_statsforecasts_own_sampling() -> None:
         long = sf.forecast(h=13, df=frame, level=[80, 95])
         return pl.concat([long, sf.forecast(h=13, df=short, level=[80, 95])])
 
-    assert sf_theta.compute_pi_samples is quantiles.theta_samples
-    fast = run()
-    try:
-        quantiles.uninstall()
-        assert sf_theta.compute_pi_samples is quantiles._ORIGINAL_THETA
-        own = run()
-    finally:
-        quantiles.install()
-    assert_frame_equal(fast, own, check_exact=True)
+    assert_frame_equal(*with_and_without(run), check_exact=True)
