@@ -161,11 +161,17 @@ def summarise(scored: pl.DataFrame, by: list[str]) -> pl.DataFrame:
 
 
 def run(
-    config_dir: Path, end: date, n_origins: int, variants: dict[str, tuple[Pooling, Any]]
+    config_dir: Path,
+    end: date,
+    n_origins: int,
+    variants: dict[str, tuple[Pooling, Any]],
+    with_events: bool = False,
+    with_peers: bool = True,
 ) -> dict[str, Any]:
-    """Score every variant (name → pooling mode and ``settings`` of :func:`product`) and
-    the bare peers at ``n_origins`` origins 13 weeks apart."""
-    group = load(config_dir, end)
+    """Score every variant (name → pooling mode and ``settings`` of :func:`product`) and,
+    ``with_peers``, the bare peers at ``n_origins`` origins 13 weeks apart; ``with_events``:
+    the brands' calendars hold the generator's events (see :func:`load`)."""
+    group = load(config_dir, end, with_events=with_events)
     last = end - timedelta(weeks=HORIZON)
     evaluation = [last - timedelta(weeks=HORIZON * k) for k in range(n_origins - 1, -1, -1)]
     scored, seconds = [], {}
@@ -176,6 +182,8 @@ def run(
             fc = fc.with_columns(variant=pl.lit(name))
             scored.append(score(group, fc, origin))
             print(f"group {origin} {name}: {cpu:.1f} cpu s", flush=True)
+        if not with_peers:
+            continue
         fc, cpu_by_peer = bare(group, origin)
         for peer, cpu in cpu_by_peer.items():
             seconds[f"bare_{peer}"] = seconds.get(f"bare_{peer}", 0.0) + cpu
