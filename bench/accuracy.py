@@ -120,7 +120,9 @@ def synthetic(
     rows = result["scores"]
     if events:
         told = {"product_with_events": ("partial", None)}
-        extra = group.run(ROOT / "config" / "brands", END, n_origins, told, True, False)
+        extra = group.run(
+            ROOT / "config" / "brands", END, n_origins, told, with_events=True, with_peers=False
+        )
         rows = pl.concat([rows, extra["scores"]], how="diagonal_relaxed")
         result["seconds"] |= extra["seconds"]
     overall = group.summarise(rows.with_columns(bucket=pl.lit("all")), ["bucket"])
